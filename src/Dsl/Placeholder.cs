@@ -1,0 +1,1 @@
+namespace Pardec.Dsl { internal static class Placeholder { } }

@@ -1,0 +1,44 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>
+/// The one forward every strategy uses. A causal LM, a masked-diffusion LM (bidirectional mask) and a
+/// layer-skip self-draft are all this interface; only the attention mask and the skipped layers differ.
+/// </summary>
+/// <remarks>
+/// Contract (shapes in comments follow gpt-fast's style):
+/// <list type="bullet">
+/// <item><c>tokens</c> <c>[batch, n]</c> int64; <c>positions</c> <c>[batch, n]</c> int64 (RoPE / learned positions).</item>
+/// <item><c>attentionMask</c> <c>[batch, 1, n, cache.Length + n]</c> bool, true = attend. Columns
+/// <c>0..cache.Length</c> are the cached keys, the last <c>n</c> columns the new tokens (causal, tree or
+/// bidirectional — the caller decides). Without a cache the mask is <c>[batch, 1, n, n]</c>.</item>
+/// <item>With a cache, the new keys/values are written in place at slots <c>[cache.Length, cache.Length + n)</c>
+/// and <c>cache.Length</c> advances by <c>n</c>; the caller keeps or discards them with
+/// <see cref="KVCache.Truncate"/> / <see cref="KVCache.Compact"/>.</item>
+/// <item>Returns logits <c>[batch, n, vocab]</c> as float32 and, when asked, the last hidden state
+/// <c>[batch, n, hidden]</c> (after the final norm, as Medusa heads expect). The caller owns and disposes them.</item>
+/// </list>
+/// </remarks>
+public interface ICausalLM : IDisposable
+{
+    ModelConfig Config { get; }
+    Device Device { get; }
+    ScalarType DType { get; }
+
+    /// <summary>A preallocated cache for this model: every layer's K and V for <paramref name="maxLength"/> slots.</summary>
+    KVCache CreateCache(int batch, int maxLength);
+
+    ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache,
+                        bool returnHidden = false, LayerSkip? skip = null);
+}
+
+/// <summary>Logits <c>[batch, n, vocab]</c> (float32) and optionally the last hidden state <c>[batch, n, hidden]</c>.</summary>
+public readonly record struct ModelOutput(Tensor Logits, Tensor? Hidden) : IDisposable
+{
+    public void Dispose() { Logits.Dispose(); Hidden?.Dispose(); }
+}
+
+/// <summary>Layers a self-speculative draft skips (Draft &amp; Verify, Zhang et al. 2023). Skipped layers leave the cache untouched.</summary>
+public sealed record LayerSkip(IReadOnlyList<int> SkippedLayers);
