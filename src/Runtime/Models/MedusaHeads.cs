@@ -1,0 +1,94 @@
+using System.Text.Json;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>
+/// Medusa-1 heads (Cai et al. 2024), in the Medusa repository's layout: head k (0-based) reads the target's last
+/// hidden state at position t and predicts the token at t + k + 2 — the token after the one the target's own LM
+/// head predicts. Each head is a residual block <c>h + SiLU(W h + b)</c> followed by an LM head, which may be the
+/// target's own (frozen, shared to keep the files small) or a head of its own.
+/// </summary>
+public sealed class MedusaHeads : Module<Tensor, Tensor>
+{
+    private readonly ModuleList<Linear> blocks;
+    private readonly ModuleList<Linear>? heads;
+
+    public MedusaHeads(int count, int hiddenSize, int vocabSize, bool sharedLmHead) : base(nameof(MedusaHeads))
+    {
+        Count = count;
+        SharedLmHead = sharedLmHead;
+        blocks = new ModuleList<Linear>(Enumerable.Range(0, count).Select(_ => Linear(hiddenSize, hiddenSize, hasBias: true)).ToArray());
+        if (!sharedLmHead)
+            heads = new ModuleList<Linear>(Enumerable.Range(0, count).Select(_ => Linear(hiddenSize, vocabSize, hasBias: false)).ToArray());
+        RegisterComponents();
+    }
+
+    public int Count { get; }
+    public bool SharedLmHead { get; }
+
+    /// <summary>The residual-block outputs of every head: <c>[..., heads, hidden]</c>. Project them with the target's LM head when shared.</summary>
+    public Tensor Hidden(Tensor hidden /* [..., hidden] */)
+    {
+        using var scope = NewDisposeScope();
+        var outputs = new Tensor[Count];
+        for (int k = 0; k < Count; k++) outputs[k] = hidden + functional.silu(blocks[k].forward(hidden));
+        return stack(outputs, dim: -2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits of every head, <c>[..., heads, vocab]</c>; needs the target's LM head when shared.</summary>
+    public Tensor Logits(Tensor hidden, Func<Tensor, Tensor>? sharedLmHead)
+    {
+        using var scope = NewDisposeScope();
+        var h = Hidden(hidden); // [..., heads, hidden]
+        Tensor logits;
+        if (heads is null)
+            logits = (sharedLmHead ?? throw new InvalidOperationException("These Medusa heads share the target's LM head; pass it."))(h);
+        else
+            logits = stack(Enumerable.Range(0, Count).Select(k => heads[k].forward(h.select(-2, k))).ToArray(), dim: -2);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor hidden) => Hidden(hidden);
+
+    /// <summary>Maps our parameter names to the Medusa repository's (<c>medusa_head.{k}.0.linear.weight</c>, <c>medusa_head.{k}.1.weight</c>).</summary>
+    public static string ToMedusaKey(string name)
+    {
+        // blocks.{k}.weight -> medusa_head.{k}.0.linear.weight ; heads.{k}.weight -> medusa_head.{k}.1.weight
+        var parts = name.Split('.');
+        return parts[0] switch
+        {
+            "blocks" => $"medusa_head.{parts[1]}.0.linear.{parts[2]}",
+            "heads" => $"medusa_head.{parts[1]}.1.{parts[2]}",
+            _ => name,
+        };
+    }
+
+    public const string ConfigFile = "medusa_config.json";
+    public const string WeightsFile = "medusa_heads.safetensors";
+
+    /// <summary>The config file's fields: <c>medusa_num_heads</c>, <c>medusa_num_layers</c> (1), <c>hidden_size</c>, <c>vocab_size</c>, <c>shared_lm_head</c>.</summary>
+    public sealed record Config(int Heads, int HiddenSize, int VocabSize, bool SharedLmHead)
+    {
+        public static Config Read(string path)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            int Get(string field) => root.TryGetProperty(field, out var v) && v.TryGetInt32(out int x)
+                ? x : throw new FormatException($"{path}: field '{field}' is missing or not an integer.");
+            bool shared = root.TryGetProperty("shared_lm_head", out var s) && s.ValueKind == JsonValueKind.True;
+            int layers = root.TryGetProperty("medusa_num_layers", out var l) && l.TryGetInt32(out int nl) ? nl : 1;
+            if (layers != 1) throw new FormatException($"{path}: medusa_num_layers = {layers}; Pardec reads Medusa-1 heads with one residual block each.");
+            return new Config(Get("medusa_num_heads"), Get("hidden_size"), Get("vocab_size"), shared);
+        }
+
+        public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["medusa_num_heads"] = Heads, ["medusa_num_layers"] = 1, ["hidden_size"] = HiddenSize,
+            ["vocab_size"] = VocabSize, ["shared_lm_head"] = SharedLmHead,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Primitives.Acceptance;
+
+/// <summary>
+/// Medusa's typical acceptance (Cai et al. 2024): a candidate is accepted when the target gives it probability above
+/// min(ε, δ·exp(−H(p))) — plausible under the target, with a bar that drops when the target is unsure. Lossy: the
+/// output is not the target's greedy text. Among the tree's accepted paths the longest wins; the next token is the
+/// target's own pick after it.
+/// </summary>
+public sealed class TypicalAcceptance : IDisposable
+{
+    private readonly double _epsilon;
+    private readonly double _delta;
+    private readonly float[] _threshold;
+    private readonly float[] _probOfToken;
+    private readonly int[] _pathBuffer;
+    private readonly Tensor _indexHost; // [2, capacity] int64: parents, tokens
+
+    public TypicalAcceptance(double epsilon, double delta, int capacity)
+    {
+        _epsilon = epsilon;
+        _delta = delta;
+        _threshold = new float[capacity];
+        _probOfToken = new float[capacity];
+        _pathBuffer = new int[capacity];
+        _indexHost = zeros(2, capacity, ScalarType.Int64);
+    }
+
+    public void Dispose() => _indexHost.Dispose();
+
+    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, NodeSampler sampler, StepOutcome outcome)
+    {
+        outcome.Clear();
+        int n = tree.Count;
+        using (var scope = NewDisposeScope())
+        {
+            var p = logits.softmax(-1);                                           // [n, vocab]
+            var entropy = -(p * p.clamp_min(1e-20).log()).sum(-1);                // [n]
+            var threshold = (entropy.neg().exp() * _delta).clamp_max(_epsilon).to(ScalarType.Float32).cpu();
+            MemoryMarshal.Cast<byte, float>(threshold.contiguous().bytes).CopyTo(_threshold);
+            if (n > 1)
+            {
+                // Probability each node's token has under its parent's distribution.
+                var staged = MemoryMarshal.Cast<byte, long>(_indexHost.bytes);
+                int capacity = _threshold.Length;
+                for (int i = 1; i < n; i++) { staged[i - 1] = tree.Parent(i); staged[capacity + i - 1] = tree.Token(i); }
+                var index = _indexHost.narrow(1, 0, n - 1).to(p.device);
+                var parents = index[0];
+                var tokens = index[1].view(-1, 1);
+                var probs = p.index_select(0, parents).gather(1, tokens).view(-1).to(ScalarType.Float32).cpu();
+                MemoryMarshal.Cast<byte, float>(probs.contiguous().bytes).CopyTo(_probOfToken.AsSpan(1));
+            }
+        }
+        // Longest path of accepted nodes; ties go to the earlier (more likely) candidate.
+        int best = 0, bestDepth = 0;
+        for (int i = 1; i < n; i++)
+        {
+            int parent = tree.Parent(i);
+            bool ok = _probOfToken[i] > _threshold[parent] && (parent == 0 || _pathBuffer[parent] == 1);
+            _pathBuffer[i] = ok ? 1 : 0;
+            if (ok && tree.Depth(i) > bestDepth) { best = i; bestDepth = tree.Depth(i); }
+        }
+        for (int node = best, d = bestDepth; d > 0; node = tree.Parent(node), d--) _pathBuffer[d - 1] = node;
+        for (int d = 0; d < bestDepth; d++) outcome.Accept(_pathBuffer[d], tree.Token(_pathBuffer[d]));
+        var picks = sampler.Pick(logits);
+        outcome.NextToken = (int)picks[outcome.LastNode];
+    }
+}

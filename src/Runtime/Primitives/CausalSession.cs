@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using Pardec.Runtime.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Primitives;
+
+/// <summary>
+/// The state every causal strategy's loop shares: the committed context, the target's preallocated KV cache, the
+/// verifier, this step's candidate tree and outcome, the sampler and the counters. A strategy's step is
+/// <c>BeginStep → proposers → Verify → an acceptance rule → Commit → proposers observe</c>; the generated decoder
+/// writes that sequence out with concrete types, the plan interpreter walks it from the plan. Everything is allocated
+/// here once, for the declared maximum length and tree width.
+/// </summary>
+public sealed class CausalSession : IDisposable
+{
+    private readonly ICausalLM _target;
+    private readonly KVCache _cache;
+    private readonly TreeVerifier _verifier;
+    private readonly Tensor _prefillPositions; // [1, maxLength] int64
+    private readonly Tensor _prefillTokensHost; // [1, maxLength] int64 staging
+    private readonly Tensor _prefillTokens;     // [1, maxLength] int64 device
+    private readonly Tensor _causal;            // [maxLength, maxLength] bool lower-triangular
+    private readonly Stopwatch _clock = new();
+    private readonly HashSet<int> _stopTokens;
+    private int _maxNewTokens;
+
+    public CausalSession(ICausalLM target, int maxLength, int treeCapacity)
+    {
+        if (treeCapacity < 1) throw new ArgumentOutOfRangeException(nameof(treeCapacity));
+        _target = target;
+        MaxLength = maxLength;
+        _cache = target.CreateCache(1, maxLength);
+        _verifier = new TreeVerifier(target, _cache, treeCapacity);
+        Tree = new CandidateTree(treeCapacity);
+        Outcome = new StepOutcome(treeCapacity);
+        Sampler = new NodeSampler(treeCapacity);
+        Context = new CausalContext(maxLength);
+        _prefillPositions = arange(0, maxLength, ScalarType.Int64, target.Device).view(1, maxLength);
+        _prefillTokensHost = zeros(1, maxLength, ScalarType.Int64);
+        _prefillTokens = zeros(1, maxLength, ScalarType.Int64, target.Device);
+        _causal = ones(maxLength, maxLength, ScalarType.Bool, target.Device).tril_();
+        _stopTokens = new HashSet<int>(target.Config.EosTokenIds);
+    }
+
+    public int MaxLength { get; }
+    public ICausalLM Target => _target;
+    public CausalContext Context { get; }
+    public CandidateTree Tree { get; }
+    public StepOutcome Outcome { get; }
+    public NodeSampler Sampler { get; }
+
+    public int Steps { get; private set; }
+    public int TargetForwards { get; private set; }
+    public int AcceptedDraftTokens { get; private set; }
+    public int ProposedDraftTokens { get; private set; }
+    public TimeSpan PrefillTime { get; private set; }
+    public TimeSpan DecodeTime => _clock.Elapsed;
+    public StopReason StopReason { get; private set; }
+    public bool Done => StopReason != StopReason.None;
+
+    /// <summary>Tokens committed by the last step (accepted candidates, then the target's own next token).</summary>
+    public int LastCommitted { get; private set; }
+
+    /// <summary>Starts a decode: resets the cache and forwards every prompt token but the last (the first root).</summary>
+    public void Start(ReadOnlySpan<int> prompt, int maxNewTokens, SamplingSettings sampling)
+    {
+        Sampler.Configure(sampling);
+        if (maxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens, "Generate at least one token.");
+        Context.Start(prompt);
+        _maxNewTokens = Math.Min(maxNewTokens, MaxLength - prompt.Length - 1);
+        _cache.Truncate(0);
+        Steps = TargetForwards = AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
+        StopReason = _maxNewTokens <= 0 ? StopReason.MaxLength : StopReason.None;
+        _clock.Reset();
+        var started = Stopwatch.GetTimestamp();
+        int n = prompt.Length - 1;
+        if (n > 0)
+        {
+            using var scope = NewDisposeScope();
+            var staged = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_prefillTokensHost.bytes);
+            for (int i = 0; i < n; i++) staged[i] = prompt[i];
+            var tokens = _prefillTokens.narrow(1, 0, n);
+            tokens.copy_(_prefillTokensHost.narrow(1, 0, n));
+            var mask = _causal.narrow(0, 0, n).narrow(1, 0, n).unsqueeze(0).unsqueeze(0); // [1, 1, n, n]
+            using var output = _target.Forward(tokens, _prefillPositions.narrow(1, 0, n), mask, _cache);
+            TargetForwards++;
+        }
+        PrefillTime = Stopwatch.GetElapsedTime(started);
+    }
+
+    public void BeginStep()
+    {
+        _clock.Start();
+        Sampler.ClearPicks();
+        Tree.Reset(Context.Root);
+    }
+
+    /// <summary>One target forward over the tree. Returns logits <c>[nodes, vocab]</c> and hidden <c>[nodes, hidden]</c>.</summary>
+    public ModelOutput Verify(bool returnHidden)
+    {
+        TargetForwards++;
+        ProposedDraftTokens += Tree.Count - 1;
+        var output = _verifier.Verify(Tree, returnHidden);
+        using (output)
+            return new ModelOutput(output.Logits[0].clone(), output.Hidden?[0].clone());
+    }
+
+    /// <summary>
+    /// Keeps the accepted path in the cache and appends its tokens and the next token to the context, stopping at a
+    /// stop token or the token budget (tokens after the stop are dropped, as plain decoding would never produce them).
+    /// </summary>
+    public void Commit(ModelOutput verified)
+    {
+        var outcome = Outcome;
+        int prefix = _cache.Length - Tree.Count;
+        _verifier.CommitPath(prefix, outcome.AcceptedNodes);
+        if (verified.Hidden is not null) Context.SetRootHidden(verified.Hidden[outcome.LastNode].clone());
+        Context.SetLastPicks(Sampler.LastPicks);
+
+        int before = Context.Length;
+        foreach (int token in outcome.AcceptedTokens)
+        {
+            if (!Append(token)) break;
+        }
+        if (!Done) Append(outcome.NextToken);
+        LastCommitted = Context.Length - before;
+        AcceptedDraftTokens += Math.Min(outcome.AcceptedCount, LastCommitted);
+        Steps++;
+        _clock.Stop();
+    }
+
+    // Appends one token; returns false (and sets the stop reason) when generation must end after it.
+    private bool Append(int token)
+    {
+        Context.Append(token);
+        if (_stopTokens.Contains(token)) { StopReason = StopReason.EndOfSequence; return false; }
+        if (Context.Length - Context.PromptLength >= _maxNewTokens)
+        {
+            StopReason = Context.Length >= MaxLength - 1 ? StopReason.MaxLength : StopReason.MaxTokens;
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Ends the decode early (a stop string matched, or the caller cancelled).</summary>
+    public void Stop(StopReason reason) => StopReason = reason;
+
+    public void Dispose()
+    {
+        _verifier.Dispose();
+        _cache.Dispose();
+        Sampler.Dispose();
+        Context.SetRootHidden(null);
+        _prefillPositions.Dispose(); _prefillTokensHost.Dispose(); _prefillTokens.Dispose(); _causal.Dispose();
+    }
+}
+
+public enum StopReason { None, EndOfSequence, MaxTokens, MaxLength, StopString, Cancelled }

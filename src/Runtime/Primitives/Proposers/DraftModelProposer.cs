@@ -1,0 +1,141 @@
+using System.Runtime.InteropServices;
+using Pardec.Runtime.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Primitives.Proposers;
+
+/// <summary>
+/// A draft model proposes a chain, one token per draft forward (Leviathan et al. 2023; Chen et al. 2023).
+/// Greedy drafts take the argmax; sampled drafts draw from q = softmax(draft logits / T) and keep q for rejection
+/// sampling. Adaptive length: drafting stops early when the draft's top probability falls below a threshold
+/// (the draft knows when it is guessing). With a <see cref="LayerSkip"/> the "draft" is the target itself with layers
+/// skipped (self-speculative decoding, Zhang et al. 2023) — no second model, a cache of its own.
+/// The draft's cache lags the committed text and catches up in one forward at the start of each proposal.
+/// </summary>
+public sealed class DraftModelProposer : IProposer
+{
+    private readonly ICausalLM _draft;
+    private readonly KVCache _cache;
+    private readonly int _length;
+    private readonly bool _sample;
+    private readonly double _stopBelow;
+    private readonly LayerSkip? _skip;
+    private readonly NodeSampler _sampler;
+    private readonly Tensor _tokensHost, _positionsHost;   // [1, maxLength] int64 staging
+    private readonly Tensor _tokens, _positions;           // [1, maxLength] int64 on the draft's device
+    private readonly Tensor _causal;                       // [maxLength, maxLength] bool lower-triangular, built once
+    private readonly Tensor _distributions;                // [capacity, vocab] float32: q for node i in row i
+    private readonly int[] _drafted;
+    private int _draftedCount, _forwardedDrafts;
+
+    public DraftModelProposer(ICausalLM draft, int maxLength, int treeCapacity, int length,
+                              bool sample, double stopBelow, NodeSampler sampler, LayerSkip? skip = null)
+    {
+        _draft = draft;
+        _length = length;
+        _sample = sample;
+        _stopBelow = stopBelow;
+        _skip = skip;
+        _sampler = sampler;
+        _cache = draft.CreateCache(1, maxLength);
+        _tokensHost = zeros(1, maxLength, ScalarType.Int64);
+        _positionsHost = arange(0, maxLength, ScalarType.Int64).view(1, maxLength);
+        _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device);
+        _positions = _positionsHost.to(draft.Device);
+        _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_();
+        _distributions = sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32, draft.Device) : empty(0);
+        _drafted = new int[length];
+    }
+
+    public bool NeedsHidden => false;
+    public bool HasDistributions => _sample;
+
+    /// <summary>Row i: the distribution node i was drawn from. Valid for this step's nodes from this proposer.</summary>
+    public Tensor Distributions => _distributions;
+
+    public int DraftForwards { get; private set; }
+
+    public void Reset(CausalContext context)
+    {
+        if (_sample && _sampler.Generator is null)
+            throw new InvalidOperationException("A sampled draft needs a temperature above 0 (rejection sampling compares sampled distributions).");
+        _cache.Truncate(0);
+        _draftedCount = _forwardedDrafts = 0;
+        DraftForwards = 0;
+    }
+
+    public void Propose(CausalContext context, CandidateTree tree, int source)
+    {
+        _draftedCount = 0;
+        _forwardedDrafts = 0;
+        var committed = context.Tokens;
+        int have = _cache.Length;
+        int n = committed.Length - have;            // committed tokens the draft has not seen, root included
+        var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
+        for (int i = 0; i < n; i++) staged[have + i] = committed[have + i];
+
+        using var scope = NewDisposeScope();
+        var logits = Forward(have, n);              // [vocab]: the draft's guess for the token after the root
+        int parent = 0;
+        for (int i = 0; i < _length; i++)
+        {
+            int token;
+            float q = 0f;
+            if (_sample)
+            {
+                var dist = _sampler.Probabilities(logits.unsqueeze(0)).squeeze(0); // [vocab]
+                token = (int)multinomial(dist, 1, generator: _sampler.Generator).item<long>();
+                q = dist[token].item<float>();
+                if (i > 0 && _stopBelow > 0 && dist.max().item<float>() < _stopBelow) break;
+                int node = tree.AddChild(parent, token, source, q);
+                if (node == CandidateTree.NoNode) break;
+                _distributions[node].copy_(dist);
+                parent = node;
+            }
+            else
+            {
+                token = (int)logits.argmax().item<long>();
+                if (i > 0 && _stopBelow > 0 && logits.softmax(-1)[token].item<float>() < _stopBelow) break;
+                int node = tree.AddChild(parent, token, source);
+                if (node == CandidateTree.NoNode) break;
+                parent = node;
+            }
+            _drafted[_draftedCount++] = token;
+            if (i == _length - 1) break;             // the last draft token is never needed as input this step
+            staged[_cache.Length] = token;
+            logits = Forward(_cache.Length, 1);
+            _forwardedDrafts++;
+        }
+    }
+
+    /// <summary>Keeps the draft cache for the committed prefix it already holds; the next proposal catches up from there.</summary>
+    public void Observe(CausalContext context, CandidateTree tree, StepOutcome outcome)
+    {
+        // The draft cache holds the old committed tokens plus the drafts it forwarded. Those drafts are still valid
+        // if they match the committed continuation.
+        int oldLength = _cache.Length - _forwardedDrafts;
+        int newCommitted = context.Length;
+        int valid = 0;
+        while (valid < _forwardedDrafts && oldLength + valid < newCommitted - 1 && context.Tokens[oldLength + valid] == _drafted[valid]) valid++;
+        _cache.Truncate(oldLength + valid);
+    }
+
+    // Forwards staged tokens [start, start + n) with a causal mask over the cache; returns the last row's logits [vocab].
+    private Tensor Forward(int start, int n)
+    {
+        DraftForwards++;
+        var tokens = _tokens.narrow(1, start, n);
+        tokens.copy_(_tokensHost.narrow(1, start, n));
+        var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n] offset-causal
+        using var output = _draft.Forward(tokens, _positions.narrow(1, start, n), mask, _cache, returnHidden: false, skip: _skip);
+        return output.Logits[0, n - 1].clone();
+    }
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _tokensHost.Dispose(); _positionsHost.Dispose(); _tokens.Dispose(); _positions.Dispose();
+        _causal.Dispose(); _distributions.Dispose();
+    }
+}

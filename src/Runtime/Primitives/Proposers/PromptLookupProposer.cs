@@ -1,0 +1,54 @@
+namespace Pardec.Runtime.Primitives.Proposers;
+
+/// <summary>
+/// Prompt lookup decoding (Saxena 2023; "LLMA", Yang et al. 2023): find the most recent earlier occurrence of the
+/// context's last n tokens — n from <c>maxNgram</c> down to <c>minNgram</c> — and propose the tokens that followed it.
+/// Summaries, edits and code repeat their input, so the copy is often right. Deterministic and free: no model runs.
+/// </summary>
+public sealed class PromptLookupProposer : IProposer
+{
+    private readonly int _maxNgram;
+    private readonly int _minNgram;
+    private readonly int _length;
+
+    public PromptLookupProposer(int maxNgram, int minNgram, int length)
+    {
+        if (minNgram < 1 || maxNgram < minNgram) throw new ArgumentOutOfRangeException(nameof(minNgram), $"Need 1 <= min_ngram <= max_ngram; got {minNgram}..{maxNgram}.");
+        _maxNgram = maxNgram;
+        _minNgram = minNgram;
+        _length = length;
+    }
+
+    public bool NeedsHidden => false;
+    public bool HasDistributions => false;
+
+    public void Reset(CausalContext context) { }
+
+    public void Propose(CausalContext context, CandidateTree tree, int source)
+    {
+        var tokens = context.Tokens;
+        int start = FindContinuation(tokens, _maxNgram, _minNgram);
+        if (start < 0) return;
+        int count = Math.Min(_length, tokens.Length - start);
+        tree.AddChain(0, tokens.Slice(start, count), source);
+    }
+
+    public void Observe(CausalContext context, CandidateTree tree, StepOutcome outcome) { }
+
+    /// <summary>
+    /// Index of the first token after the latest earlier match of the longest suffix n-gram, or -1.
+    /// Scans right to left so the most recent occurrence wins (recent text predicts best).
+    /// </summary>
+    public static int FindContinuation(ReadOnlySpan<int> tokens, int maxNgram, int minNgram)
+    {
+        for (int n = Math.Min(maxNgram, tokens.Length - 1); n >= minNgram; n--)
+        {
+            var suffix = tokens.Slice(tokens.Length - n);
+            for (int i = tokens.Length - n - 1; i >= 0; i--)
+                if (tokens.Slice(i, n).SequenceEqual(suffix)) return i + n;
+        }
+        return -1;
+    }
+
+    public void Dispose() { }
+}
