@@ -40,7 +40,7 @@ public sealed class NodeSampler : IDisposable
         _pickCount = 0;
         if (settings.IsGreedy) return;
         _temperature = settings.Temperature;
-        _seeded.manual_seed((ulong)(settings.Seed ?? Random.Shared.NextInt64()));
+        _seeded.manual_seed(settings.Seed ?? Random.Shared.NextInt64());
         _generator = _seeded;
     }
 

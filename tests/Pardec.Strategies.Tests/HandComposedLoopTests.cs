@@ -1,0 +1,113 @@
+using Pardec.Runtime.Models;
+using Pardec.Runtime.Primitives;
+using Pardec.Runtime.Primitives.Acceptance;
+using Pardec.Runtime.Primitives.Proposers;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Pardec.Strategies.Tests;
+
+/// <summary>
+/// The primitives composed by hand exactly as a generated loop composes them; every lossless composition must give
+/// plain greedy decoding's tokens.
+/// </summary>
+public sealed class HandComposedLoopTests
+{
+    private static readonly int[][] Prompts = [[0, 5, 17, 5, 17, 33], [0, 42], [0, 7, 8, 9, 10, 11, 12, 7, 8, 9]];
+
+    private static int[] Run(ICausalLM target, int[] prompt, int maxNew, int width, params IProposer[] proposers)
+        => Run(target, prompt, maxNew, width, out _, proposers);
+
+    private static int[] Run(ICausalLM target, int[] prompt, int maxNew, int width, out int steps, params IProposer[] proposers)
+    {
+        using var _ = torch.no_grad();
+        using var session = new CausalSession(target, 256, width);
+        session.Start(prompt, maxNew, SamplingSettings.Greedy);
+        foreach (var p in proposers) p.Reset(session.Context);
+        while (!session.Done)
+        {
+            session.BeginStep();
+            for (int i = 0; i < proposers.Length; i++) proposers[i].Propose(session.Context, session.Tree, i);
+            using (var verified = session.Verify(returnHidden: false))
+            {
+                GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+                session.Commit(verified);
+            }
+            foreach (var p in proposers) p.Observe(session.Context, session.Tree, session.Outcome);
+        }
+        steps = session.Steps;
+        return session.Context.Generated.ToArray();
+    }
+
+    /// <summary>Plain greedy decoding by full re-forwarding — the slowest, most obviously right reference.</summary>
+    private static int[] Reference(ICausalLM model, int[] prompt, int maxNew)
+    {
+        using var _ = torch.no_grad();
+        var tokens = prompt.ToList();
+        var eos = model.Config.EosTokenIds;
+        for (int i = 0; i < maxNew; i++)
+        {
+            using var scope = NewDisposeScope();
+            int n = tokens.Count;
+            var input = tensor(tokens.Select(t => (long)t).ToArray()).view(1, n);
+            var positions = arange(n, dtype: ScalarType.Int64).view(1, n);
+            var mask = ones(n, n, ScalarType.Bool).tril().view(1, 1, n, n);
+            using var output = model.Forward(input, positions, mask, null);
+            int next = (int)output.Logits[0, n - 1].argmax().item<long>();
+            tokens.Add(next);
+            if (eos.Contains(next)) break;
+        }
+        return tokens.Skip(prompt.Length).ToArray();
+    }
+
+    [Fact]
+    public void Autoregressive_steps_equal_full_reforward_greedy()
+    {
+        using var target = TinyModels.Create(seed: 1);
+        foreach (var prompt in Prompts)
+            Assert.Equal(Reference(target, prompt, 40), Run(target, prompt, 40, width: 1));
+    }
+
+    [Theory]
+    [InlineData(1, 4)]   // identical draft: everything accepted
+    [InlineData(2, 4)]   // unrelated draft: mostly rejected
+    [InlineData(3, 7)]
+    public void Speculative_greedy_with_a_draft_model_equals_greedy(long draftSeed, int gamma)
+    {
+        using var target = TinyModels.Create(seed: 1);
+        using var draft = TinyModels.Create(seed: draftSeed, layers: 1);
+        foreach (var prompt in Prompts)
+        {
+            var expected = Reference(target, prompt, 50);
+            using var sampler = new NodeSampler(gamma + 1);
+            using var proposer = new DraftModelProposer(draftSeed == 1 ? target : draft, 256, gamma + 1, gamma, false, 0, sampler);
+            Assert.Equal(expected, Run(target, prompt, 50, gamma + 1, out int steps, proposer));
+            // A draft identical to the target is always right: every step commits gamma + 1 tokens.
+            if (draftSeed == 1) Assert.Equal((expected.Length + gamma) / (gamma + 1), steps);
+        }
+    }
+
+    [Fact]
+    public void Prompt_lookup_jacobi_and_ngram_pool_together_equal_greedy()
+    {
+        using var target = TinyModels.Create(seed: 4);
+        foreach (var prompt in Prompts)
+        {
+            var expected = Reference(target, prompt, 60);
+            Assert.Equal(expected, Run(target, prompt, 60, 16, new PromptLookupProposer(3, 1, 5)));
+            Assert.Equal(expected, Run(target, prompt, 60, 8, new JacobiProposer(5)));
+            Assert.Equal(expected, Run(target, prompt, 60, 24, new JacobiProposer(4), new NgramPoolProposer(3, 4), new PromptLookupProposer(2, 1, 6)));
+        }
+    }
+
+    [Fact]
+    public void Self_speculation_with_skipped_layers_equals_greedy()
+    {
+        using var target = TinyModels.Create(seed: 5, layers: 3);
+        using var sampler = new NodeSampler(5);
+        using var proposer = new DraftModelProposer(target, 256, 5, 4, false, 0, sampler, new LayerSkip([1]));
+        foreach (var prompt in Prompts)
+            Assert.Equal(Reference(target, prompt, 40), Run(target, prompt, 40, 5, proposer));
+    }
+}
