@@ -63,7 +63,7 @@ public sealed class MedusaProposer : IProposer
         using (var scope = NewDisposeScope())
         {
             var logits = _heads.Logits(hidden.unsqueeze(0), _lmHead).squeeze(0);        // [heads, vocab]
-            var ranked = logits.topk(_maxRank, dim: -1).indices.to(ScalarType.Int64);    // [heads, maxRank]
+            var ranked = logits.topk(_maxRank, dim: -1).indexes.to(ScalarType.Int64);    // [heads, maxRank]
             if (ranked.device_type != DeviceType.CPU) ranked = ranked.cpu();
             MemoryMarshal.Cast<byte, long>(ranked.contiguous().bytes).CopyTo(_ranked);
         }
