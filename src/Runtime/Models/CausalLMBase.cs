@@ -72,6 +72,14 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         return new ModelOutput(logits.MoveToOuterDisposeScope(), returnHidden ? hidden.MoveToOuterDisposeScope() : null);
     }
 
+    public Tensor LogitsFromHidden(Tensor hidden)
+    {
+        using var scope = torch.NewDisposeScope();
+        var logits = ProjectToVocab(hidden.to_type(DType));
+        if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
+        return logits.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Runs the decoder stack and the final norm; writes every non-skipped layer's K/V to the cache.</summary>
     protected abstract Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip);
 

@@ -32,6 +32,10 @@ public interface ICausalLM : IDisposable
 
     ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache,
                         bool returnHidden = false, LayerSkip? skip = null);
+
+    /// <summary>The model's own LM head applied to final hidden states <c>[..., hidden]</c>: float32 logits <c>[..., vocab]</c>.
+    /// Medusa heads that share the target's LM head use it.</summary>
+    Tensor LogitsFromHidden(Tensor hidden);
 }
 
 /// <summary>Logits <c>[batch, n, vocab]</c> (float32) and optionally the last hidden state <c>[batch, n, hidden]</c>.</summary>

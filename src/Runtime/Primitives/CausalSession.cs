@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,8 +23,10 @@ public sealed class CausalSession : IDisposable
     private readonly Tensor _prefillTokens;     // [1, maxLength] int64 device
     private readonly Tensor _causal;            // [maxLength, maxLength] bool lower-triangular
     private readonly Stopwatch _clock = new();
-    private readonly HashSet<int> _stopTokens;
+    private readonly HashSet<int> _stopTokens = new();
     private int _maxNewTokens;
+    private StopReason? _stopReason;
+    private int _requestedNewTokens;
 
     public CausalSession(ICausalLM target, int maxLength, int treeCapacity)
     {
@@ -40,7 +43,6 @@ public sealed class CausalSession : IDisposable
         _prefillTokensHost = zeros(1, maxLength, ScalarType.Int64);
         _prefillTokens = zeros(1, maxLength, ScalarType.Int64, target.Device);
         _causal = ones(maxLength, maxLength, ScalarType.Bool, target.Device).tril_();
-        _stopTokens = new HashSet<int>(target.Config.EosTokenIds);
     }
 
     public int MaxLength { get; }
@@ -56,22 +58,29 @@ public sealed class CausalSession : IDisposable
     public int ProposedDraftTokens { get; private set; }
     public TimeSpan PrefillTime { get; private set; }
     public TimeSpan DecodeTime => _clock.Elapsed;
-    public StopReason StopReason { get; private set; }
-    public bool Done => StopReason != StopReason.None;
+    /// <summary>Why the decode ended; null while it runs.</summary>
+    public StopReason? StopReason => _stopReason;
+    public bool Done => _stopReason is not null;
 
     /// <summary>Tokens committed by the last step (accepted candidates, then the target's own next token).</summary>
     public int LastCommitted { get; private set; }
 
     /// <summary>Starts a decode: resets the cache and forwards every prompt token but the last (the first root).</summary>
-    public void Start(ReadOnlySpan<int> prompt, int maxNewTokens, SamplingSettings sampling)
+    public void Start(ReadOnlySpan<int> prompt, GenerationOptions options)
     {
-        Sampler.Configure(sampling);
-        if (maxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens, "Generate at least one token.");
+        options.Validate();
+        Sampler.Configure(new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed));
         Context.Start(prompt);
-        _maxNewTokens = Math.Min(maxNewTokens, MaxLength - prompt.Length - 1);
+        _stopTokens.Clear();
+        if (options.StopOnEos)
+            foreach (int id in options.EosTokenIds ?? _target.Config.EosTokenIds) _stopTokens.Add(id);
+        // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
+        _requestedNewTokens = options.MaxNewTokens;
+        _maxNewTokens = Math.Min(options.MaxNewTokens, MaxLength - prompt.Length - Tree.Capacity);
         _cache.Truncate(0);
         Steps = TargetForwards = AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
-        StopReason = _maxNewTokens <= 0 ? StopReason.MaxLength : StopReason.None;
+        _stopReason = options.MaxNewTokens == 0 ? Decoding.StopReason.MaxNewTokens
+                    : _maxNewTokens <= 0 ? Decoding.StopReason.CacheFull : null;
         _clock.Reset();
         var started = Stopwatch.GetTimestamp();
         int n = prompt.Length - 1;
@@ -95,6 +104,9 @@ public sealed class CausalSession : IDisposable
         Sampler.ClearPicks();
         Tree.Reset(Context.Root);
     }
+
+    /// <summary>Candidates (the root excluded) verified by the last step.</summary>
+    public int ProposedLastStep => Tree.Count - 1;
 
     /// <summary>One target forward over the tree. Returns logits <c>[nodes, vocab]</c> and hidden <c>[nodes, hidden]</c>.</summary>
     public ModelOutput Verify(bool returnHidden)
@@ -134,17 +146,39 @@ public sealed class CausalSession : IDisposable
     private bool Append(int token)
     {
         Context.Append(token);
-        if (_stopTokens.Contains(token)) { StopReason = StopReason.EndOfSequence; return false; }
+        if (_stopTokens.Contains(token)) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
         if (Context.Length - Context.PromptLength >= _maxNewTokens)
         {
-            StopReason = Context.Length >= MaxLength - 1 ? StopReason.MaxLength : StopReason.MaxTokens;
+            _stopReason = _maxNewTokens < _requestedNewTokens ? Decoding.StopReason.CacheFull : Decoding.StopReason.MaxNewTokens;
             return false;
         }
         return true;
     }
 
     /// <summary>Ends the decode early (a stop string matched, or the caller cancelled).</summary>
-    public void Stop(StopReason reason) => StopReason = reason;
+    public void Stop(StopReason reason) => _stopReason = reason;
+
+    /// <summary>
+    /// The generated tokens (an end-of-sequence token excluded) and the counters, after the loop ended.
+    /// <paramref name="text"/> is filled in by the text layer.
+    /// </summary>
+    public DecodeResult Result(int draftForwards = 0, string text = "")
+    {
+        var generated = Context.Generated;
+        int count = generated.Length;
+        if (_stopReason == Decoding.StopReason.EndOfSequence && count > 0) count--;
+        var stats = new DecodeStats
+        {
+            Tokens = count,
+            TargetForwards = TargetForwards,
+            DraftForwards = draftForwards,
+            Steps = Steps,
+            PromptTokens = Context.PromptLength,
+            PrefillTime = PrefillTime,
+            DecodeTime = DecodeTime,
+        };
+        return new DecodeResult(generated.Slice(0, count).ToArray(), text, stats, _stopReason ?? Decoding.StopReason.Cancelled);
+    }
 
     public void Dispose()
     {
@@ -155,5 +189,3 @@ public sealed class CausalSession : IDisposable
         _prefillPositions.Dispose(); _prefillTokensHost.Dispose(); _prefillTokens.Dispose(); _causal.Dispose();
     }
 }
-
-public enum StopReason { None, EndOfSequence, MaxTokens, MaxLength, StopString, Cancelled }

@@ -17,7 +17,8 @@ public sealed class DraftModelProposer : IProposer
 {
     private readonly ICausalLM _draft;
     private readonly KVCache _cache;
-    private readonly int _length;
+    private readonly int _maxLength;
+    private int _length;
     private readonly bool _sample;
     private readonly double _stopBelow;
     private readonly LayerSkip? _skip;
@@ -33,7 +34,7 @@ public sealed class DraftModelProposer : IProposer
                               bool sample, double stopBelow, NodeSampler sampler, LayerSkip? skip = null)
     {
         _draft = draft;
-        _length = length;
+        _length = _maxLength = length;
         _sample = sample;
         _stopBelow = stopBelow;
         _skip = skip;
@@ -50,6 +51,13 @@ public sealed class DraftModelProposer : IProposer
 
     public bool NeedsHidden => false;
     public bool HasDistributions => _sample;
+
+    /// <summary>Tokens drafted per step, at most the length the proposer was built for (an adaptive length sets it).</summary>
+    public int Length
+    {
+        get => _length;
+        set => _length = Math.Clamp(value, 1, _maxLength);
+    }
 
     /// <summary>Row i: the distribution node i was drawn from. Valid for this step's nodes from this proposer.</summary>
     public Tensor Distributions => _distributions;

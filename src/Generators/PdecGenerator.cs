@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using Pardec.Dsl;
+using Pardec.Dsl.Collections;
+using Pardec.Dsl.Plan;
+
+namespace Pardec.Generators;
+
+/// <summary>
+/// Compiles every <c>*.pdec</c> AdditionalFile into a specialised decoder class per strategy. Like the Regex generator,
+/// it owns no parser: <c>src/Dsl</c> is compiled in. The pipeline is: file text → <see cref="PdecCompiler"/> →
+/// an equatable <see cref="FileSpec"/> (plans + diagnostics, no symbols) → emit. Diagnostics and source are separate
+/// outputs, so a file with an error still reports it and other files still generate.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed partial class PdecGenerator : IIncrementalGenerator
+{
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var files = context.AdditionalTextsProvider
+            .Where(static file => file.Path.EndsWith(".pdec", System.StringComparison.OrdinalIgnoreCase))
+            .Select(static (file, cancellationToken) =>
+            {
+                string text = file.GetText(cancellationToken)?.ToString() ?? string.Empty;
+                var result = PdecCompiler.Compile(text, file.Path);
+                return new FileSpec(file.Path, result.Plans, result.Diagnostics);
+            })
+            .WithTrackingName(TrackingNames.Compiled);
+
+        var ns = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) =>
+                options.GlobalOptions.TryGetValue("build_property.PardecNamespace", out var n) && !string.IsNullOrWhiteSpace(n) ? n
+                : options.GlobalOptions.TryGetValue("build_property.RootNamespace", out var r) && !string.IsNullOrWhiteSpace(r) ? r + ".Strategies"
+                : "Pardec.Generated")
+            .WithTrackingName(TrackingNames.Namespace);
+
+        var decoders = files.Combine(ns).WithTrackingName(TrackingNames.Combined);
+        context.RegisterSourceOutput(decoders, static (spc, pair) => EmitFile(spc, pair.Left, pair.Right));
+
+        var registry = files.Select(static (f, _) => f.Plans).Collect().Combine(ns).WithTrackingName(TrackingNames.Registry);
+        context.RegisterSourceOutput(registry, static (spc, pair) =>
+        {
+            var plans = pair.Left.SelectMany(p => p).OrderBy(p => p.Name, System.StringComparer.Ordinal).ToImmutableArray();
+            spc.AddSource("GeneratedStrategies.g.cs", EmitRegistry(plans, pair.Right));
+        });
+    }
+
+    private static void EmitFile(SourceProductionContext context, FileSpec file, string ns)
+    {
+        foreach (var diagnostic in file.Diagnostics) context.ReportDiagnostic(DiagnosticMapping.ToRoslyn(diagnostic));
+        foreach (var plan in file.Plans)
+        {
+            var emitted = Emit(plan, ns);
+            if (emitted.FallbackReason is { } reason)
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticMapping.InterpreterFallback,
+                    Location.Create(file.Path, new TextSpan(0, 0), new LinePositionSpan(default, default)), plan.Name, reason));
+            context.AddSource(plan.Name + "Decoder.g.cs", emitted.Source);
+        }
+    }
+
+    /// <summary>Names of the pipeline's steps, for incremental-caching tests.</summary>
+    public static class TrackingNames
+    {
+        public const string Compiled = nameof(Compiled);
+        public const string Namespace = nameof(Namespace);
+        public const string Combined = nameof(Combined);
+        public const string Registry = nameof(Registry);
+    }
+}
+
+/// <summary>Everything the emitter needs from one file: plain, equatable data.</summary>
+public sealed record FileSpec(string Path, EquatableArray<DecodePlan> Plans, EquatableArray<Pardec.Dsl.Diagnostics.Diagnostic> Diagnostics);
