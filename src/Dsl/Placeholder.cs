@@ -1,1 +1,0 @@
-namespace Pardec.Dsl { internal static class Placeholder { } }
