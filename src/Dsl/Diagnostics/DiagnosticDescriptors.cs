@@ -1,0 +1,141 @@
+using System.Collections.Generic;
+
+namespace Pardec.Dsl.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the front end can report. Ids are stable and never reused:
+/// PDEC0xxx syntax, PDEC1xxx binding, PDEC2xxx C# integration (reserved for the generator),
+/// PDEC3xxx info. A retired id stays here, marked retired, so that it is never handed out again.
+/// </summary>
+public static class DiagnosticDescriptors
+{
+    private const DiagnosticSeverity Error = DiagnosticSeverity.Error;
+
+    // ---- PDEC0xxx: syntax ----
+    public static DiagnosticDescriptor UnexpectedCharacter { get; } = new(
+        "PDEC0001", "Unexpected character", "Unexpected character '{0}'; expected a name, number, string, punctuation (: , = + . .. ( ) [ ] >=) or a # comment", Error);
+
+    public static DiagnosticDescriptor UnterminatedString { get; } = new(
+        "PDEC0002", "Unterminated string", "Unterminated string literal; expected a closing '\"' before the end of the line", Error);
+
+    public static DiagnosticDescriptor ExpectedToken { get; } = new(
+        "PDEC0003", "Expected token", "Expected {0} but found {1}", Error);
+
+    public static DiagnosticDescriptor UnknownKeyword { get; } = new(
+        "PDEC0004", "Unknown keyword", "Unknown {0} keyword '{1}'; expected one of: {2}{3}", Error);
+
+    public static DiagnosticDescriptor InvalidNumber { get; } = new(
+        "PDEC0005", "Invalid number", "'{0}' is not a valid number", Error);
+
+    public static DiagnosticDescriptor ExpectedEndOfLine { get; } = new(
+        "PDEC0006", "Expected end of line", "Unexpected {0} after {1}; expected the end of the line", Error);
+
+    public static DiagnosticDescriptor ExpectedStrategy { get; } = new(
+        "PDEC0007", "Expected a strategy", "Expected 'strategy <Name>' at the top level but found {0}", Error);
+
+    public static DiagnosticDescriptor ExpectedExpression { get; } = new(
+        "PDEC0008", "Expected an expression", "Expected {0} but found {1}", Error);
+
+    // ---- PDEC1xxx: binding ----
+    public static DiagnosticDescriptor UnknownPrimitive { get; } = new(
+        "PDEC1001", "Unknown proposer", "Unknown proposer '{0}'; expected one of: {1}{2}", Error);
+
+    public static DiagnosticDescriptor UnknownModelKind { get; } = new(
+        "PDEC1002", "Unknown model kind", "Unknown model kind '{0}'; expected one of: {1}{2}", Error);
+
+    public static DiagnosticDescriptor UnknownName { get; } = new(
+        "PDEC1003", "Unknown name", "Unknown {0} '{1}'; {2}{3}", Error);
+
+    public static DiagnosticDescriptor DuplicateName { get; } = new(
+        "PDEC1004", "Duplicate name", "'{0}' is already declared as a {1} in strategy '{2}'; models, params and states share one namespace", Error);
+
+    public static DiagnosticDescriptor DefaultOutsideRange { get; } = new(
+        "PDEC1005", "Default outside range", "Default {0} of param '{1}' is outside its range {2}", Error);
+
+    public static DiagnosticDescriptor EmptyRange { get; } = new(
+        "PDEC1006", "Empty range", "Range {0} is empty; expected a lower bound below the upper bound (or equal, with both bounds inclusive)", Error);
+
+    public static DiagnosticDescriptor TypeMismatch { get; } = new(
+        "PDEC1007", "Wrong type", "{0} must be {1}, but {2} is {3}", Error);
+
+    public static DiagnosticDescriptor LossyRuleUnderLossless { get; } = new(
+        "PDEC1008", "Lossy rule under guarantee lossless", "'{0}' is lossy, but the strategy declares 'guarantee lossless'; use {1}, or declare 'guarantee none'", Error);
+
+    public static DiagnosticDescriptor RejectionWithoutProbabilities { get; } = new(
+        "PDEC1009", "Rejection sampling without draft probabilities", "'accept rejection' needs the draft probabilities q(x), but '{0}' proposes tokens without probabilities; use 'accept greedy', or a proposer that keeps q with 'sample' ({1})", Error);
+
+    public static DiagnosticDescriptor TreeVerifyWithChain { get; } = new(
+        "PDEC1010", "Tree verification of a chain", "'verify {0} tree' needs a tree-shaped proposal, but {1} proposes a single chain; use 'verify {0}' (chain), or a tree proposer ({2})", Error);
+
+    public static DiagnosticDescriptor ChainVerifyWithTree { get; } = new(
+        "PDEC1011", "Chain verification of a tree", "'verify {0} chain' can only check one chain, but '{1}' proposes a token tree; use 'verify {0} tree' or 'verify {0}'", Error);
+
+    public static DiagnosticDescriptor ModelKindOnCanvas { get; } = new(
+        "PDEC1012", "Model kind does not fit the canvas", "Model '{0}' is {1}, which cannot run on a {2} canvas; expected {3}", Error);
+
+    public static DiagnosticDescriptor PrimitiveOnCanvas { get; } = new(
+        "PDEC1013", "Primitive does not fit the canvas", "'{0}' is only valid on a {1} canvas, but strategy '{2}' has a {3} canvas", Error);
+
+    public static DiagnosticDescriptor TreeNotPrefixClosed { get; } = new(
+        "PDEC1014", "Token tree not prefix-closed", "Token tree is not prefix-closed: {0}", Error);
+
+    public static DiagnosticDescriptor TreeTooWide { get; } = new(
+        "PDEC1015", "Token tree wider than the verify budget", "Token tree has {0} candidate tokens, more than the verify budget max_width = {1}; remove paths or raise 'verify <target> tree(max_width: n)'", Error);
+
+    public static DiagnosticDescriptor LookaheadBudget { get; } = new(
+        "PDEC1016", "Lookahead budget over the verify budget", "Lookahead budget (W + G)(N - 1) = ({0} + {1})({2} - 1) = {3} exceeds the verify budget max_width = {4}; lower window, guesses or ngram, or raise 'verify <target> tree(max_width: n)'", Error);
+
+    public static DiagnosticDescriptor MaskedWithoutStop { get; } = new(
+        "PDEC1017", "Masked canvas without a stop condition", "Strategy '{0}' has a masked canvas but no stop condition; add 'stop max_tokens' and/or 'stop eot(p)'", Error);
+
+    public static DiagnosticDescriptor WrongRoleKind { get; } = new(
+        "PDEC1018", "Reference of the wrong kind", "'{0}' is {1}, but {2} expects {3}", Error);
+
+    public static DiagnosticDescriptor UnknownArgument { get; } = new(
+        "PDEC1019", "Unknown argument", "'{0}' has no parameter '{1}'; valid parameters: {2}{3}", Error);
+
+    public static DiagnosticDescriptor MissingArgument { get; } = new(
+        "PDEC1020", "Missing argument", "'{0}' needs the parameter '{1}' ({2})", Error);
+
+    public static DiagnosticDescriptor DuplicateStatement { get; } = new(
+        "PDEC1021", "Duplicate statement", "'{0}' is already declared in strategy '{1}'; a strategy has at most one", Error);
+
+    public static DiagnosticDescriptor MissingStatement { get; } = new(
+        "PDEC1022", "Missing statement", "Strategy '{0}' needs {1}", Error);
+
+    public static DiagnosticDescriptor UnknownChoice { get; } = new(
+        "PDEC1023", "Unknown choice", "Unknown {0} '{1}'; expected one of: {2}{3}", Error);
+
+    public static DiagnosticDescriptor InvalidUpdateSource { get; } = new(
+        "PDEC1024", "Invalid update source", "State '{0}' ({1}) cannot be updated from '{2}'; valid sources: {3}", Error);
+
+    public static DiagnosticDescriptor DistributionNeedsRejection { get; } = new(
+        "PDEC1025", "Distribution guarantee needs rejection sampling", "'guarantee distribution' promises the target's sampling distribution, but '{0}' does not preserve it; use 'accept rejection'", Error);
+
+    public static DiagnosticDescriptor ValueOutOfBounds { get; } = new(
+        "PDEC1026", "Value out of bounds", "{0} = {1} is out of bounds; expected {2}", Error);
+
+    public static DiagnosticDescriptor VerifyTooWide { get; } = new(
+        "PDEC1027", "Proposal wider than the verify budget", "The proposal has up to {0} candidate tokens, more than the verify budget max_width = {1}; shorten it or raise 'verify <target> {2}(max_width: n)'", Error);
+
+    public static DiagnosticDescriptor DuplicateArgument { get; } = new(
+        "PDEC1028", "Duplicate argument", "Parameter '{0}' of '{1}' is given more than once", Error);
+
+    // ---- PDEC2xxx: C# integration — reserved, owned by src/Generators. ----
+
+    // ---- PDEC3xxx: info ----
+    public static DiagnosticDescriptor RuntimeParamSizesBuffers { get; } = new(
+        "PDEC3001", "Runtime param sizes buffers", "Param '{0}' is runtime, so buffers are sized for its upper bound {1}", DiagnosticSeverity.Info);
+
+    public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
+    {
+        UnexpectedCharacter, UnterminatedString, ExpectedToken, UnknownKeyword, InvalidNumber, ExpectedEndOfLine,
+        ExpectedStrategy, ExpectedExpression,
+        UnknownPrimitive, UnknownModelKind, UnknownName, DuplicateName, DefaultOutsideRange, EmptyRange, TypeMismatch,
+        LossyRuleUnderLossless, RejectionWithoutProbabilities, TreeVerifyWithChain, ChainVerifyWithTree, ModelKindOnCanvas,
+        PrimitiveOnCanvas, TreeNotPrefixClosed, TreeTooWide, LookaheadBudget, MaskedWithoutStop, WrongRoleKind,
+        UnknownArgument, MissingArgument, DuplicateStatement, MissingStatement, UnknownChoice, InvalidUpdateSource,
+        DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument,
+        RuntimeParamSizesBuffers,
+    };
+}

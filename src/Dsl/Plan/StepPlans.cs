@@ -1,0 +1,261 @@
+using Pardec.Dsl.Collections;
+using Pardec.Dsl.Trees;
+
+namespace Pardec.Dsl.Plan;
+
+public abstract record StepPlan;
+
+/// <summary>One step on a causal canvas: propose candidates, verify them in one target forward, accept a prefix, update state.</summary>
+public sealed record CausalStepPlan(
+    EquatableArray<ProposerPlan> Proposers,
+    VerifyPlan Verify,
+    AcceptPlan Accept,
+    EquatableArray<UpdatePlan> Updates) : StepPlan;
+
+/// <summary>One step on a masked canvas: predict every masked position of the block, commit some of them.</summary>
+public sealed record MaskedStepPlan(
+    string Predict,
+    CommitPlan Commit,
+    BlockPlan? Block,
+    EquatableArray<UpdatePlan> Updates) : StepPlan;
+
+public enum ProposalShape
+{
+    Chain,
+    Tree,
+}
+
+/// <summary>A source of candidate tokens. Several proposers in one step are merged into one token tree.</summary>
+public abstract record ProposerPlan
+{
+    public abstract ProposalShape Shape { get; }
+
+    /// <summary>Whether the proposer keeps its draft probabilities q(x), which rejection sampling needs.</summary>
+    public abstract bool HasProbabilities { get; }
+}
+
+/// <summary>
+/// A draft-model chain of <see cref="Length"/> tokens (Leviathan et al., "Fast Inference from Transformers via
+/// Speculative Decoding"; Chen et al., "Accelerating Large Language Model Decoding with Speculative Sampling").
+/// <see cref="StopBelow"/> ends the draft early when the draft's confidence drops (adaptive length).
+/// </summary>
+public sealed record DraftProposer(string Model, Expr Length, bool Sample, Expr? StopBelow) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposalShape.Chain;
+
+    public override bool HasProbabilities => Sample;
+
+    public override string ToString() =>
+        $"draft({DecodePlan.Args((string.Empty, Model), ("length", Length), ("sample", Sample), ("stop_below", StopBelow))})";
+}
+
+/// <summary>
+/// A draft-model token tree: dynamic (<see cref="Depth"/> x <see cref="TopK"/> best nodes) or a static
+/// <see cref="Tree"/> shape (Chen et al., "Sequoia: Scalable, Robust, and Hardware-aware Speculative Decoding").
+/// </summary>
+public sealed record DraftTreeProposer(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree, bool Sample) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposalShape.Tree;
+
+    public override bool HasProbabilities => Sample;
+
+    public override string ToString() =>
+        $"draft_tree({DecodePlan.Args((string.Empty, Model), ("depth", Depth), ("topk", TopK), ("shape", Tree), ("sample", Sample))})";
+}
+
+/// <summary>
+/// Medusa heads: one token per head as a chain (blockwise parallel decoding, Stern et al.), or a static
+/// tree of top-k choices per head (Cai et al., "Medusa").
+/// </summary>
+public sealed record HeadsProposer(string Model, bool Sample, TokenTreeShape? Tree) : ProposerPlan
+{
+    public override ProposalShape Shape => Tree is null ? ProposalShape.Chain : ProposalShape.Tree;
+
+    public override bool HasProbabilities => Sample;
+
+    public override string ToString() =>
+        $"heads({DecodePlan.Args((string.Empty, Model), ("sample", Sample), ("tree", Tree))})";
+}
+
+/// <summary>
+/// Jacobi fixed-point iteration over a window of guesses (Santilli et al., "Accelerating Transformer Inference
+/// for Translation via Parallel Decoding"). With <see cref="Ngram"/> it is the lookahead branch of lookahead
+/// decoding (Fu et al.), which keeps N-1 past levels and feeds an n-gram pool. <see cref="Blocks"/> &gt; 1 gives
+/// the hybrid Gauss-Seidel-Jacobi schedule (blocks in sequence, Jacobi inside a block).
+/// </summary>
+public sealed record JacobiProposer(Expr Window, Expr? Ngram, Expr? Blocks) : ProposerPlan
+{
+    public override ProposalShape Shape => Ngram is null ? ProposalShape.Chain : ProposalShape.Tree;
+
+    public override bool HasProbabilities => false;
+
+    public override string ToString() =>
+        $"jacobi({DecodePlan.Args(("window", Window), ("ngram", Ngram), ("blocks", Blocks))})";
+}
+
+/// <summary>Up to <see cref="Guesses"/> n-grams from a pool whose first token matches the last accepted token.</summary>
+public sealed record PoolMatchProposer(string State, Expr Guesses) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposalShape.Tree;
+
+    public override bool HasProbabilities => false;
+
+    public override string ToString() => $"{State}.match(guesses: {Guesses})";
+}
+
+/// <summary>Prompt lookup: copy the <see cref="Length"/> tokens that followed the longest matching n-gram of the context.</summary>
+public sealed record LookupProposer(Expr MaxNgram, Expr Length, Expr MinNgram) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposalShape.Chain;
+
+    public override bool HasProbabilities => false;
+
+    public override string ToString() =>
+        $"lookup({DecodePlan.Args(("max_ngram", MaxNgram), ("length", Length), ("min_ngram", MinNgram))})";
+}
+
+/// <summary>A chain drafted by the target itself with layers skipped (a <c>self(...)</c> model).</summary>
+public sealed record SelfDraftProposer(string Model, Expr Length, bool Sample, Expr? StopBelow) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposalShape.Chain;
+
+    public override bool HasProbabilities => Sample;
+
+    public override string ToString() =>
+        $"self_draft({DecodePlan.Args((string.Empty, Model), ("length", Length), ("sample", Sample), ("stop_below", StopBelow))})";
+}
+
+public enum VerifyMode
+{
+    Chain,
+    Tree,
+}
+
+/// <summary>
+/// One target forward over the candidates. <see cref="Width"/> is the worst-case number of candidate
+/// tokens (root excluded); the runtime sizes its buffers for <see cref="MaxWidth"/>.
+/// </summary>
+public sealed record VerifyPlan(string Model, VerifyMode Mode, int MaxWidth, int Width)
+{
+    public override string ToString() =>
+        $"{Model} {Mode.ToString().ToLowerInvariant()}(max_width: {MaxWidth})  # worst-case width {Width}";
+}
+
+public abstract record AcceptPlan
+{
+    /// <summary>Whether the output equals plain decoding of the target (greedy, or in distribution).</summary>
+    public abstract bool IsLossless { get; }
+}
+
+/// <summary>Keep the longest prefix equal to the target's argmax, plus the target's next token.</summary>
+public sealed record GreedyAccept : AcceptPlan
+{
+    public override bool IsLossless => true;
+
+    public override string ToString() => "greedy";
+}
+
+/// <summary>Speculative sampling: accept x with min(1, p(x)/q(x)), else resample from norm(max(0, p - q)).</summary>
+public sealed record RejectionAccept(Expr? Temperature) : AcceptPlan
+{
+    public override bool IsLossless => true;
+
+    public override string ToString() => Temperature is null ? "rejection" : $"rejection(temperature: {Temperature})";
+}
+
+/// <summary>Medusa's typical acceptance: accept x if p(x) &gt; min(eps, delta * exp(-H(p))). Lossy.</summary>
+public sealed record TypicalAccept(Expr Epsilon, Expr Delta, Expr? Temperature) : AcceptPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() =>
+        $"typical({DecodePlan.Args(("eps", Epsilon), ("delta", Delta), ("temperature", Temperature))})";
+}
+
+/// <summary>Which predicted positions of a masked block become fixed this step.</summary>
+public abstract record CommitPlan
+{
+    public abstract bool IsLossless { get; }
+}
+
+/// <summary>One token per step, the most confident — the sequential reference the others are compared to.</summary>
+public sealed record OneCommit : CommitPlan
+{
+    public override bool IsLossless => true;
+
+    public override string ToString() => "one";
+}
+
+/// <summary>The k most confident positions (LLaDA low-confidence remasking).</summary>
+public sealed record TopKCommit(Expr K) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() => $"top {K}";
+}
+
+/// <summary>Every position whose confidence reaches the threshold (Fast-dLLM), at least <see cref="AtLeast"/>.</summary>
+public sealed record ConfidenceCommit(Expr Threshold, Expr? AtLeast) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() => $"confidence >= {Threshold}" + (AtLeast is null ? string.Empty : $", at least {AtLeast}");
+}
+
+/// <summary>Fast-dLLM's factor rule: commit the largest n with (n + 1)(1 - c_n) &lt; f, c sorted descending.</summary>
+public sealed record FactorCommit(Expr Factor, Expr? AtLeast) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() => $"factor({Factor})" + (AtLeast is null ? string.Empty : $", at least {AtLeast}");
+}
+
+/// <summary>Positions whose top-1 minus top-2 probability reaches the margin (early commit, "Diffusion Language Models Know the Answer Before Decoding").</summary>
+public sealed record MarginCommit(Expr Margin, Expr? AtLeast) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() => $"margin >= {Margin}" + (AtLeast is null ? string.Empty : $", at least {AtLeast}");
+}
+
+/// <summary>Positions whose accumulated trace credit reaches the threshold (CreditDecoding).</summary>
+public sealed record CreditCommit(string State, Expr Threshold, Expr? AtLeast) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() => $"credit({State}) >= {Threshold}" + (AtLeast is null ? string.Empty : $", at least {AtLeast}");
+}
+
+/// <summary>
+/// Local determinism propagation ("Accelerating Diffusion LLM Inference via Local Determinism Propagation"):
+/// positions within <see cref="Radius"/> of an anchor whose confidence reaches <see cref="Anchor"/> are committed together.
+/// </summary>
+public sealed record LocalCommit(Expr Anchor, Expr Radius, Expr? AtLeast) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() =>
+        $"local(anchor: {Anchor}, radius: {Radius})" + (AtLeast is null ? string.Empty : $", at least {AtLeast}");
+}
+
+/// <summary>
+/// Draft all masked positions, then keep the longest prefix that one-token-per-step decoding would also
+/// produce ("Free Draft-and-Verification: Toward Lossless Parallel Decoding for Diffusion Large Language Models").
+/// </summary>
+public sealed record DraftVerifyCommit : CommitPlan
+{
+    public override bool IsLossless => true;
+
+    public override string ToString() => "draft_verify";
+}
+
+public abstract record BlockPlan;
+
+/// <summary>
+/// Semantic-aware adaptive block size ("AdaBlock-dLLM"): the block ends at the first predicted delimiter whose
+/// confidence reaches <see cref="Delimiter"/>, clamped to [Min, Max].
+/// </summary>
+public sealed record AdaptiveBlock(Expr Min, Expr Max, Expr? Delimiter) : BlockPlan
+{
+    public override string ToString() => $"adaptive({DecodePlan.Args(("min", Min), ("max", Max), ("delimiter", Delimiter))})";
+}
