@@ -87,9 +87,11 @@ public class StrategyLibraryTests
             {
                 string prefix = text.Substring(0, length);
                 CompileResult result;
+                Pardec.Dsl.Syntax.SyntaxTree tree;
                 try
                 {
-                    result = PdecCompiler.Compile(prefix, Path.GetFileName(path));
+                    tree = Pardec.Dsl.Syntax.SyntaxTree.Parse(prefix, Path.GetFileName(path));
+                    result = PdecCompiler.Compile(tree);
                 }
                 catch (Exception e)
                 {
@@ -102,7 +104,7 @@ public class StrategyLibraryTests
                 }
 
                 // A strategy cut before its 'end' yields no plan and must say why.
-                int strategies = Pardec.Dsl.Syntax.SyntaxTree.Parse(prefix).Root.Strategies.Count;
+                int strategies = tree.Root.Strategies.Count;
                 Assert.True(result.Plans.Count == strategies || result.HasErrors, $"{Path.GetFileName(path)} prefix {length} lost a strategy silently");
             }
         }

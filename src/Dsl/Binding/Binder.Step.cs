@@ -84,6 +84,7 @@ public sealed partial class Binder
             }
 
             var matchArgs = BindArguments(syntax, PrimitiveCatalog.PoolMatch, receiver.Text + ".match");
+            ReportRuntimeSizes(matchArgs);
             if (pool is null)
             {
                 return null;
@@ -106,6 +107,7 @@ public sealed partial class Binder
         }
 
         var args = BindArguments(syntax, signature);
+        ReportRuntimeSizes(args);
         string model = args.TryGetValue("model", out var m) ? (string)m.Value : string.Empty;
         bool sample = FlagArg(args, "sample");
         if (args.Count(a => a.Value.Parameter.Required) < signature.Parameters.Count(p => p.Required))
@@ -179,6 +181,19 @@ public sealed partial class Binder
                 Expr length = ExprArg(args, "length")!;
                 Expr min = ExprArg(args, "min_ngram") ?? Literal.Int(1);
                 return new BoundProposer(syntax, new LookupProposer(ExprArg(args, "max_ngram")!, length, min), (int)WorstCase(length));
+            }
+        }
+    }
+
+    /// <summary>A runtime param that sizes the proposal cannot be folded: buffers take its upper bound.</summary>
+    private void ReportRuntimeSizes(Dictionary<string, BoundArgument> args)
+    {
+        foreach (BoundArgument arg in args.Values)
+        {
+            if (arg.Parameter.Kind == ArgKind.Int && arg.Value is ParamRef reference &&
+                _strategy.Params.FirstOrDefault(p => p.Name == reference.Name) is { Runtime: true } param)
+            {
+                Report(DiagnosticDescriptors.RuntimeParamSizesBuffers, arg.Syntax.Span, param.Name, WorstCase(reference));
             }
         }
     }

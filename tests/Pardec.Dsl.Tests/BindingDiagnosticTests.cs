@@ -1,0 +1,506 @@
+using Pardec.Dsl.Diagnostics;
+
+namespace Pardec.Dsl.Tests;
+
+/// <summary>One test per binding diagnostic; the expected span is marked inline.</summary>
+public class BindingDiagnosticTests
+{
+    private static IEnumerable<Diagnostic> Compile(string text) => PdecCompiler.Compile(text, "test.pdec").Diagnostics;
+
+    private static void Verify(string markup) => Markup.Verify(markup, Compile);
+
+    private static string Message(string text) => Assert.Single(Compile(text)).Message;
+
+    [Fact]
+    public void PDEC1001_an_unknown_proposer_lists_the_proposers_and_suggests_the_nearest()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              step
+                propose {|PDEC1001:draftt|}(d, length: 4)
+                verify target
+                accept greedy
+            end
+            """;
+        Verify(text);
+        string message = Message(Markup.Parse(text).Text);
+        Assert.Contains("draft, draft_tree, heads, jacobi, lookup, self_draft, <pool>.match", message);
+        Assert.Contains("did you mean 'draft'?", message);
+    }
+
+    [Fact]
+    public void PDEC1002_an_unknown_model_kind_lists_the_kinds_and_suggests_the_nearest()
+    {
+        const string text = "strategy S\n  canvas causal\n  model target: {|PDEC1002:casual|}\n  step\n    verify target\n    accept greedy\nend";
+        Verify(text);
+        Assert.Contains("did you mean 'causal'?", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1003_an_unknown_param_name_is_reported_with_the_declared_ones()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              param gamma: int = 4 in 1..16
+              step
+                propose draft(d, length: {|PDEC1003:gama|})
+                verify target
+                accept greedy
+            end
+            """;
+        Verify(text);
+        Assert.Contains("did you mean 'gamma'?", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1003_an_unknown_model_role_is_reported()
+    {
+        Verify("strategy S\n  canvas causal\n  model target: causal\n  step\n    verify {|PDEC1003:targte|}\n    accept greedy\nend");
+    }
+
+    [Fact]
+    public void PDEC1004_a_name_declared_twice_is_reported_at_the_second_declaration()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              param target: int = 1
+              step
+                verify target
+                accept greedy
+            end
+            """.Replace("param target", "param {|PDEC1004:target|}"));
+    }
+
+    [Fact]
+    public void PDEC1005_a_default_outside_its_range_is_reported_at_the_default()
+    {
+        Verify("strategy S\n  canvas causal\n  model target: causal\n  param t: float = {|PDEC1005:0|} in (0, 1]\n  step\n    verify target\n    accept greedy\nend");
+    }
+
+    [Fact]
+    public void PDEC1006_an_empty_range_is_reported()
+    {
+        Verify("strategy S\n  canvas causal\n  model target: causal\n  param g: int = 4 in {|PDEC1006:8..2|}\n  step\n    verify target\n    accept greedy\nend");
+        Verify("strategy S\n  canvas causal\n  model target: causal\n  param t: float = 1 in {|PDEC1006:(1, 1]|}\n  step\n    verify target\n    accept greedy\nend");
+    }
+
+    [Fact]
+    public void PDEC1007_a_value_of_the_wrong_type_is_reported()
+    {
+        Verify("strategy S\n  canvas causal\n  model target: causal\n  param g: int = {|PDEC1007:2.5|}\n  step\n    verify target\n    accept greedy\nend");
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              param t: float = 0.5
+              step
+                propose draft(d, length: {|PDEC1007:t|})
+                verify target
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1008_typical_acceptance_under_guarantee_lossless_is_reported()
+    {
+        Verify("""
+            strategy S
+              guarantee lossless
+              canvas causal
+              model target: causal
+              model heads: medusa(target, 2)
+              step
+                propose heads(heads, tree: [[0], [1], [0, 0]])
+                verify target
+                accept {|PDEC1008:typical(eps: 0.1, delta: 0.3)|}
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1008_a_confidence_commit_under_guarantee_lossless_is_reported()
+    {
+        Verify("""
+            strategy S
+              guarantee lossless
+              canvas masked(block: 32)
+              model m: masked
+              step
+                predict m
+                commit {|PDEC1008:confidence >= 0.9|}, at least 1
+              stop max_tokens
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1009_rejection_with_a_proposer_without_probabilities_is_reported_at_the_proposer()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              step
+                propose {|PDEC1009:lookup(max_ngram: 3, length: 5)|}
+                verify target
+                accept rejection
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1009_rejection_with_heads_that_do_not_sample_suggests_sample()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              model h: medusa(target, 3)
+              step
+                propose {|PDEC1009:heads(h)|}
+                verify target
+                accept rejection
+            end
+            """;
+        Verify(text);
+        Assert.Contains("add 'sample' to 'heads'", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1010_tree_verification_of_a_chain_proposer_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              step
+                propose draft(d, length: 4)
+                verify target {|PDEC1010:tree|}
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1011_chain_verification_of_a_tree_proposer_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              step
+                propose {|PDEC1011:draft_tree(d, depth: 3, topk: 2)|}
+                verify target chain
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1012_a_masked_canvas_with_a_causal_model_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas masked(block: 32)
+              model m: masked
+              model ar: {|PDEC1012:causal|}
+              step
+                predict m
+                commit one
+              stop max_tokens
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1013_a_causal_only_statement_on_a_masked_canvas_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas masked(block: 32)
+              model m: masked
+              step
+                predict m
+                commit one
+                {|PDEC1013:verify|} m
+              stop max_tokens
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1013_a_masked_only_cache_on_a_causal_canvas_is_reported()
+    {
+        Verify("strategy S\n  canvas causal\n  {|PDEC1013:cache|} dual\n  model target: causal\n  step\n    verify target\n    accept greedy\nend");
+    }
+
+    [Fact]
+    public void PDEC1014_a_token_tree_that_is_not_prefix_closed_is_reported_at_the_orphan_path()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              model h: medusa(target, 3)
+              step
+                propose heads(h, tree: [[0], {|PDEC1014:[1, 0]|}, [0, 0]])
+                verify target
+                accept greedy
+            end
+            """;
+        Verify(text);
+        Assert.Contains("path [1, 0] has no parent path [1]", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1015_a_token_tree_wider_than_max_width_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model h: medusa(target, 3)
+              step
+                propose heads(h, tree: {|PDEC1015:[[0], [1], [2], [0, 0]]|})
+                verify target tree(max_width: 3)
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1016_a_lookahead_budget_over_max_width_is_reported()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              param window: int = 15 in 1..16
+              param ngram: int = 5 in 2..8
+              param guesses: int = 15 in 0..32
+              state pool = ngram_pool(size: ngram)
+              step
+                propose {|PDEC1016:jacobi(window: window, ngram: ngram) + pool.match(guesses: guesses)|}
+                verify target
+                accept greedy
+                update pool from jacobi
+            end
+            """;
+        Verify(text);
+        Assert.Contains("(15 + 15)(5 - 1) = 120", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1017_a_masked_canvas_without_a_stop_condition_is_reported()
+    {
+        Verify("strategy {|PDEC1017:S|}\n  canvas masked(block: 32)\n  model m: masked\n  step\n    predict m\n    commit one\nend");
+    }
+
+    [Fact]
+    public void PDEC1018_a_proposer_given_a_model_of_the_wrong_kind_is_reported()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              step
+                propose heads({|PDEC1018:target|})
+                verify target
+                accept greedy
+            end
+            """;
+        Verify(text);
+        Assert.Contains("'target' is a causal model, but 'model' of 'heads' expects a medusa(...) model", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1019_an_unknown_argument_lists_the_parameters()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              step
+                propose jacobi(window: 4, {|PDEC1019:ngrams|}: 3)
+                verify target
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1020_a_missing_required_argument_is_reported_at_the_call()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              step
+                propose {|PDEC1020:draft(d)|}
+                verify target
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1021_a_second_canvas_is_reported()
+    {
+        Verify("strategy S\n  canvas causal\n  {|PDEC1021:canvas|} causal\n  model target: causal\n  step\n    verify target\n    accept greedy\nend");
+    }
+
+    [Fact]
+    public void PDEC1022_a_causal_step_without_verify_is_reported_at_step()
+    {
+        Verify("strategy S\n  canvas causal\n  model target: causal\n  {|PDEC1022:step|}\n    accept greedy\nend");
+    }
+
+    [Fact]
+    public void PDEC1023_an_unknown_acceptance_rule_lists_the_rules()
+    {
+        const string text = "strategy S\n  canvas causal\n  model target: causal\n  step\n    verify target\n    accept {|PDEC1023:gredy|}\nend";
+        Verify(text);
+        Assert.Contains("did you mean 'greedy'?", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1024_an_update_from_an_invalid_source_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              state pool = ngram_pool(size: 3)
+              step
+                propose pool.match(guesses: 2)
+                verify target
+                accept greedy
+                update pool from {|PDEC1024:jacobi|}
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1025_guarantee_distribution_with_greedy_acceptance_is_reported()
+    {
+        Verify("strategy S\n  guarantee distribution\n  canvas causal\n  model target: causal\n  step\n    verify target\n    accept {|PDEC1025:greedy|}\nend");
+    }
+
+    [Fact]
+    public void PDEC1026_a_literal_below_a_primitive_bound_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              step
+                propose draft(d, length: {|PDEC1026:0|})
+                verify target
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1027_a_chain_longer_than_max_width_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              param gamma: int = 8 in 1..100 runtime
+              step
+                propose {|PDEC1027:draft(d, length: {|PDEC3001:gamma|})|}
+                verify target chain(max_width: 16)
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC3001_a_runtime_param_that_sizes_a_proposal_is_reported_as_info()
+    {
+        const string text = """
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              param gamma: int = 4 in 1..16 runtime
+              step
+                propose draft(d, length: {|PDEC3001:gamma|})
+                verify target
+                accept greedy
+            end
+            """;
+        Verify(text);
+        CompileResult result = PdecCompiler.Compile(Markup.Parse(text).Text);
+        Assert.Equal(DiagnosticSeverity.Info, Assert.Single(result.Diagnostics).Severity);
+        Assert.Single(result.Plans);
+        Assert.Contains("upper bound 16", result.Diagnostics[0].Message);
+    }
+
+    [Fact]
+    public void PDEC1028_an_argument_given_twice_is_reported()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              step
+                propose jacobi(window: 4, {|PDEC1028:window: 5|})
+                verify target
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void A_strategy_with_errors_yields_no_plan_but_its_valid_neighbours_do()
+    {
+        CompileResult result = PdecCompiler.Compile("""
+            strategy Broken
+              canvas causal
+              model target: casual
+              step
+                verify target
+                accept greedy
+            end
+            strategy Fine
+              canvas causal
+              model target: causal
+              step
+                verify target
+                accept greedy
+            end
+            """);
+        Assert.Equal("Fine", Assert.Single(result.Plans).Name);
+        Assert.Equal("PDEC1002", Assert.Single(result.Diagnostics).Id);
+    }
+
+    [Fact]
+    public void Every_descriptor_id_is_unique_and_in_its_range()
+    {
+        var ids = DiagnosticDescriptors.All.Select(d => d.Id).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.All(DiagnosticDescriptors.All, d =>
+        {
+            Assert.Matches("^PDEC[0-3][0-9]{3}$", d.Id);
+            Assert.Equal(d.Id.StartsWith("PDEC3", StringComparison.Ordinal), d.Severity == DiagnosticSeverity.Info);
+        });
+    }
+}
