@@ -136,7 +136,7 @@ internal sealed class InterpretedCausalDecoder : IDecoder
                         GreedyAcceptance.Accept(s.Tree, verified.Logits, s.Sampler, s.Outcome);
                         break;
                     case RejectionAccept:
-                        _rejection!.Accept(s.Tree, verified.Logits, _sampledDraft!.Distributions, s.Sampler, s.Outcome);
+                        _rejection!.Accept(s.Tree, verified.Logits, _sampledDraft?.Distributions, s.Sampler, s.Outcome);
                         break;
                     case TypicalAccept:
                         _typical!.Accept(s.Tree, verified.Logits, s.Sampler, s.Outcome);

@@ -25,8 +25,8 @@ public sealed class RejectionAcceptance : IDisposable
         _draftTokensHost = zeros(capacity, ScalarType.Int64);
     }
 
-    /// <param name="draftDistributions"><c>[capacity, vocab]</c>: row i is the q the draft sampled node i from.</param>
-    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, Tensor draftDistributions,
+    /// <param name="draftDistributions"><c>[capacity, vocab]</c>: row i is the q the draft sampled node i from (null when nothing is drafted).</param>
+    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, Tensor? draftDistributions,
                        NodeSampler sampler, StepOutcome outcome)
     {
         if (!tree.IsChain) throw new InvalidOperationException("Rejection sampling verifies a chain; the proposal is a tree.");
@@ -55,7 +55,8 @@ public sealed class RejectionAcceptance : IDisposable
             float ratio = q[i] > 0 ? _targetProb[i - 1] / q[i] : 0f;
             if (_uniform[i - 1] < Math.Min(1f, ratio)) { outcome.Accept(i, tree.Token(i)); continue; }
             // Rejected at node i: resample from the residual max(0, p − q) at its parent (node i − 1).
-            var residual = (p[i - 1] - draftDistributions[i].to(p.dtype)).clamp_min(0);
+            var q_i = draftDistributions?[i] ?? throw new InvalidOperationException("Drafted tokens need the distributions they were sampled from.");
+            var residual = (p[i - 1] - q_i.to(p.dtype)).clamp_min(0);
             var mass = residual.sum();
             // If p ≤ q everywhere (only possible through rounding), p itself is the right fallback.
             var dist = mass.item<float>() > 0 ? residual / mass : p[i - 1];
