@@ -42,7 +42,7 @@ public sealed class RuleTests
         new FactorCommit(1.0).Select(Block(c), s);
         Assert.Equal([1, 2, 3], Picked(s));
         s.Clear();
-        new FactorCommit(0.3).Select(Block(c), s); // 0.3 is not < 0.3: n = 1
+        new FactorCommit(0.25).Select(Block(c), s); // n = 2 needs 0.3 < f: n = 1
         Assert.Equal([1], Picked(s));
         s.Clear();
         new FactorCommit(0.01).Select(Block(c), s); // nothing qualifies: the at-least-one rule

@@ -60,11 +60,11 @@ public sealed class CreditState : IDisposable
     {
         Sync(session);
         int b = session.BlockLength;
-        var logits = session.BlockLogits;
-        if (logits.shape[0] != b) throw new InvalidOperationException("Credits need the block's raw logits: call Predict at the block start.");
         using (no_grad())
         using (NewDisposeScope())
         {
+            var logits = session.BlockLogits; // [b, vocab]
+            if (logits.shape[0] != b) throw new InvalidOperationException("Credits need the block's raw logits from Predict.");
             var fused = logits.to_type(ScalarType.Float64).log_softmax(-1)
                         + _credits.narrow(0, 0, b).to_type(ScalarType.Float64).log1p() * Alpha; // [b, vocab]
             session.Score(fused.unsqueeze(0), _statsHost);
@@ -119,7 +119,8 @@ public sealed class CreditState : IDisposable
     private void Sync(MaskedSession session)
     {
         if (session.BlockIndex == _block && session.DecodeCount == _decode) return;
-        using (no_grad()) _credits.zero_();
+        using (no_grad())
+        using (NewDisposeScope()) _credits.zero_();
         _block = session.BlockIndex;
         _decode = session.DecodeCount;
     }

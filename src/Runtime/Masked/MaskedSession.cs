@@ -217,7 +217,7 @@ public sealed class MaskedSession : IDisposable
     /// <summary>The current block's predictions, indexed by block offset.</summary>
     public MaskedBlock Block => PredictionsAt(BlockStart, BlockLength);
 
-    /// <summary>The raw logits of the current block, <c>[BlockLength, vocab]</c> float32, from the last forward.</summary>
+    /// <summary>The raw logits of the current block, <c>[BlockLength, vocab]</c> float32, from the last forward: a view the caller disposes (or reads inside a dispose scope).</summary>
     public Tensor BlockLogits => _blockLogits.narrow(0, 0, Math.Min(_blockLogitsRows, BlockLength));
 
     /// <summary>Starts a decode: the canvas is <paramref name="prompt"/> followed by <paramref name="generationLength"/> masks.</summary>
@@ -459,6 +459,7 @@ public sealed class MaskedSession : IDisposable
     private int FillEos(Span<long> canvas, int firstEos)
     {
         int filled = 0;
+        if (firstEos == int.MaxValue) return 0;
         for (int p = firstEos + 1; p < End; p++)
         {
             if (_masked[p]) { _masked[p] = false; filled++; }
