@@ -1,0 +1,135 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Masked;
+
+/// <summary>
+/// Trace credits (CreditDecoding, Wang et al. 2025, arXiv 2510.06133): per block position and token, a credit that
+/// decays and accumulates the model's history, <c>C_t(i, v) = β·C_{t−1}(i, v) + 1[v = x̂_t(i)]·p_t(i, v)^γ</c> for masked
+/// positions <c>i</c> (x̂ the step's prediction), fused with the current logits before the commit decision as
+/// <c>log p̃(i, ·) = log p(i, ·) + α·log(1 + C(i, ·))</c>. Credits live on the device, <c>[maxBlock, vocab]</c>, and are
+/// cleared when a new block starts. The defaults are illustrative, not the paper's tuned values.
+/// </summary>
+public sealed class CreditState : IDisposable
+{
+    private readonly Tensor _credits;     // [maxBlock, vocab] float32, device
+    private readonly Tensor _indexHost;   // [maxBlock] int64, CPU staging: row * vocab + token
+    private readonly Tensor _valueHost;   // [maxBlock] float32, CPU staging: p^γ
+    private readonly Tensor _index, _value; // device copies (same tensors on CPU)
+    private readonly Tensor _statsHost;   // [1, 3, maxBlock] float64, CPU
+    private readonly double[] _confidence, _margin;
+    private readonly long[] _tokens;
+    private readonly int _vocab;
+    private int _block = -1;
+
+    public CreditState(MaskedSession session, double decay = 0.9, double gamma = 1.0, double alpha = 1.0)
+    {
+        if (decay is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(decay));
+        Decay = decay; Gamma = gamma; Alpha = alpha;
+        int rows = session.MaxBlockSize;
+        _vocab = session.Model.Config.VocabSize;
+        var device = session.Model.Device;
+        using (no_grad())
+        {
+            _credits = zeros(rows, _vocab, ScalarType.Float32, device).DetachFromDisposeScope();
+            _indexHost = zeros(rows, ScalarType.Int64).DetachFromDisposeScope();
+            _valueHost = zeros(rows, ScalarType.Float32).DetachFromDisposeScope();
+            bool cpu = device.type == DeviceType.CPU;
+            _index = cpu ? _indexHost : zeros(rows, ScalarType.Int64, device).DetachFromDisposeScope();
+            _value = cpu ? _valueHost : zeros(rows, ScalarType.Float32, device).DetachFromDisposeScope();
+            _statsHost = zeros(1, 3, rows, ScalarType.Float64).DetachFromDisposeScope();
+        }
+        _confidence = new double[rows];
+        _margin = new double[rows];
+        _tokens = new long[rows];
+    }
+
+    public double Decay { get; }
+    public double Gamma { get; }
+    public double Alpha { get; }
+
+    /// <summary>The credits of the current block, <c>[maxBlock, vocab]</c> (rows past the block are zero).</summary>
+    public Tensor Credits => _credits;
+
+    /// <summary>
+    /// The current block's predictions after fusing the raw block logits with the credits accumulated so far (one
+    /// more host copy). Tokens are the fused argmax (or a seeded sample of the fused distribution).
+    /// </summary>
+    public MaskedBlock Fuse(MaskedSession session)
+    {
+        Sync(session);
+        int b = session.BlockLength;
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var logits = session.BlockLogits; // [b, vocab]
+            if (logits.shape[0] != b) throw new InvalidOperationException("Credits need the block's raw logits from Predict.");
+            var fused = logits.to_type(ScalarType.Float64).log_softmax(-1)
+                        + _credits.narrow(0, 0, b).to_type(ScalarType.Float64).log1p() * Alpha; // [b, vocab]
+            session.Score(fused.unsqueeze(0), _statsHost);
+        }
+        int width = (int)_statsHost.shape[2];
+        var stats = MemoryMarshal.Cast<byte, double>(_statsHost.bytes);
+        for (int i = 0; i < b; i++)
+        {
+            _confidence[i] = stats[i];
+            _tokens[i] = (long)stats[width + i];
+            _margin[i] = stats[2 * width + i];
+        }
+        return new MaskedBlock(session.BlockStart, _confidence.AsSpan(0, b), _tokens.AsSpan(0, b), _margin.AsSpan(0, b),
+                               session.Block.Masked);
+    }
+
+    /// <summary>
+    /// Decays every credit of the block and adds <c>p^γ</c> to each still-masked position's predicted token, from this
+    /// step's raw predictions (<see cref="MaskedSession.Block"/>). Call after <see cref="MaskedSession.Commit"/>.
+    /// </summary>
+    public void Update(MaskedSession session)
+    {
+        Sync(session);
+        var block = session.Block;
+        var index = MemoryMarshal.Cast<byte, long>(_indexHost.bytes);
+        var value = MemoryMarshal.Cast<byte, float>(_valueHost.bytes);
+        int n = 0;
+        for (int i = 0; i < block.Length; i++)
+        {
+            if (!block.Masked[i]) continue;
+            index[n] = i * (long)_vocab + block.Tokens[i];
+            value[n] = (float)Math.Pow(block.Confidence[i], Gamma);
+            n++;
+        }
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            _credits.narrow(0, 0, block.Length).mul_(Decay);
+            if (n == 0) return;
+            var idx = _index.narrow(0, 0, n);
+            var val = _value.narrow(0, 0, n);
+            if (!ReferenceEquals(_index, _indexHost))
+            {
+                idx.copy_(_indexHost.narrow(0, 0, n));
+                val.copy_(_valueHost.narrow(0, 0, n));
+            }
+            _credits.view(-1).scatter_add_(0, idx, val);
+        }
+    }
+
+    // A new block (or a new decode) starts with no credit.
+    private void Sync(MaskedSession session)
+    {
+        if (session.BlockIndex == _block && session.DecodeCount == _decode) return;
+        using (no_grad())
+        using (NewDisposeScope()) _credits.zero_();
+        _block = session.BlockIndex;
+        _decode = session.DecodeCount;
+    }
+    private int _decode = -1;
+
+    public void Dispose()
+    {
+        _credits.Dispose(); _statsHost.Dispose();
+        if (!ReferenceEquals(_index, _indexHost)) { _index.Dispose(); _value.Dispose(); }
+        _indexHost.Dispose(); _valueHost.Dispose();
+    }
+}
