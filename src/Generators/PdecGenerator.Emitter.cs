@@ -18,12 +18,18 @@ public sealed partial class PdecGenerator
     /// <summary>Emits one strategy's decoder: specialised for causal canvases, an interpreter wrapper otherwise.</summary>
     internal static Emitted Emit(DecodePlan plan, string ns)
     {
-        string? fallback = plan.Step is CausalStepPlan && plan.Canvas.Batch is null ? null
-            : plan.Canvas.Kind == CanvasKind.Masked ? "masked canvases are not specialised yet"
-            : "batched canvases are not specialised yet";
+        string? fallback = plan.Canvas.Batch is null ? null : "batched canvases are not specialised yet";
         if (fallback is null)
         {
-            try { return new Emitted(Write(plan, ns, w => EmitCausal(w, plan, (CausalStepPlan)plan.Step)), null); }
+            try
+            {
+                return plan.Step switch
+                {
+                    CausalStepPlan causal => new Emitted(Write(plan, ns, w => EmitCausal(w, plan, causal)), null),
+                    MaskedStepPlan masked => new Emitted(Write(plan, ns, w => EmitMasked(w, plan, masked)), null),
+                    _ => throw new System.NotSupportedException("the emitter does not know this kind of step"),
+                };
+            }
             catch (System.NotSupportedException e) { fallback = e.Message; }
         }
         return new Emitted(Write(plan, ns, w => EmitInterpreted(w, plan)), fallback);
@@ -285,6 +291,20 @@ public sealed partial class PdecGenerator
 
         private readonly Dictionary<string, string> _adaptive = new();
 
+        /// <summary>Folds expressions of a plan without adaptive states (masked canvases).</summary>
+        public sealed class Folder(DecodePlan plan)
+        {
+            public string Fold(Expr? e, string fallback = "0") => e switch
+            {
+                null => fallback,
+                Dsl.Plan.Literal l => Literal(l),
+                ParamRef p => plan.FindParam(p.Name) is { } param
+                    ? (param.Runtime ? "_options." + Pascal(p.Name) : Literal(param.Default))
+                    : throw new System.InvalidOperationException("Unknown parameter " + p.Name),
+                _ => throw new System.NotSupportedException("cannot fold " + e + " at build time"),
+            };
+        }
+
         // A draft length bound to an adaptive_length state: built for the state's max, set from it every step.
         private void AdaptLength(Expr length, string proposer, int index)
         {
@@ -315,6 +335,126 @@ public sealed partial class PdecGenerator
             StateRef s => _adaptive.TryGetValue(s.Name, out var f) ? f + ".Current" : throw new System.InvalidOperationException("Unknown state " + s.Name),
             _ => throw new System.NotSupportedException(e.ToString()),
         };
+    }
+
+    // ---------------------------------------------------------------- masked, specialised
+
+    private static void EmitMasked(SourceWriter w, DecodePlan plan, MaskedStepPlan step)
+    {
+        const string M = Rt + ".Masked";
+        var fold = new CausalEmission.Folder(plan);
+        string blockSize = fold.Fold(plan.Canvas.BlockSize, "32");
+        string maxBlock = step.Block is AdaptiveBlock ab ? fold.Fold(ab.Max) : blockSize;
+        string cache = M + ".MaskedCacheMode." + (plan.Canvas.Cache switch { CacheMode.Prefix => "Prefix", CacheMode.Dual => "Dual", _ => "None" });
+        var fields = new List<string>();
+        var inits = new List<string>();
+        var disposals = new List<string>();
+        string select;
+        string? creditUpdate = null;
+        string AtLeast(Expr? e) => fold.Fold(e, "1");
+        switch (step.Commit)
+        {
+            case OneCommit:
+                fields.Add(M + ".Commit.OneCommit _rule"); inits.Add("_rule = new " + M + ".Commit.OneCommit();");
+                select = "_rule.Select(s.Block, s.Selection);"; break;
+            case TopKCommit k:
+                fields.Add(M + ".Commit.TopKCommit _rule"); inits.Add("_rule = new " + M + ".Commit.TopKCommit(" + fold.Fold(k.K) + ");");
+                select = "_rule.Select(s.Block, s.Selection);"; break;
+            case ConfidenceCommit c:
+                fields.Add(M + ".Commit.ConfidenceCommit _rule"); inits.Add("_rule = new " + M + ".Commit.ConfidenceCommit(" + fold.Fold(c.Threshold) + ", " + AtLeast(c.AtLeast) + ");");
+                select = "_rule.Select(s.Block, s.Selection);"; break;
+            case FactorCommit f:
+                fields.Add(M + ".Commit.FactorCommit _rule"); inits.Add("_rule = new " + M + ".Commit.FactorCommit(" + fold.Fold(f.Factor) + ", " + AtLeast(f.AtLeast) + ");");
+                select = "_rule.Select(s.Block, s.Selection);"; break;
+            case MarginCommit m:
+                fields.Add(M + ".Commit.MarginCommit _rule"); inits.Add("_rule = new " + M + ".Commit.MarginCommit(" + fold.Fold(m.Margin) + ", " + AtLeast(m.AtLeast) + ");");
+                select = "_rule.Select(s.Block, s.Selection);"; break;
+            case LocalCommit l:
+                fields.Add(M + ".Commit.LocalCommit _rule"); inits.Add("_rule = new " + M + ".Commit.LocalCommit(" + fold.Fold(l.Anchor) + ", " + fold.Fold(l.Radius) + ", " + AtLeast(l.AtLeast) + ");");
+                select = "_rule.Select(s.Block, s.Selection);"; break;
+            case CreditCommit cr:
+                var state = plan.FindState(cr.State)!;
+                fields.Add(M + ".CreditState _credits"); fields.Add(M + ".Commit.CreditCommit _rule");
+                inits.Add("_credits = new " + M + ".CreditState(_session, " + fold.Fold(state.Arg("decay"), "0.9d") + ");");
+                inits.Add("_rule = new " + M + ".Commit.CreditCommit(_credits, " + fold.Fold(cr.Threshold) + ", " + AtLeast(cr.AtLeast) + ");");
+                disposals.Add("_credits.Dispose();");
+                select = "_rule.Select(s);";
+                if (step.Updates.Any(u => u.State == cr.State)) creditUpdate = "_credits.Update(s);";
+                break;
+            case DraftVerifyCommit:
+                fields.Add(M + ".Commit.DraftVerifyCommit _rule");
+                inits.Add("_rule = new " + M + ".Commit.DraftVerifyCommit(_session, " + Rt + ".Interpretation.PlanInterpreter.DraftVerifyDrafts);");
+                disposals.Add("_rule.Dispose();");
+                select = "_rule.Select(s);"; break;
+            default:
+                throw new System.NotSupportedException("the emitter has no commit rule '" + step.Commit + "' yet");
+        }
+        if (step.Block is AdaptiveBlock block)
+        {
+            fields.Add(M + ".AdaptiveBlock _block");
+            inits.Add("_block = new " + M + ".AdaptiveBlock(" + fold.Fold(block.Min) + ", " + fold.Fold(block.Max) + ", _session.EosToken, " + fold.Fold(block.Delimiter, "0.3d") + ");");
+        }
+        string? eot = null, maxTokens = "null";
+        foreach (var stop in plan.Stops)
+        {
+            if (stop is EotStop e) { fields.Add(M + ".EotStop _eot"); inits.Add("_eot = new " + M + ".EotStop(" + fold.Fold(e.Threshold) + ");"); eot = "_eot"; }
+            if (stop is MaxTokensStop { Limit: { } limit }) maxTokens = fold.Fold(limit);
+        }
+        bool stopOnEos = plan.Stops.IsEmpty || plan.Stops.Any(x => x is EosStop);
+
+        EmitClassHeader(w, plan, "Specialised: build-time parameters are folded into constants; the step is straight-line code over concrete primitives.");
+        w.Line("public const string StrategyName = \"" + plan.Name + "\";");
+        w.Line("private readonly " + plan.Name + "Options _options;");
+        w.Line("private readonly " + M + ".MaskedSession _session;");
+        foreach (var f in fields) w.Line("private readonly " + f + ";");
+        w.Line();
+        w.Line("/// <summary>Binds the strategy to its model: " + Xml(string.Join(", ", plan.Models.Select(m => m.ToString()))) + ".</summary>");
+        w.Open("public " + plan.Name + "Decoder(" + Rt + ".Models.ICausalLM " + Id(step.Predict) + ", " + plan.Name + "Options? options = null, int maxLength = "
+               + Rt + ".Interpretation.PlanInterpreter.DefaultMaxLength)");
+        w.Line("global::System.ArgumentNullException.ThrowIfNull(" + Id(step.Predict) + ");");
+        w.Line("_options = options ?? new " + plan.Name + "Options();");
+        w.Line("_session = new " + M + ".MaskedSession(" + Id(step.Predict) + ", maxLength, " + blockSize + ", " + cache + ", " + maxBlock + ");");
+        foreach (var i in inits) w.Line(i);
+        w.Close();
+        w.Line();
+        w.Line("public string Strategy => StrategyName;");
+        w.Line("public string PlanText => Plan;");
+        w.Line();
+        w.Open("public " + Dec + ".DecodeResult Generate(global::System.ReadOnlySpan<int> prompt, " + Dec + ".GenerationOptions options, "
+               + Dec + ".IDecodeObserver? observer = null, global::System.Threading.CancellationToken cancellationToken = default)");
+        w.Line("options = " + Dec + ".StrategyOptions.Apply(options, " + maxTokens + ", " + (stopOnEos ? "true" : "false") + ");");
+        w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
+        w.Line("var s = _session;");
+        w.Line("s.Start(prompt, " + M + ".MaskedDecoding.GenerationLength(s, prompt.Length, options), " + M + ".MaskedDecoding.Sampling(options));");
+        w.Line("int reported = 0;");
+        w.Open("while (!s.Done)");
+        w.Line("if (cancellationToken.IsCancellationRequested) { s.Stop(" + Dec + ".StopReason.Cancelled); break; }");
+        w.Line("s.BeginStep();");
+        w.Line("if (s.Done) break;");
+        w.Line("if (!s.HasPredictions) s.Predict();");
+        if (step.Block is AdaptiveBlock) w.Line("if (s.AtBlockStart) _block.Apply(s);");
+        if (eot is not null)
+        {
+            w.Line("if (_eot.ShouldStop(s)) s.CommitEndOfText();");
+            w.Open("else");
+        }
+        w.Line("s.Selection.Clear();");
+        w.Line(select);
+        w.Line("s.Commit();");
+        if (creditUpdate is not null) w.Line(creditUpdate);
+        if (eot is not null) w.Close();
+        w.Line("if (observer is not null && !observer.OnStep(" + M + ".MaskedDecoding.StepView(s, ref reported))) s.Stop(" + Dec + ".StopReason.StopString);");
+        w.Close();
+        w.Line("return " + M + ".MaskedDecoding.Result(s);");
+        w.Close();
+        w.Line();
+        EmitFactory(w, plan, new[] { "models.Model(\"" + step.Predict + "\")" });
+        w.Open("public void Dispose()");
+        foreach (var d in disposals) w.Line(d);
+        w.Line("_session.Dispose();");
+        w.Close();
+        EmitPlanConstant(w, plan);
+        w.Close();
     }
 
     // ---------------------------------------------------------------- interpreted fallback

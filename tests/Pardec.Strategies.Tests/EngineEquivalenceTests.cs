@@ -32,9 +32,10 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
 
     public sealed class Models : IDisposable
     {
-        public readonly CausalLMBase Target = TinyModels.Create(seed: 11, layers: 3);
+        public readonly CausalLMBase Target = TinyModels.Create(seed: 11, layers: 8); // deep enough for SelfSpeculative's skip: 4..7
         public readonly CausalLMBase Draft = TinyModels.Create(seed: 12, layers: 1);
         public readonly MedusaHeads Heads;
+        public readonly CausalLMBase Masked = CausalLM.CreateRandom(TinyModels.Config(layers: 2) with { MaskTokenId = 95 }, CPU, ScalarType.Float32, 14, 0.2);
         public readonly ModelSet Set;
 
         public Models()
@@ -46,10 +47,10 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
                 foreach (var (_, p) in Heads.named_parameters()) p.normal_(0, 0.2, generator);
             }
             Heads.eval();
-            Set = new ModelSet().Add("target", Target).Add("draft", Draft).Add("heads", Heads);
+            Set = new ModelSet().Add("target", Target).Add("draft", Draft).Add("heads", Heads).Add("model", Masked);
         }
 
-        public void Dispose() { Target.Dispose(); Draft.Dispose(); Heads.Dispose(); }
+        public void Dispose() { Target.Dispose(); Draft.Dispose(); Heads.Dispose(); Masked.Dispose(); }
     }
 
     public static TheoryData<string> CausalStrategies()
@@ -61,6 +62,53 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
             if (plan.Canvas.Kind == CanvasKind.Causal && plan.Canvas.Batch is null && !NotYetRunnable.Contains(s.Name)) data.Add(s.Name);
         }
         return data;
+    }
+
+    public static TheoryData<string> MaskedStrategies()
+    {
+        var data = new TheoryData<string>();
+        foreach (var s in GeneratedStrategies.All)
+            if (Parse(s.Plan).Canvas.Kind == CanvasKind.Masked) data.Add(s.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(MaskedStrategies))]
+    public void Generated_and_interpreted_masked_decoders_give_identical_tokens(string name)
+    {
+        var strategy = GeneratedStrategies.All.Single(s => s.Name == name);
+        var plan = Parse(strategy.Plan);
+        using var generated = strategy.Create(_models.Set, null, MaxLength);
+        using var interpreted = PlanInterpreter.Create(plan, _models.Set, null, MaxLength);
+        var options = new List<GenerationOptions> { new() { MaxNewTokens = MaxNew } };
+        if (plan.Step is MaskedStepPlan { Commit: not Dsl.Plan.DraftVerifyCommit }) // draft-and-verify is defined for greedy decoding
+            options.Add(new GenerationOptions { MaxNewTokens = MaxNew, Temperature = 0.8, Seed = 3 });
+        foreach (var prompt in Prompts)
+            foreach (var o in options)
+            {
+                var a = generated.Generate(prompt, o);
+                var b = interpreted.Generate(prompt, o);
+                Assert.Equal(b.Tokens, a.Tokens);
+                Assert.Equal(b.Stats.Steps, a.Stats.Steps);
+            }
+    }
+
+    [Fact]
+    public void Masked_draft_and_verify_reproduces_one_token_per_step_decoding_in_fewer_steps()
+    {
+        using var reference = GeneratedStrategies.All.Single(s => s.Name == "LladaOneByOne").Create(_models.Set, null, MaxLength);
+        using var lossless = GeneratedStrategies.All.Single(s => s.Name == "DllmDraftVerify").Create(_models.Set, null, MaxLength);
+        int referenceSteps = 0, losslessSteps = 0;
+        foreach (var prompt in Prompts)
+        {
+            var options = new GenerationOptions { MaxNewTokens = MaxNew };
+            var a = reference.Generate(prompt, options);
+            var b = lossless.Generate(prompt, options);
+            Assert.Equal(a.Tokens, b.Tokens);
+            referenceSteps += a.Stats.Steps;
+            losslessSteps += b.Stats.Steps;
+        }
+        Assert.True(losslessSteps <= referenceSteps, $"draft-and-verify took {losslessSteps} steps, one-by-one {referenceSteps}");
     }
 
     [Fact]

@@ -20,6 +20,9 @@ public static class PlanInterpreter
 {
     public const int DefaultMaxLength = 1024;
 
+    /// <summary>Drafts per verification of the lossless masked draft-and-verify rule: one batched forward of this many canvases.</summary>
+    public const int DraftVerifyDrafts = InterpretedMaskedDecoder.DraftVerifyDrafts;
+
     public static IDecoder Create(DecodePlan plan, ModelSet models, IReadOnlyDictionary<string, string>? parameters = null,
                                   int maxLength = DefaultMaxLength)
     {
@@ -27,6 +30,7 @@ public static class PlanInterpreter
         return plan.Step switch
         {
             CausalStepPlan causal => new InterpretedCausalDecoder(plan, causal, models, values, maxLength),
+            MaskedStepPlan masked => new InterpretedMaskedDecoder(plan, masked, models, values, maxLength),
             _ => throw new NotSupportedException($"Strategy '{plan.Name}': the interpreter does not run {plan.Canvas} canvases yet."),
         };
     }

@@ -1,0 +1,59 @@
+using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Primitives;
+
+namespace Pardec.Runtime.Masked;
+
+/// <summary>What every masked-canvas loop shares at its edges: options in, observer views and the result out.</summary>
+public static class MaskedDecoding
+{
+    /// <summary>The generation length for a prompt: the caller's token budget, within the session's canvas.</summary>
+    public static int GenerationLength(MaskedSession session, int promptLength, GenerationOptions options)
+    {
+        int room = session.MaxLength - promptLength;
+        if (room <= 0) throw new ArgumentException($"The prompt has {promptLength} tokens; the decoder's canvas holds {session.MaxLength}.");
+        return Math.Min(options.MaxNewTokens, room);
+    }
+
+    public static SamplingSettings Sampling(GenerationOptions options) =>
+        new(options.Temperature, options.TopK, options.TopP, options.Seed);
+
+    /// <summary>
+    /// The step as an observer sees it: the newly completed run of the generated text (a masked canvas commits out of
+    /// order; text streams in order once the positions before it are filled).
+    /// </summary>
+    public static DecodeStepView StepView(MaskedSession session, ref int reported)
+    {
+        var generated = session.Generated;
+        int from = Math.Min(reported, generated.Length);
+        reported = generated.Length;
+        return new DecodeStepView(session.Steps, generated.Slice(from), generated, default, default, default, default);
+    }
+
+    /// <summary>The generated tokens (the end-of-sequence token excluded) and the counters.</summary>
+    public static DecodeResult Result(MaskedSession session)
+    {
+        var generated = session.Generated;
+        int count = generated.Length;
+        bool eos = count > 0 && session.IsEos(generated[count - 1]);
+        if (eos) count--;
+        var stats = new DecodeStats
+        {
+            Tokens = count,
+            TargetForwards = session.CanvasForwards,
+            Steps = session.Steps,
+            PromptTokens = session.PromptLength,
+            PrefillTime = session.PrefillTime,
+            DecodeTime = session.DecodeTime,
+        };
+        var reason = session.StopReason ?? StopReason.Cancelled;
+        if (eos) reason = StopReason.EndOfSequence;
+        return new DecodeResult(generated.Slice(0, count).ToArray(), string.Empty, stats, reason);
+    }
+
+    public static MaskedCacheMode CacheMode(Dsl.Plan.CacheMode mode) => mode switch
+    {
+        Dsl.Plan.CacheMode.Prefix => MaskedCacheMode.Prefix,
+        Dsl.Plan.CacheMode.Dual => MaskedCacheMode.Dual,
+        _ => MaskedCacheMode.None,
+    };
+}
