@@ -134,3 +134,46 @@ public sealed class LoadingErrorTests
         Assert.Contains("hidden_size", e.Message);
     }
 }
+
+public sealed class TokenizerLoadingTests
+{
+    public TokenizerLoadingTests() => TestEnvironment.Init();
+
+    [Fact]
+    public void Vocab_json_without_merges_txt_names_the_missing_file()
+    {
+        using var temp = new TestEnvironment.TempDir();
+        File.Copy(Path.Combine(TestEnvironment.Fixture("bpe"), "vocab.json"), Path.Combine(temp.Path, "vocab.json"));
+        var e = Assert.Throws<ModelLoadException>(() => Pardec.Runtime.Tokenization.TextTokenizer.FromDirectory(temp.Path));
+        Assert.Contains("merges.txt", e.Message);
+    }
+
+    [Fact]
+    public void A_saved_model_with_a_copied_sentencepiece_tokenizer_loads_as_a_whole()
+    {
+        using var temp = new TestEnvironment.TempDir();
+        using (var model = CausalLM.CreateRandom(SaveLoadTests.TinyConfig(vocab: 400), torch.CPU, torch.ScalarType.Float32, seed: 2))
+            PretrainedModel.Save(model, temp.Path, torch.ScalarType.BFloat16, tokenizerSourceDirectory: TestEnvironment.Fixture("spm"));
+        using var loaded = PretrainedModel.Load(temp.Path, torch.CPU, torch.ScalarType.Float32, requireTokenizer: true);
+        Assert.NotNull(loaded.Tokenizer);
+        Assert.Equal(400, loaded.Tokenizer!.VocabSize);
+        Assert.Equal("hello world", loaded.Tokenizer.Decode(loaded.Tokenizer.Encode("hello world", addBos: true)));
+        Assert.Contains("\"torch_dtype\": \"bfloat16\"", File.ReadAllText(Path.Combine(temp.Path, "config.json")));
+    }
+
+    [Fact]
+    public void A_model_directory_without_a_tokenizer_fails_only_when_one_is_required()
+    {
+        var e = Assert.Throws<ModelLoadException>(() => PretrainedModel.Load(TestEnvironment.Fixture("llama_gqa"), torch.CPU, requireTokenizer: true));
+        Assert.Contains("tokenizer.model", e.Message);
+        using var loaded = PretrainedModel.Load(TestEnvironment.Fixture("llama_gqa"), torch.CPU);
+        Assert.Null(loaded.Tokenizer);
+    }
+
+    [Fact]
+    public void Float16_on_cpu_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => CausalLM.Create(SaveLoadTests.TinyConfig(), torch.CPU, torch.ScalarType.Float16));
+        Assert.Contains("BFloat16", e.Message);
+    }
+}

@@ -15,6 +15,9 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
             throw new ArgumentException($"unsupported dtype {dtype}; use Float32 or BFloat16.", nameof(dtype));
+        // CPU fp16 matmul falls back to a scalar kernel (~200x slower than bf16): refuse rather than crawl.
+        if (dtype == ScalarType.Float16 && device.type == DeviceType.CPU)
+            throw new ArgumentException("Float16 is unusably slow on CPU; use BFloat16 (or Float32).", nameof(dtype));
         config.Validate();
         Config = config;
         Device = device;
