@@ -47,7 +47,8 @@ public sealed class AutoregressiveGenerator : IDisposable
 
     /// <summary>
     /// Generates after <paramref name="prompt"/> ids. <paramref name="onToken"/> receives each id and the text it
-    /// completed (empty while a multi-byte character is incomplete, or without a tokenizer).
+    /// completed (empty while a multi-byte character is incomplete, or without a tokenizer); a final call may repeat
+    /// the last id with text that was held back, so the pieces always concatenate to <see cref="DecodeResult.Text"/>.
     /// </summary>
     public DecodeResult Generate(IReadOnlyList<int> prompt, GenerationOptions options, Action<int, string>? onToken = null, CancellationToken cancellationToken = default)
     {
@@ -116,7 +117,13 @@ public sealed class AutoregressiveGenerator : IDisposable
             stats.TargetForwards++;
             stats.Steps++;
         }
-        if (detokenizer is not null && reason != StopReason.StopString) text!.Append(detokenizer.Flush());
+        if (detokenizer is not null && reason != StopReason.StopString)
+        {
+            // Held-back text (an incomplete character at the end) still reaches the stream, so pieces add up to Text.
+            string rest = detokenizer.Flush();
+            text!.Append(rest);
+            if (rest.Length > 0) onToken?.Invoke(tokens.Count > 0 ? tokens[^1] : -1, rest);
+        }
         stats.DecodeTime = clock.Elapsed;
         string result = text?.ToString() ?? _tokenizer?.Decode(tokens) ?? string.Empty;
         return new DecodeResult(tokens, result, stats, reason);

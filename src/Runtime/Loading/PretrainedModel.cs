@@ -119,7 +119,7 @@ public sealed class PretrainedModel : IDisposable
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             throw new ArgumentException($"save as Float32 or BFloat16, not {dtype}", nameof(dtype));
         System.IO.Directory.CreateDirectory(directory);
-        model.Config.Save(Path.Combine(directory, ConfigFileName));
+        model.Config.Save(Path.Combine(directory, ConfigFileName), dtype == ScalarType.BFloat16 ? "bfloat16" : "float32");
         using (var scope = torch.NewDisposeScope())
         {
             var tensors = new List<KeyValuePair<string, Tensor>>();

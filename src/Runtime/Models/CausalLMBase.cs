@@ -15,6 +15,9 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
             throw new ArgumentException($"unsupported dtype {dtype}; use Float32 or BFloat16.", nameof(dtype));
+        // CPU fp16 matmul falls back to a scalar kernel (~200x slower than bf16): refuse rather than crawl.
+        if (dtype == ScalarType.Float16 && device.type == DeviceType.CPU)
+            throw new ArgumentException("Float16 is unusably slow on CPU; use BFloat16 (or Float32).", nameof(dtype));
         config.Validate();
         Config = config;
         Device = device;
@@ -120,16 +123,23 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     {
         if (cache is not null) (k, v) = cache.Append(layer, k, v); // [batch, kvHeads, L + n, headDim]
         long batch = q.shape[0], heads = q.shape[1], n = q.shape[2], headDim = q.shape[3];
-        long kvHeads = k.shape[1], total = k.shape[2];
-        if (kvHeads != heads)
-        {
-            // Grouped-query attention: each kv head serves heads / kvHeads query heads.
-            long group = heads / kvHeads;
-            k = k.unsqueeze(2).expand(batch, kvHeads, group, total, headDim).reshape(batch, heads, total, headDim);
-            v = v.unsqueeze(2).expand(batch, kvHeads, group, total, headDim).reshape(batch, heads, total, headDim);
-        }
+        long kvHeads = k.shape[1];
         // Always an explicit mask: SDPA's causal flag is top-left aligned, wrong once new tokens sit on a cache.
-        var o = nn.functional.scaled_dot_product_attention(q, k, v, mask); // [batch, heads, n, headDim]
+        Tensor o; // [batch, heads, n, headDim]
+        if (kvHeads == heads)
+        {
+            o = nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        }
+        else
+        {
+            // Grouped-query attention: query head h uses kv head h / group. Rather than repeating K/V (a copy of the
+            // whole cache per layer per step), fold each kv head's `group` query heads into the query length and
+            // repeat the (small) mask rows instead: row g * n + i of the folded query is query i of head kv * group + g.
+            long group = heads / kvHeads, total = k.shape[2], maskBatch = mask.shape[0];
+            var folded = q.reshape(batch, kvHeads, group * n, headDim);                                    // [batch, kvHeads, group * n, headDim]
+            var foldedMask = mask.unsqueeze(2).expand(maskBatch, 1, group, n, total).reshape(maskBatch, 1, group * n, total);
+            o = nn.functional.scaled_dot_product_attention(folded, k, v, foldedMask).reshape(batch, heads, n, headDim);
+        }
         return o.transpose(1, 2).reshape(batch, n, heads * headDim);
     }
 }

@@ -128,7 +128,7 @@ public sealed class Gpt2LMHeadModel : CausalLMBase
     private sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
     {
         private readonly Linear _cFc, _cProj;
-        private readonly Scalar _half = 0.5, _cubic = 0.044715, _sqrt2OverPi = Math.Sqrt(2.0 / Math.PI), _one = 1.0;
+        private readonly Scalar _half = 0.5, _cubic = 0.044715, _sqrt2OverPi = Math.Sqrt(2.0 / Math.PI), _one = 1.0, _three = 3;
 
         public Gpt2Mlp(ModelConfig c, Device device, ScalarType dtype) : base(nameof(Gpt2Mlp))
         {
@@ -142,13 +142,13 @@ public sealed class Gpt2LMHeadModel : CausalLMBase
         {
             var h = _cFc.forward(x);
             // HF's gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-            var inner = (h + h.pow(3).mul_(_cubic)).mul_(_sqrt2OverPi).tanh_().add_(_one);
+            var inner = (h + h.pow(_three).mul_(_cubic)).mul_(_sqrt2OverPi).tanh_().add_(_one);
             return _cProj.forward(h.mul(_half).mul_(inner));
         }
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) { _half.Dispose(); _cubic.Dispose(); _sqrt2OverPi.Dispose(); _one.Dispose(); }
+            if (disposing) { _half.Dispose(); _cubic.Dispose(); _sqrt2OverPi.Dispose(); _one.Dispose(); _three.Dispose(); }
             base.Dispose(disposing);
         }
     }

@@ -19,7 +19,10 @@ public enum ModelArchitecture
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>mistral</c> or <c>gpt2</c>.</summary>
+    /// <summary>
+    /// The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>mistral</c> or <c>gpt2</c>. Mistral's sliding window is
+    /// not applied by the model (attention follows the caller's mask), so it is exact up to <c>sliding_window</c> tokens.
+    /// </summary>
     public required string ModelType { get; init; }
     public required int VocabSize { get; init; }
     public required int HiddenSize { get; init; }
@@ -158,7 +161,10 @@ public sealed record ModelConfig
     }
 
     /// <summary>Writes the HF <c>config.json</c> text for this config (GPT-2 names for GPT-2).</summary>
-    public string ToJson()
+    public string ToJson() => ToJson(null);
+
+    /// <summary>As <see cref="ToJson()"/>, recording <paramref name="torchDtype"/> (HF's <c>torch_dtype</c>, e.g. <c>bfloat16</c>).</summary>
+    public string ToJson(string? torchDtype)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -207,14 +213,14 @@ public sealed record ModelConfig
                 w.WriteEndArray();
             }
             if (MaskTokenId is int mask) w.WriteNumber("mask_token_id", mask);
-            w.WriteString("torch_dtype", "float32");
+            w.WriteString("torch_dtype", torchDtype ?? "float32");
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
     /// <summary>Writes <c>config.json</c> (the training tool saves models with it).</summary>
-    public void Save(string path) => File.WriteAllText(path, ToJson() + "\n");
+    public void Save(string path, string? torchDtype = null) => File.WriteAllText(path, ToJson(torchDtype) + "\n");
 
     /// <summary>Reads typed fields and names the offending field when one is missing or mistyped.</summary>
     private readonly struct FieldReader(JsonElement root, string source)

@@ -9,6 +9,7 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter _weight; // [hidden]
     private readonly Scalar _eps;
+    private static readonly long[] LastDim = [-1];
 
     public RmsNorm(int hidden, double eps, Device device, ScalarType dtype) : base("RmsNorm")
     {
@@ -20,7 +21,7 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var xf = x.to_type(ScalarType.Float32);
-        var inv = xf.square().mean([-1L], keepdim: true).add_(_eps).rsqrt_(); // [.., 1]
+        var inv = xf.square().mean(LastDim, keepdim: true).add_(_eps).rsqrt_(); // [.., 1]
         return _weight * (xf * inv).to_type(x.dtype);
     }
 

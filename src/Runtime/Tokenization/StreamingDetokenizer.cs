@@ -50,13 +50,14 @@ public sealed class StreamingDetokenizer
         return string.Empty;
     }
 
-    /// <summary>Emits whatever is held back (a dangling partial character becomes U+FFFD) and resets.</summary>
+    /// <summary>Emits whatever is held back and resets. A dangling partial character at the end comes out as U+FFFD or
+    /// not at all, depending on the tokenizer's decoder.</summary>
     public string Flush()
     {
         string prefix = _readStart > _prefixStart ? Decode(_prefixStart, _readStart) : string.Empty;
         string full = Decode(_prefixStart, _count);
         Reset();
-        return full.Length > prefix.Length && full.StartsWith(prefix, StringComparison.Ordinal) ? full[prefix.Length..] : string.Empty;
+        return full.Length > prefix.Length ? full[prefix.Length..] : string.Empty;
     }
 
     public void Reset()
