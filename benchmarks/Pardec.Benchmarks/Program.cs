@@ -3,10 +3,16 @@ using BenchmarkDotNet.Running;
 namespace Pardec.Benchmarks;
 
 /// <summary>
-/// Entry point: <c>dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- --filter '*Forward*' --job short</c>
+/// Entry point: <c>dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies --help</c> for decode strategies; <c>dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- --filter '*Forward*' --job short</c>
 /// (add <c>--inProcess</c> to skip the per-benchmark child process build).
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        // Macro benchmarks of whole decodes have their own harness (ratios measured in one run); the rest is BenchmarkDotNet.
+        if (args.Length > 0 && args[0] == "strategies") return StrategyBenchmark.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -67,6 +67,44 @@ public sealed class MedusaHeads : Module<Tensor, Tensor>
         };
     }
 
+    /// <summary>
+    /// Loads heads saved in the Medusa layout (<see cref="ConfigFile"/> + <see cref="WeightsFile"/>) for a target with
+    /// <paramref name="target"/>'s config. Every tensor is checked against the config before any is copied; errors name
+    /// the file and the tensor.
+    /// </summary>
+    public static MedusaHeads Load(string directory, ModelConfig target, Device device, ScalarType dtype)
+    {
+        if (!System.IO.Directory.Exists(directory)) throw new Loading.ModelLoadException(directory, null, "Medusa heads directory not found");
+        string configPath = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(configPath)) throw new Loading.ModelLoadException(configPath, null, "file not found");
+        Config config;
+        try { config = Config.Read(configPath); }
+        catch (Exception e) when (e is FormatException or JsonException) { throw new Loading.ModelLoadException(configPath, null, e.Message); }
+        if (config.HiddenSize != target.HiddenSize)
+            throw new Loading.ModelLoadException(configPath, "hidden_size", $"{config.HiddenSize} disagrees with the target's hidden_size {target.HiddenSize}");
+        if (config.VocabSize != target.VocabSize)
+            throw new Loading.ModelLoadException(configPath, "vocab_size", $"{config.VocabSize} disagrees with the target's vocab_size {target.VocabSize}");
+        var file = Loading.SafetensorsFile.Open(Path.Combine(directory, WeightsFile));
+        var heads = new MedusaHeads(config.Heads, config.HiddenSize, config.VocabSize, config.SharedLmHead);
+        heads.to(device, dtype);
+        var parameters = heads.named_parameters().ToList();
+        foreach (var (name, p) in parameters)
+        {
+            string key = ToMedusaKey(name);
+            if (!file.Entries.TryGetValue(key, out var entry)) throw new Loading.ModelLoadException(file.Path, key, "missing weight");
+            if (!p.shape.SequenceEqual(entry.Shape))
+                throw new Loading.ModelLoadException(file.Path, key, $"shape [{string.Join(", ", entry.Shape)}] disagrees with the config, which needs [{string.Join(", ", p.shape)}]");
+        }
+        using (no_grad())
+            foreach (var (name, p) in parameters)
+            {
+                using var scope = NewDisposeScope();
+                p.copy_(file.Read(ToMedusaKey(name)));
+            }
+        heads.eval();
+        return heads;
+    }
+
     public const string ConfigFile = "medusa_config.json";
     public const string WeightsFile = "medusa_heads.safetensors";
 

@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Pardec.Dsl;
+using Pardec.Dsl.Plan;
+using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Interpretation;
+using Pardec.Runtime.Loading;
+using Pardec.Runtime.Models;
+using Pardec.Runtime.Tokenization;
+using Pardec.Strategies;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Benchmarks;
+
+/// <summary>
+/// Whole-decode benchmark of the causal strategy library on the shipped models: every strategy and the autoregressive
+/// baseline run in the same process on the same held-out prompts, so speedups are ratios from one run (the machine is
+/// shared and noisy). Per strategy: tokens/s, speedup over AR, tokens per step (mean accepted + the target's own token),
+/// target forwards per token, managed bytes per step, host overhead (time outside model forwards) per step, and whether
+/// a lossless strategy reproduced AR's tokens exactly.
+/// </summary>
+public static class StrategyBenchmark
+{
+    private const string Usage = """
+        dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies [options]
+          --domain english|code      shipped model family and prompt set (default english)
+          --pad-layers N --pad-mlp M  pad the target to a cost-realistic size (same outputs): N extra layers, MLP width M
+          --max-tokens N             tokens per prompt (default 96)
+          --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 6)
+          --strategies a,b,...       subset (default: every causal library strategy)
+          --threads T                torch threads (default 1)
+          --out DIR                  results folder (default benchmarks/results)
+        """;
+
+    public static int Run(string[] args)
+    {
+        var o = Options.Parse(args);
+        if (o is null) { Console.WriteLine(Usage); return 2; }
+        torch.set_num_threads(o.Threads);
+        string root = RepoRoot();
+        string family = Path.Combine(root, "models", o.Domain);
+        using var loaded = PretrainedModel.Load(Path.Combine(family, "target"), CPU, ScalarType.Float32, requireTokenizer: true);
+        var tokenizer = loaded.Tokenizer!;
+        CausalLMBase target = loaded.Model;
+        CausalLMBase? padded = null;
+        if (o.PadLayers > 0 || o.PadMlp > 0)
+        {
+            padded = PaddedModel.Pad(loaded.Model, o.PadLayers, Math.Max(o.PadMlp, loaded.Config.IntermediateSize));
+            target = padded;
+        }
+        using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, ScalarType.Float32) : null;
+        using var heads = Directory.Exists(Path.Combine(family, "medusa"))
+            ? MedusaHeads.Load(Path.Combine(family, "medusa"), loaded.Config, CPU, ScalarType.Float32) : null;
+        var timedTarget = new TimedModel(target);
+        var timedDraft = draftModel is null ? null : new TimedModel(draftModel.Model);
+        var models = new ModelSet().Add("target", timedTarget);
+        if (timedDraft is not null) models.Add("draft", timedDraft);
+        if (heads is not null) models.Add("heads", heads);
+
+        var prompts = File.ReadLines(Path.Combine(root, "models", "eval", $"prompts.{o.Domain}.jsonl"))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("prompt").GetString()!)
+            .Take(o.Prompts).Select(p => tokenizer.Encode(p, addBos: true)).ToArray();
+
+        var strategies = GeneratedStrategies.All
+            .Where(s => PdecCompiler.Compile(s.Plan).Plans[0] is { Canvas.Kind: CanvasKind.Causal, Canvas.Batch: null })
+            .Where(s => o.Strategies is null || o.Strategies.Contains(s.Name) || s.Name == "Greedy")
+            .OrderBy(s => s.Name == "Greedy" ? 0 : 1).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
+
+        var options = new GenerationOptions { MaxNewTokens = o.MaxTokens, StopOnEos = false };
+        var rows = new List<Row>();
+        int[][]? reference = null;
+        Row? baseline = null;
+        Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), load {File.ReadAllText("/proc/loadavg").Trim()}");
+        foreach (var strategy in strategies)
+        {
+            IDecoder decoder;
+            try { decoder = strategy.Create(models, null, 512); }
+            catch (ArgumentException e) { Console.WriteLine($"  {strategy.Name}: skipped ({e.Message})"); continue; }
+            using (decoder)
+            {
+                var plan = PdecCompiler.Compile(strategy.Plan).Plans[0];
+                decoder.Generate(prompts[0], options with { MaxNewTokens = 8 }); // warm-up: JIT, allocator
+                var row = new Row { Strategy = strategy.Name, Guarantee = plan.Guarantee.ToString().ToLowerInvariant() };
+                var outputs = new int[prompts.Length][];
+                for (int i = 0; i < prompts.Length; i++)
+                {
+                    timedTarget.ResetTimer(); timedDraft?.ResetTimer();
+                    long bytes = GC.GetAllocatedBytesForCurrentThread();
+                    long start = Stopwatch.GetTimestamp();
+                    var result = decoder.Generate(prompts[i], options);
+                    var wall = Stopwatch.GetElapsedTime(start);
+                    row.ManagedBytes += GC.GetAllocatedBytesForCurrentThread() - bytes;
+                    outputs[i] = result.Tokens.ToArray();
+                    row.Tokens += result.Stats.Tokens;
+                    row.Steps += result.Stats.Steps;
+                    row.TargetForwards += result.Stats.TargetForwards - 1; // prefill excluded
+                    row.DraftForwards += result.Stats.DraftForwards;
+                    row.DecodeSeconds += result.Stats.DecodeTime.TotalSeconds;
+                    var forwardTime = timedTarget.ForwardTime + (timedDraft?.ForwardTime ?? TimeSpan.Zero);
+                    row.HostSeconds += Math.Max(0, (wall - forwardTime).TotalSeconds); // prefill is a timed forward too
+                    row.WallSeconds += wall.TotalSeconds;
+                }
+                reference ??= outputs;
+                row.IdenticalToAr = outputs.Zip(reference).All(p => p.First.SequenceEqual(p.Second));
+                baseline ??= row;
+                row.Speedup = row.TokensPerSecond / baseline.TokensPerSecond;
+                rows.Add(row);
+                Console.WriteLine($"  {row.Strategy,-22} {row.TokensPerSecond,7:F1} tok/s  x{row.Speedup:F2}  {row.TokensPerStep:F2} tok/step  host {row.HostPercent:F1}%  {(row.IdenticalToAr ? "identical" : "differs")}");
+            }
+        }
+        Write(o, rows, padded is null ? loaded.Model : padded, args);
+        padded?.Dispose();
+        return 0;
+    }
+
+    private static void Write(Options o, List<Row> rows, CausalLMBase target, string[] args)
+    {
+        Directory.CreateDirectory(o.Out);
+        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}";
+        var command = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies " + string.Join(' ', args);
+        var json = new
+        {
+            command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(),
+            threads = o.Threads, domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
+        };
+        File.WriteAllText(Path.Combine(o.Out, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+        var md = new StringBuilder();
+        md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
+        md.AppendLine();
+        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), f32, load average at start `{json.load}`).");
+        md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; speedup is tokens/s over the `Greedy` (AR) row of this run.");
+        md.AppendLine();
+        md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step | host overhead/step | identical to AR |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        foreach (var r in rows)
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Strategy} | {r.Guarantee} | {r.TokensPerSecond:F1} | {r.Speedup:F2}x | {r.TokensPerStep:F2} | {r.TargetForwardsPerToken:F2} | {r.DraftForwardsPerToken:F2} | {r.ManagedKBPerStep:F1} | {r.HostMsPerStep:F2} ms ({r.HostPercent:F1}%) | {(r.IdenticalToAr ? "yes" : "no")} |"));
+        File.WriteAllText(Path.Combine(o.Out, name + ".md"), md.ToString());
+        Console.WriteLine($"wrote {Path.Combine(o.Out, name)}.md/.json");
+    }
+
+    public sealed class Row
+    {
+        public string Strategy { get; set; } = "";
+        public string Guarantee { get; set; } = "";
+        public int Tokens { get; set; }
+        public int Steps { get; set; }
+        public int TargetForwards { get; set; }
+        public int DraftForwards { get; set; }
+        public double DecodeSeconds { get; set; }
+        public double WallSeconds { get; set; }
+        public double HostSeconds { get; set; }
+        public long ManagedBytes { get; set; }
+        public double Speedup { get; set; }
+        public bool IdenticalToAr { get; set; }
+        public double TokensPerSecond => Tokens / Math.Max(DecodeSeconds, 1e-9);
+        public double TokensPerStep => (double)Tokens / Math.Max(Steps, 1);
+        public double TargetForwardsPerToken => (double)TargetForwards / Math.Max(Tokens, 1);
+        public double DraftForwardsPerToken => (double)DraftForwards / Math.Max(Tokens, 1);
+        public double ManagedKBPerStep => ManagedBytes / 1024.0 / Math.Max(Steps, 1);
+        public double HostMsPerStep => HostSeconds * 1000 / Math.Max(Steps, 1);
+        public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
+    }
+
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out)
+    {
+        public static Options? Parse(string[] args)
+        {
+            var o = new Options("english", 0, 0, 96, 6, null, 1, Path.Combine(RepoRoot(), "benchmarks", "results"));
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--domain": o = o with { Domain = Next() }; break;
+                    case "--pad-layers": o = o with { PadLayers = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--pad-mlp": o = o with { PadMlp = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--max-tokens": o = o with { MaxTokens = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--prompts": o = o with { Prompts = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--strategies": o = o with { Strategies = Next().Split(',').ToHashSet() }; break;
+                    case "--threads": o = o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--out": o = o with { Out = Next() }; break;
+                    default: return null;
+                }
+            }
+            return o;
+        }
+    }
+
+    internal static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Dsl.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Dsl.sln not found above " + AppContext.BaseDirectory);
+    }
+}

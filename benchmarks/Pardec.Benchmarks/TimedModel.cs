@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using Pardec.Runtime.Models;
+using static TorchSharp.torch;
+
+namespace Pardec.Benchmarks;
+
+/// <summary>
+/// Wraps a model and accumulates the wall time of its forwards, so a benchmark can split a step into model time and
+/// host overhead (everything the decode loop does around the forwards). On the CPU every op is synchronous, so the
+/// wall time of <see cref="Forward"/> is the model's cost.
+/// </summary>
+public sealed class TimedModel(ICausalLM inner) : ICausalLM
+{
+    private long _ticks;
+
+    public TimeSpan ForwardTime => TimeSpan.FromTicks(_ticks * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
+    public int Forwards { get; private set; }
+    public void ResetTimer() { _ticks = 0; Forwards = 0; }
+
+    public ModelConfig Config => inner.Config;
+    public Device Device => inner.Device;
+    public ScalarType DType => inner.DType;
+    public KVCache CreateCache(int batch, int maxLength) => inner.CreateCache(batch, maxLength);
+
+    public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden = false, LayerSkip? skip = null)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try { return inner.Forward(tokens, positions, attentionMask, cache, returnHidden, skip); }
+        finally { _ticks += Stopwatch.GetTimestamp() - start; Forwards++; }
+    }
+
+    public Tensor LogitsFromHidden(Tensor hidden)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try { return inner.LogitsFromHidden(hidden); }
+        finally { _ticks += Stopwatch.GetTimestamp() - start; }
+    }
+
+    public void Dispose() { }
+}
