@@ -107,6 +107,17 @@ public sealed class GenerationTests
     }
 
     [Fact]
+    public void Generation_stops_when_the_cache_is_full()
+    {
+        using var model = LoadFixtureModel("llama_gqa");
+        using var generator = new AutoregressiveGenerator(model, null, 10);
+        var result = generator.Generate(Prompt, new GenerationOptions { MaxNewTokens = 50, StopOnEos = false });
+        Assert.Equal(StopReason.CacheFull, result.StopReason);
+        Assert.Equal(10 - Prompt.Length + 1, result.Tokens.Count); // the last token is sampled but never forwarded
+        Assert.Equal(10, generator.Cache.Length);
+    }
+
+    [Fact]
     public void Cancellation_stops_generation_with_the_cancelled_reason()
     {
         using var model = LoadFixtureModel("llama_gqa");
