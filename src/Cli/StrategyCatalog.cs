@@ -64,7 +64,9 @@ public static class StrategyCatalog
     }
 
     // "spec" → "SpeculativeGreedy": a prefix is a better hint than edit distance for short inputs.
+    // "Speculitive" → "SpeculativeGreedy": a misspelt prefix is matched against each name cut to its length.
     private static string? NearestByPrefix(string name, string[] names) =>
-        name.Length >= 3 ? names.FirstOrDefault(n => n.StartsWith(name, StringComparison.OrdinalIgnoreCase)
-                                                     || n.Contains(name, StringComparison.OrdinalIgnoreCase)) : null;
+        name.Length < 3 ? null
+        : names.FirstOrDefault(n => n.Contains(name, StringComparison.OrdinalIgnoreCase))
+          ?? names.FirstOrDefault(n => n.Length > name.Length && NameSuggester.Nearest(name, [n[..name.Length]]) is not null);
 }
