@@ -1,3 +1,3 @@
-using TorchSharp;
-var t = torch.ones(2, 3);
-Console.WriteLine($"sum={t.sum().item<float>()}");
+using Pardec.Cli;
+
+return Cli.Run(args, Console.Out, Console.Error);
