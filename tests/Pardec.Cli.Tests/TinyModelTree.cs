@@ -47,7 +47,7 @@ public static class TinyModelTree
                 PretrainedModel.Save(draft, Path.Combine(root, family, "draft"), tokenizerSourceDirectory: TokenizerDirectory);
             }
             using var heads = new MedusaHeads(4, 64, 400, sharedLmHead: true);
-            MedusaHeadsLoader.Save(heads, 64, 400, Path.Combine(root, family, "medusa"));
+            heads.Save(Path.Combine(root, family, "medusa"), 400);
         }
         string eval = Path.Combine(root, "eval");
         Directory.CreateDirectory(eval);

@@ -102,7 +102,7 @@ public sealed class ModelBinding : IDisposable
         if (_heads.TryGetValue(key, out var loaded)) return loaded;
         if (!Directory.Exists(dir))
             throw new CliException($"Medusa heads directory not found for role '{role}': {dir} (pass --heads DIR)");
-        var heads = MedusaHeadsLoader.Load(dir, target);
+        var heads = MedusaHeads.Load(dir, target.Config, target.Device, target.DType);
         _heads[key] = heads;
         return heads;
     }

@@ -105,6 +105,17 @@ public sealed class MedusaHeads : Module<Tensor, Tensor>
         return heads;
     }
 
+    /// <summary>Writes the heads in the Medusa layout (<see cref="ConfigFile"/> + <see cref="WeightsFile"/>), loadable by <see cref="Load"/>.</summary>
+    public void Save(string directory, int vocabSize, ScalarType dtype = ScalarType.Float32)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        int hidden = (int)blocks[0].weight!.shape[0];
+        using var scope = NewDisposeScope();
+        var tensors = named_parameters().Select(p => new KeyValuePair<string, Tensor>(ToMedusaKey(p.name), p.parameter.detach().to(dtype).cpu())).ToList();
+        Loading.SafetensorsFile.Write(Path.Combine(directory, WeightsFile), tensors);
+        new Config(Count, hidden, vocabSize, SharedLmHead).Write(Path.Combine(directory, ConfigFile));
+    }
+
     public const string ConfigFile = "medusa_config.json";
     public const string WeightsFile = "medusa_heads.safetensors";
 
