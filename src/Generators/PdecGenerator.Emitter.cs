@@ -218,6 +218,22 @@ public sealed partial class PdecGenerator
                         Fields.Add(Prim + ".Proposers.PromptLookupProposer " + f);
                         Inits.Add(f + " = new " + Prim + ".Proposers.PromptLookupProposer(" + Fold(l.MaxNgram) + ", " + Fold(l.MinNgram) + ", " + Fold(l.Length) + ");");
                         break;
+                    case JacobiProposer { Blocks: { } blocks } gs:
+                        Fields.Add(Prim + ".Proposers.GaussSeidelJacobiProposer " + f);
+                        Inits.Add(f + " = new " + Prim + ".Proposers.GaussSeidelJacobiProposer((" + Fold(gs.Window) + ") / (" + Fold(blocks) + "), " + Fold(blocks) + ");");
+                        break;
+                    case DraftTreeProposer t:
+                        Fields.Add(Prim + ".Proposers.DraftTreeProposer " + f);
+                        if (t.Tree is { } shape)
+                        {
+                            // The static shape, flattened at build time.
+                            Fields.Add("static int[] " + f + "Parents = { " + string.Join(", ", shape.Parents) + " }");
+                            Fields.Add("static int[] " + f + "Choices = { " + string.Join(", ", shape.Choices) + " }");
+                            Inits.Add(f + " = new " + Prim + ".Proposers.DraftTreeProposer(" + Id(t.Model) + ", maxLength, new " + Prim + ".Proposers.DraftTreeShape(" + f + "Parents, " + f + "Choices));");
+                        }
+                        else Inits.Add(f + " = new " + Prim + ".Proposers.DraftTreeProposer(" + Id(t.Model) + ", maxLength, " + Fold(t.Depth) + ", " + Fold(t.TopK) + ");");
+                        draftCounters.Add(f + ".DraftForwards");
+                        break;
                     case JacobiProposer j:
                         Fields.Add(Prim + ".Proposers.JacobiProposer " + f);
                         Inits.Add(f + " = new " + Prim + ".Proposers.JacobiProposer(" + Fold(j.Window) + ");");

@@ -1,3 +1,4 @@
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Primitives.Acceptance;
 using Pardec.Runtime.Primitives.Proposers;
@@ -36,7 +37,7 @@ public sealed class GaussSeidelJacobiTests
         const int blockSize = 2, blocks = 3;
         using var proposer = new GaussSeidelJacobiProposer(blockSize, blocks);
         using var session = new CausalSession(target, 256, blockSize * blocks + 1);
-        session.Start(Prompts[0], 40, SamplingSettings.Greedy);
+        session.Start(Prompts[0], new GenerationOptions { MaxNewTokens = 40 });
         proposer.Reset(session.Context);
         int checkedLaterBlocks = 0, checkedCurrent = 0;
         var before = new int[blockSize * blocks];

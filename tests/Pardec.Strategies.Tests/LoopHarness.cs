@@ -1,3 +1,4 @@
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Primitives.Acceptance;
@@ -14,7 +15,7 @@ internal static class LoopHarness
     {
         using var _ = torch.no_grad();
         var session = new CausalSession(target, 256, width);
-        session.Start(prompt, maxNew, SamplingSettings.Greedy);
+        session.Start(prompt, new GenerationOptions { MaxNewTokens = maxNew });
         foreach (var p in proposers) p.Reset(session.Context);
         while (!session.Done)
         {

@@ -26,6 +26,8 @@ internal sealed class MemoizedModel(ICausalLM inner) : ICausalLM
     public ScalarType DType => ScalarType.Float32;
     public int Misses { get; private set; }
 
+    public Tensor LogitsFromHidden(Tensor hidden) => throw new NotSupportedException("logits only: no hidden states are memoized");
+
     public KVCache CreateCache(int batch, int maxLength) => new(1, batch, 1, maxLength, 2, CPU, ScalarType.Float32);
 
     public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden = false, LayerSkip? skip = null)

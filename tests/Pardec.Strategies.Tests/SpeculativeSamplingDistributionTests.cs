@@ -1,3 +1,4 @@
+using Pardec.Runtime.Decoding;
 using System.Diagnostics;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives;
@@ -89,7 +90,7 @@ public sealed class SpeculativeSamplingDistributionTests(ITestOutputHelper outpu
         int[] prompt = [0];
         for (int s = 0; s < samples; s++)
         {
-            session.Start(prompt, 2, new SamplingSettings(Temperature, Seed: seedBase + s));
+            session.Start(prompt, new GenerationOptions { MaxNewTokens = 2, Temperature = Temperature, Seed = seedBase + s });
             proposer.Reset(session.Context);
             bool first = true;
             while (!session.Done)

@@ -6,6 +6,7 @@ using Pardec.Runtime.Primitives.Acceptance;
 using Pardec.Runtime.Primitives.Proposers;
 using Pardec.Runtime.Primitives.State;
 using TorchSharp;
+using DraftTreeProposer = Pardec.Dsl.Plan.DraftTreeProposer;
 using JacobiPlan = Pardec.Dsl.Plan.JacobiProposer;
 using RuntimeJacobi = Pardec.Runtime.Primitives.Proposers.JacobiProposer;
 
@@ -77,7 +78,11 @@ internal sealed class InterpretedCausalDecoder : IDecoder
                                                           values.Float(d.StopBelow, 0), _session.Sampler)),
                 SelfDraftProposer s => Adapt(s.Length, SelfDraft(plan, s, models, values, maxLength, capacity, _session.Sampler, Width(s.Length))),
                 LookupProposer l => new PromptLookupProposer(values.Int(l.MaxNgram), values.Int(l.MinNgram), values.Int(l.Length)),
+                JacobiPlan { Blocks: { } blocks } j => new GaussSeidelJacobiProposer(values.Int(j.Window) / values.Int(blocks), values.Int(blocks)),
                 JacobiPlan j => jacobi = new RuntimeJacobi(values.Int(j.Window)),
+                DraftTreeProposer t => t.Tree is { } shape
+                    ? new Primitives.Proposers.DraftTreeProposer(models.Model(t.Model), maxLength, new DraftTreeShape(shape.Parents.ToArray(), shape.Choices.ToArray()))
+                    : new Primitives.Proposers.DraftTreeProposer(models.Model(t.Model), maxLength, values.Int(t.Depth!), values.Int(t.TopK!)),
                 PoolMatchProposer m => pools[m.State] = Pool(plan, m, values),
                 HeadsProposer h => Heads(plan, h, models),
                 var other => throw new NotSupportedException($"The interpreter has no primitive for '{other}'."),
@@ -154,7 +159,11 @@ internal sealed class InterpretedCausalDecoder : IDecoder
             if (observer is not null && !observer.OnStep(DecodeStepView.FromCausal(s))) s.Stop(StopReason.StopString);
         }
         int draftForwards = 0;
-        foreach (var p in _proposers) if (p is DraftModelProposer d) draftForwards += d.DraftForwards;
+        foreach (var p in _proposers)
+        {
+            if (p is DraftModelProposer d) draftForwards += d.DraftForwards;
+            if (p is Primitives.Proposers.DraftTreeProposer t) draftForwards += t.DraftForwards;
+        }
         return s.Result(draftForwards);
     }
 

@@ -146,9 +146,9 @@ public sealed class BatchedCausalSession : IDisposable
     private bool Append(int row, int token)
     {
         Context.Append(row, token);
-        if (_stopTokens.Contains(token)) { Context.Stop(row, StopReason.EndOfSequence); return false; }
-        if (Context.Length(row) - Context.PromptLength(row) >= _maxNewTokens) { Context.Stop(row, StopReason.MaxTokens); return false; }
-        if (Context.Length(row) >= _maxLength - 1) { Context.Stop(row, StopReason.MaxLength); return false; }
+        if (_stopTokens.Contains(token)) { Context.Stop(row, Decoding.StopReason.EndOfSequence); return false; }
+        if (Context.Length(row) - Context.PromptLength(row) >= _maxNewTokens) { Context.Stop(row, Decoding.StopReason.MaxNewTokens); return false; }
+        if (Context.Length(row) >= _maxLength - 1) { Context.Stop(row, Decoding.StopReason.CacheFull); return false; }
         return true;
     }
 

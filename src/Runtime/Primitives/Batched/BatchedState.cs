@@ -8,7 +8,7 @@ public sealed class BatchedContext
 {
     private readonly int[] _tokens;   // [batch, maxLength] row-major
     private readonly int[] _length, _promptLength;
-    private readonly Primitives.StopReason[] _stop;
+    private readonly Decoding.StopReason?[] _stop;
 
     public BatchedContext(int batch, int maxLength)
     {
@@ -17,7 +17,7 @@ public sealed class BatchedContext
         _tokens = new int[batch * maxLength];
         _length = new int[batch];
         _promptLength = new int[batch];
-        _stop = new Primitives.StopReason[batch];
+        _stop = new Decoding.StopReason?[batch];
     }
 
     public int Batch { get; }
@@ -31,8 +31,8 @@ public sealed class BatchedContext
     /// <summary>The row's last committed token: the next step's root, not yet in the target cache.</summary>
     public int Root(int row) => _tokens[row * MaxLength + _length[row] - 1];
 
-    public bool IsDone(int row) => _stop[row] != Primitives.StopReason.None;
-    public Primitives.StopReason StopReason(int row) => _stop[row];
+    public bool IsDone(int row) => _stop[row] is not null;
+    public Decoding.StopReason? StopReason(int row) => _stop[row];
 
     internal void Start(int row, ReadOnlySpan<int> prompt)
     {
@@ -40,11 +40,11 @@ public sealed class BatchedContext
         if (prompt.Length >= MaxLength) throw new ArgumentException($"Prompt {row} has {prompt.Length} tokens; the decoder was built for at most {MaxLength - 1}.");
         prompt.CopyTo(_tokens.AsSpan(row * MaxLength));
         _length[row] = _promptLength[row] = prompt.Length;
-        _stop[row] = Primitives.StopReason.None;
+        _stop[row] = null;
     }
 
     internal void Append(int row, int token) => _tokens[row * MaxLength + _length[row]++] = token;
-    internal void Stop(int row, Primitives.StopReason reason) => _stop[row] = reason;
+    internal void Stop(int row, Decoding.StopReason reason) => _stop[row] = reason;
 }
 
 /// <summary>
