@@ -71,7 +71,7 @@ public sealed class SessionTests
                          MaskedLoop.Run(model, prompt, 20, 8, MaskedLoop.Of(new TopKCommit(1))));
         using var session = new MaskedSession(model, 128, 8);
         MaskedLoop.Run(session, [0, 3], 24, MaskedLoop.Of(new TopKCommit(4)));
-        if (session.StopReason == StopReason.MaxTokens) Assert.Equal(6, session.Steps);
+        if (session.StopReason == StopReason.MaxNewTokens) Assert.Equal(6, session.Steps);
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class HandComposedLoopTests
     {
         using var _ = torch.no_grad();
         using var session = new CausalSession(target, 256, width);
-        session.Start(prompt, maxNew, SamplingSettings.Greedy);
+        session.Start(prompt, new Pardec.Runtime.Decoding.GenerationOptions { MaxNewTokens = maxNew });
         foreach (var p in proposers) p.Reset(session.Context);
         while (!session.Done)
         {

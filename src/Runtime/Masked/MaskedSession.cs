@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives;
 using TorchSharp;
@@ -175,8 +176,9 @@ public sealed class MaskedSession : IDisposable
     public ReadOnlySpan<int> CommitHistory => _history.AsSpan(0, Steps);
     public TimeSpan PrefillTime { get; private set; }
     public TimeSpan DecodeTime => _clock.Elapsed;
-    public StopReason StopReason { get; private set; }
-    public bool Done => StopReason != StopReason.None;
+    /// <summary>Why the decode ended; null while it runs.</summary>
+    public StopReason? StopReason { get; private set; }
+    public bool Done => StopReason is not null;
 
     /// <summary>The canvas tokens <c>[0, End)</c>, mask tokens included.</summary>
     public ReadOnlySpan<long> Canvas => MemoryMarshal.Cast<byte, long>(_canvasHost.bytes).Slice(0, End);
@@ -250,7 +252,7 @@ public sealed class MaskedSession : IDisposable
         _blockLogitsRows = 0;
         _cache?.Reset();
         PrefillTime = TimeSpan.Zero;
-        StopReason = StopReason.None;
+        StopReason = null;
         _clock.Reset();
     }
 
@@ -480,7 +482,7 @@ public sealed class MaskedSession : IDisposable
         Steps++;
         StepsInBlock++;
         if (_maskedRemaining == 0)
-            StopReason = Generated.Length > 0 && _eos.Contains(Generated[^1]) ? StopReason.EndOfSequence : StopReason.MaxTokens;
+            StopReason = Generated.Length > 0 && _eos.Contains(Generated[^1]) ? Decoding.StopReason.EndOfSequence : Decoding.StopReason.MaxNewTokens;
         _clock.Stop();
     }
 
