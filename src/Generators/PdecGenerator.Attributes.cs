@@ -9,7 +9,6 @@ public sealed partial class PdecGenerator
     internal const string ProposeAttributeName = "Pardec.ProposeAttribute";
     internal const string AcceptAttributeName = "Pardec.AcceptAttribute";
     internal const string CommitAttributeName = "Pardec.CommitAttribute";
-    internal const string ModelRoleName = "Pardec.ModelRole";
 
     /// <summary>
     /// The attributed form's vocabulary, added to every consuming compilation. Types are <c>internal</c> and marked
@@ -56,8 +55,8 @@ public sealed partial class PdecGenerator
             }
 
             /// <summary>
-            /// Names a model role on a <c>static partial</c> property of type <see cref="ModelRole"/>; the role is the
-            /// property's name in snake_case, and the generator implements the property.
+            /// Names a model role on a <c>static partial string</c> property with only a getter; the role is the property's
+            /// name in snake_case, and the generator implements the property to return it (for binding models by role).
             /// </summary>
             [global::Microsoft.CodeAnalysis.Embedded]
             [global::System.AttributeUsage(global::System.AttributeTargets.Property, AllowMultiple = false, Inherited = false)]
@@ -75,23 +74,6 @@ public sealed partial class PdecGenerator
 
                 /// <summary>For <c>Self</c>: the layers skipped, e.g. <c>4..7</c>.</summary>
                 public string? Skip { get; set; }
-            }
-
-            /// <summary>A role the generator implemented: its name and kind, for binding models by role.</summary>
-            [global::Microsoft.CodeAnalysis.Embedded]
-            internal sealed class ModelRole
-            {
-                public ModelRole(string name, ModelKind kind)
-                {
-                    Name = name;
-                    Kind = kind;
-                }
-
-                public string Name { get; }
-
-                public ModelKind Kind { get; }
-
-                public override string ToString() => Name;
             }
 
             /// <summary>

@@ -109,15 +109,7 @@ public sealed partial class PdecGenerator
         private void ReadModel(ISymbol member, AttributeData attribute)
         {
             var location = Where(attribute, member);
-            if (member is not IPropertySymbol { IsStatic: true, IsPartialDefinition: true, PartialImplementationPart: null, SetMethod: null } property
-                || property.Type.ToDisplayString() != ModelRoleName)
-            {
-                Report(GeneratorDiagnostics.MemberShape, LocationSpec.From(member.Locations[0]), member.Name, "Model",
-                    "a static partial ModelRole property with only a getter and no implementation, e.g. '[Model(ModelKind.Causal)] public static partial ModelRole Target { get; }'");
-                return;
-            }
-
-            string role = Snake(property.Name);
+            string role = Snake(member.Name);
             int kind = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is int k ? k : 0;
             string target = NamedString(attribute, "Target") ?? "target";
             string text = kind switch
@@ -128,9 +120,16 @@ public sealed partial class PdecGenerator
                 3 => "self(" + target + ", skip: " + (NamedString(attribute, "Skip") ?? string.Empty) + ")",
                 _ => kind.ToString(CultureInfo.InvariantCulture),
             };
-            string kindName = kind switch { 0 => "Causal", 1 => "Masked", 2 => "Medusa", _ => "Self" };
+            // The role is declared even when the member has the wrong shape, so its uses in step text do not cascade.
             Members.Add(new LineSpec("model " + role + ": " + text, location));
-            Roles.Add(new RolePropertySpec(Accessibility(property.DeclaredAccessibility), property.Name, role, kindName));
+            if (member is not IPropertySymbol { IsStatic: true, IsPartialDefinition: true, PartialImplementationPart: null, SetMethod: null } property
+                || property.Type.SpecialType != SpecialType.System_String)
+            {
+                Report(GeneratorDiagnostics.MemberShape, LocationSpec.From(member.Locations[0]), member.Name, "Model",
+                    "a static partial string property with only a getter and no implementation, e.g. '[Model(ModelKind.Causal)] public static partial string Target { get; }'");
+                return;
+            }
+            Roles.Add(new RolePropertySpec(Accessibility(property.DeclaredAccessibility), property.Name, role));
         }
 
         private void ReadParam(ISymbol member, AttributeData attribute)

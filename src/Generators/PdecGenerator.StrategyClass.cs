@@ -72,7 +72,10 @@ public sealed partial class PdecGenerator
         {
             var causal = (CausalStepPlan)plan.Step;
             int hookWidth = spec.Hooks.Sum(h => h.MaxLength);
-            var widened = plan with { Step = causal with { Verify = causal.Verify with { Width = causal.Verify.Width + hookWidth, MaxWidth = System.Math.Max(causal.Verify.MaxWidth, causal.Verify.Width + hookWidth) } } };
+            // Each hook adds a chain under the root; next to any other proposer that makes the candidates a tree.
+            var mode = causal.Proposers.Count + spec.Hooks.Count > 1 ? VerifyMode.Tree : causal.Verify.Mode;
+            var verify = causal.Verify with { Mode = mode, Width = causal.Verify.Width + hookWidth, MaxWidth = System.Math.Max(causal.Verify.MaxWidth, causal.Verify.Width + hookWidth) };
+            var widened = plan with { Step = causal with { Verify = verify } };
             var emitted = Emit(widened, spec.Namespace);
             if (emitted.FallbackReason is { } reason) problem = "runs on the plan interpreter (" + reason + ")";
             else source = SpliceHooks(emitted.Source, spec, causal.Proposers.Count, out problem);
@@ -130,8 +133,8 @@ public sealed partial class PdecGenerator
         w.Open("partial class " + spec.ClassName);
         foreach (var role in spec.Roles)
         {
-            w.Line("/// <summary>The model role <c>" + role.Role + "</c>; bind a model to it by this name.</summary>");
-            w.Line(role.Modifiers + " static partial global::Pardec.ModelRole " + role.Property + " => new global::Pardec.ModelRole(\"" + role.Role + "\", global::Pardec.ModelKind." + role.Kind + ");");
+            w.Line("/// <summary>The model role <c>" + role.Role + "</c>: bind a model to it by this name.</summary>");
+            w.Line(role.Modifiers + " static partial string " + role.Property + " => \"" + role.Role + "\";");
             w.Line();
         }
         foreach (var hook in spec.Hooks)

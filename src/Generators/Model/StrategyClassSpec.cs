@@ -21,8 +21,8 @@ public sealed record StrategyClassSpec(
 /// <summary>One line of the strategy's text and the attribute argument (or member) it was read from.</summary>
 public sealed record LineSpec(string Text, LocationSpec Location);
 
-/// <summary>A <c>[Model]</c> property the generator implements: <c>{Modifiers} static partial ModelRole {Property}</c>.</summary>
-public sealed record RolePropertySpec(string Modifiers, string Property, string Role, string Kind);
+/// <summary>A <c>[Model]</c> property the generator implements: <c>{Modifiers} static partial string {Property} => "{Role}"</c>.</summary>
+public sealed record RolePropertySpec(string Modifiers, string Property, string Role);
 
 /// <summary>A <c>[Propose]</c> method called by the generated loop; its chain is verified with the declared proposers.</summary>
 public sealed record HookSpec(string Method, int MaxLength, LocationSpec Location);
