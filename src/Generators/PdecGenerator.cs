@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
 using Pardec.Dsl;
 using Pardec.Dsl.Collections;
 using Pardec.Dsl.Plan;
+using Pardec.Generators.Model;
 
 namespace Pardec.Generators;
 
@@ -45,6 +47,27 @@ public sealed partial class PdecGenerator : IIncrementalGenerator
             var plans = pair.Left.SelectMany(p => p).OrderBy(p => p.Name, System.StringComparer.Ordinal).ToImmutableArray();
             spc.AddSource("GeneratedStrategies.g.cs", EmitRegistry(plans, pair.Right));
         });
+
+        // The attributed form: [Strategy] partial classes, read into plain specs and compiled by the same front end.
+        context.RegisterPostInitializationOutput(static post =>
+        {
+            post.AddEmbeddedAttributeDefinition();
+            post.AddSource("Pardec.Attributes.g.cs", AttributesSource);
+        });
+        var classes = context.SyntaxProvider
+            .ForAttributeWithMetadataName(StrategyAttributeName, static (node, _) => node is ClassDeclarationSyntax, ParseStrategyClass)
+            .WithTrackingName(TrackingNames.StrategyClass)
+            .Select(static (spec, cancellationToken) => CompileStrategyClass(spec, cancellationToken))
+            .WithTrackingName(TrackingNames.CompiledClass);
+        context.RegisterSourceOutput(classes, static (spc, output) => EmitStrategyClass(spc, output));
+    }
+
+    private static void EmitStrategyClass(SourceProductionContext context, StrategyClassOutput output)
+    {
+        foreach (var diagnostic in output.Diagnostics) context.ReportDiagnostic(diagnostic.ToRoslyn());
+        string hint = output.Namespace + "." + output.ClassName;
+        if (output.ClassPartSource is { } part) context.AddSource(hint + ".Strategy.g.cs", part);
+        if (output.DecoderSource is { } decoder) context.AddSource(hint + "Decoder.g.cs", decoder);
     }
 
     private static void EmitFile(SourceProductionContext context, FileSpec file, string ns)
@@ -67,6 +90,8 @@ public sealed partial class PdecGenerator : IIncrementalGenerator
         public const string Namespace = nameof(Namespace);
         public const string Combined = nameof(Combined);
         public const string Registry = nameof(Registry);
+        public const string StrategyClass = nameof(StrategyClass);
+        public const string CompiledClass = nameof(CompiledClass);
     }
 }
 

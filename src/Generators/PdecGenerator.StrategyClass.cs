@@ -1,0 +1,177 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Pardec.Dsl;
+using Pardec.Dsl.Collections;
+using Pardec.Dsl.Plan;
+using Pardec.Generators.Model;
+using DslSeverity = Pardec.Dsl.Diagnostics.DiagnosticSeverity;
+using RoslynSeverity = Microsoft.CodeAnalysis.DiagnosticSeverity;
+
+namespace Pardec.Generators;
+
+public sealed partial class PdecGenerator
+{
+    /// <summary>
+    /// Compiles a <c>[Strategy]</c> class with the same front end as a .pdec file (via <see cref="StrategyBuilder"/>) and
+    /// emits it with the same emitter; front-end diagnostics are mapped back to the attribute argument they came from.
+    /// The output is plain text, so an unchanged spec means nothing downstream runs again.
+    /// </summary>
+    internal static StrategyClassOutput CompileStrategyClass(StrategyClassSpec spec, CancellationToken cancellationToken)
+    {
+        var diagnostics = new List<DiagnosticSpec>(spec.Diagnostics);
+        var builder = new StrategyBuilder(spec.ClassName);
+        foreach (var line in spec.Members) builder.Member(line.Text, line.Location);
+        foreach (var line in spec.Statements) builder.Statement(line.Text, line.Location);
+        var built = builder.Build(spec.ClassLocation.Path);
+        var result = built.Compile();
+        foreach (var d in result.Diagnostics)
+        {
+            // The built text exists only in memory: a diagnostic is reported at the argument (or member) that wrote its line.
+            var location = built.OriginOf(d) as LocationSpec ?? spec.ClassLocation;
+            diagnostics.Add(new DiagnosticSpec(d.Id, d.Descriptor.Title, Severity(d.Severity), d.Message, location));
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+
+        string? decoder = null, part = null;
+        bool readable = !spec.Diagnostics.Any(d => d.Severity == RoslynSeverity.Error);
+        if (readable && result.Plans.Count == 1)
+        {
+            var plan = result.Plans[0];
+            part = EmitStrategyClassPart(spec);
+            if (spec.Hooks.IsEmpty)
+            {
+                var emitted = Emit(plan, spec.Namespace);
+                decoder = emitted.Source;
+                if (emitted.FallbackReason is { } reason)
+                    diagnostics.Add(DiagnosticSpec.Create(DiagnosticMapping.InterpreterFallback, spec.ClassLocation, plan.Name, reason));
+            }
+            else
+            {
+                decoder = EmitWithHooks(spec, plan, diagnostics);
+            }
+        }
+        return new StrategyClassOutput(spec.Namespace, spec.ClassName, decoder, part, diagnostics.ToArray());
+    }
+
+    /// <summary>
+    /// Hooks are C#, not plan text, so the plan is emitted as usual with its verify width grown by the hooks' maximum
+    /// lengths (the emitter sizes the tree, verifier and acceptance buffers from it), and then each hook gets a field and a
+    /// <c>Propose</c> call placed after the declared proposers. The emitter's specialised loop has a fixed shape; if it
+    /// ever changes so the anchors are missing, PDEC2006 says so rather than dropping a hook.
+    /// </summary>
+    private static string? EmitWithHooks(StrategyClassSpec spec, DecodePlan plan, List<DiagnosticSpec> diagnostics)
+    {
+        string? problem = plan.Step is not CausalStepPlan step ? "has a " + plan.Canvas.Kind.ToString().ToLowerInvariant() + " canvas"
+            : plan.Canvas.Batch is not null ? "decodes a batch"
+            : step.Accept is RejectionAccept ? "uses 'accept rejection', which needs the draft distribution q that a hook does not give"
+            : null;
+        string? source = null;
+        if (problem is null)
+        {
+            var causal = (CausalStepPlan)plan.Step;
+            int hookWidth = spec.Hooks.Sum(h => h.MaxLength);
+            // Each hook adds a chain under the root; next to any other proposer that makes the candidates a tree.
+            var mode = causal.Proposers.Count + spec.Hooks.Count > 1 ? VerifyMode.Tree : causal.Verify.Mode;
+            var verify = causal.Verify with { Mode = mode, Width = causal.Verify.Width + hookWidth, MaxWidth = System.Math.Max(causal.Verify.MaxWidth, causal.Verify.Width + hookWidth) };
+            var widened = plan with { Step = causal with { Verify = verify } };
+            var emitted = Emit(widened, spec.Namespace);
+            if (emitted.FallbackReason is { } reason) problem = "runs on the plan interpreter (" + reason + ")";
+            else source = SpliceHooks(emitted.Source, spec, causal.Proposers.Count, out problem);
+        }
+        if (problem is null) return source;
+        foreach (var hook in spec.Hooks)
+            diagnostics.Add(DiagnosticSpec.Create(GeneratorDiagnostics.HookNotSpecialised, hook.Location, hook.Method, spec.ClassName, problem));
+        return null;
+    }
+
+    private const string SessionField = "private readonly global::Pardec.Runtime.Primitives.CausalSession _session;";
+    private const string VerifyCall = "using (var verified = s.Verify(";
+
+    private static string? SpliceHooks(string source, StrategyClassSpec spec, int firstSource, out string? problem)
+    {
+        var lines = source.Split('\n').ToList();
+        int field = lines.FindIndex(l => l.Trim() == SessionField);
+        int verify = lines.FindIndex(l => l.TrimStart().StartsWith(VerifyCall, System.StringComparison.Ordinal));
+        if (field < 0 || verify < 0)
+        {
+            problem = "has an emitted loop without the '" + (field < 0 ? SessionField : VerifyCall) + "' line hooks are placed by (a Pardec bug)";
+            return null;
+        }
+
+        string fieldIndent = lines[field].Substring(0, lines[field].Length - lines[field].TrimStart().Length);
+        string callIndent = lines[verify].Substring(0, lines[verify].Length - lines[verify].TrimStart().Length);
+        var calls = new List<string>();
+        var fields = new List<string>();
+        for (int i = 0; i < spec.Hooks.Count; i++)
+        {
+            var hook = spec.Hooks[i];
+            string type = "global::" + spec.Namespace + "." + spec.ClassName + "." + HookType(hook);
+            fields.Add(fieldIndent + "private readonly " + type + " _hook" + i.ToString(CultureInfo.InvariantCulture) + " = new " + type + "();");
+            calls.Add(callIndent + "_hook" + i.ToString(CultureInfo.InvariantCulture) + ".Propose(s.Context, s.Tree, " + (firstSource + i).ToString(CultureInfo.InvariantCulture)
+                      + "); // hook " + spec.ClassName + "." + hook.Method + ", up to " + hook.MaxLength.ToString(CultureInfo.InvariantCulture) + " tokens");
+        }
+        lines.InsertRange(verify, calls);
+        lines.InsertRange(field + 1, fields);
+        problem = null;
+        return string.Join("\n", lines);
+    }
+
+    private static string HookType(HookSpec hook) => hook.Method + "Hook";
+
+    /// <summary>The generator's part of the user's class: role properties and one sealed proposer per hook.</summary>
+    internal static string EmitStrategyClassPart(StrategyClassSpec spec)
+    {
+        const string Prim = "global::Pardec.Runtime.Primitives";
+        var w = new SourceWriter();
+        w.Line("// <auto-generated/>");
+        w.Line("// Generated by Pardec.Generators from the [Strategy] class '" + spec.ClassName + "'. Do not edit.");
+        w.Line("#nullable enable");
+        w.Line();
+        w.Open("namespace " + spec.Namespace);
+        w.Open("partial class " + spec.ClassName);
+        foreach (var role in spec.Roles)
+        {
+            w.Line("/// <summary>The model role <c>" + role.Role + "</c>: bind a model to it by this name.</summary>");
+            w.Line(role.Modifiers + " static partial string " + role.Property + " => \"" + role.Role + "\";");
+            w.Line();
+        }
+        foreach (var hook in spec.Hooks)
+        {
+            string max = hook.MaxLength.ToString(CultureInfo.InvariantCulture);
+            w.Line("/// <summary>Calls <see cref=\"" + hook.Method + "\"/> each step and adds what it writes as one chain under the root.</summary>");
+            w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"Pardec.Generators\", \"1.0.0\")]");
+            w.Open("internal sealed class " + HookType(hook) + " : " + Prim + ".Proposers.IProposer");
+            w.Line("public const int MaxLength = " + max + ";");
+            w.Line();
+            w.Line("public bool NeedsHidden => false;");
+            w.Line("public bool HasDistributions => false;");
+            w.Line();
+            w.Line("public void Reset(" + Prim + ".CausalContext context) { }");
+            w.Line();
+            w.Open("public void Propose(" + Prim + ".CausalContext context, " + Prim + ".CandidateTree tree, int source)");
+            w.Line("global::System.Span<int> draft = stackalloc int[MaxLength];");
+            w.Line("int count = " + hook.Method + "(context.Tokens, draft);");
+            w.Line("// A hook that claims more than it could write is clamped: the tree was sized for MaxLength.");
+            w.Line("if (count > 0) tree.AddChain(0, draft.Slice(0, global::System.Math.Min(count, MaxLength)), source);");
+            w.Close();
+            w.Line();
+            w.Line("public void Observe(" + Prim + ".CausalContext context, " + Prim + ".CandidateTree tree, " + Prim + ".StepOutcome outcome) { }");
+            w.Line();
+            w.Line("public void Dispose() { }");
+            w.Close();
+            w.Line();
+        }
+        w.Close();
+        w.Close();
+        return w.ToString();
+    }
+
+    private static RoslynSeverity Severity(DslSeverity severity) => severity switch
+    {
+        DslSeverity.Error => RoslynSeverity.Error,
+        DslSeverity.Warning => RoslynSeverity.Warning,
+        _ => RoslynSeverity.Info,
+    };
+}
