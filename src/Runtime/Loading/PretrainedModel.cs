@@ -1,0 +1,143 @@
+using Pardec.Runtime.Models;
+using Pardec.Runtime.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Loading;
+
+/// <summary>
+/// A model loaded from a Hugging Face directory (<c>config.json</c>, <c>model.safetensors</c>, tokenizer files),
+/// and the inverse: saving a model in that layout (the training tool's output).
+/// </summary>
+public sealed class PretrainedModel : IDisposable
+{
+    public const string ConfigFileName = "config.json";
+    public const string WeightsFileName = "model.safetensors";
+
+    /// <summary>Tokenizer and generation files copied along by <see cref="Save"/>.</summary>
+    private static readonly string[] TokenizerFiles =
+        ["tokenizer.model", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "tokenizer.json"];
+
+    private PretrainedModel(string directory, ModelConfig config, CausalLMBase model, TextTokenizer? tokenizer)
+    {
+        Directory = directory; Config = config; Model = model; Tokenizer = tokenizer;
+    }
+
+    public string Directory { get; }
+    public ModelConfig Config { get; }
+    /// <summary>The model; a TorchSharp module, so a training tool can call <c>parameters()</c> on it.</summary>
+    public CausalLMBase Model { get; }
+    /// <summary>The tokenizer found in the directory (GPT-2 falls back to the built-in tiktoken data), or null.</summary>
+    public TextTokenizer? Tokenizer { get; }
+
+    /// <summary>
+    /// Loads config, weights (f32/bf16/f16 files, converted to <paramref name="dtype"/>) and tokenizer.
+    /// Every problem is a <see cref="ModelLoadException"/> naming the file and the tensor or field.
+    /// </summary>
+    public static PretrainedModel Load(string directory, Device device, ScalarType dtype = ScalarType.Float32, bool requireTokenizer = false)
+    {
+        var config = LoadConfig(directory);
+        var tokenizer = TextTokenizer.FromDirectory(directory, config);
+        if (tokenizer is null && requireTokenizer)
+            throw new ModelLoadException(directory, null,
+                "no tokenizer found: expected tokenizer.model (SentencePiece) or vocab.json + merges.txt");
+        if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
+            throw new ModelLoadException(tokenizer.SourcePath, "vocab_size",
+                $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size (embedding rows) is {config.VocabSize}");
+        var model = LoadModel(directory, config, device, dtype);
+        return new PretrainedModel(directory, config, model, tokenizer);
+    }
+
+    /// <summary>Loads only config and weights.</summary>
+    public static CausalLMBase LoadModel(string directory, Device device, ScalarType dtype = ScalarType.Float32) =>
+        LoadModel(directory, LoadConfig(directory), device, dtype);
+
+    private static ModelConfig LoadConfig(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory)) throw new ModelLoadException(directory, null, "model directory not found");
+        return ModelConfig.Load(Path.Combine(directory, ConfigFileName));
+    }
+
+    private static CausalLMBase LoadModel(string directory, ModelConfig config, Device device, ScalarType dtype)
+    {
+        var file = SafetensorsFile.Open(Path.Combine(directory, WeightsFileName)); // validated before the model is built
+        var model = CausalLM.Create(config, device, dtype);
+        try
+        {
+            LoadWeights(model, file);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>
+    /// Copies every parameter from <paramref name="file"/>, checking names and shapes first; transposes the
+    /// weights the checkpoint stores as <c>[in, out]</c> (GPT-2 Conv1D).
+    /// </summary>
+    public static void LoadWeights(CausalLMBase model, SafetensorsFile file)
+    {
+        var parameters = model.named_parameters().ToList();
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, p) in parameters)
+        {
+            known.Add(name);
+            if (!file.Entries.TryGetValue(name, out var entry))
+                throw new ModelLoadException(file.Path, name, "missing weight");
+            bool transposed = model.IsStoredTransposed(name);
+            long[] expected = transposed ? p.shape.Reverse().ToArray() : p.shape;
+            if (!expected.SequenceEqual(entry.Shape))
+                throw new ModelLoadException(file.Path, name,
+                    $"shape [{string.Join(", ", entry.Shape)}] disagrees with the config, which needs [{string.Join(", ", expected)}]");
+            if (entry.DType is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
+                throw new ModelLoadException(file.Path, name, $"weights must be floating point, got {entry.DType}");
+        }
+        foreach (var key in file.Entries.Keys)
+            if (!known.Contains(key) && !model.IsIgnorableCheckpointKey(key))
+                throw new ModelLoadException(file.Path, key, "unexpected tensor: not a weight of this architecture (wrong model_type?)");
+
+        using var _ = torch.no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            using var scope = torch.NewDisposeScope();
+            var source = file.Read(name);
+            if (model.IsStoredTransposed(name)) source = source.t();
+            p.copy_(source); // converts dtype and device
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="directory"/>/<c>config.json</c> and <c>model.safetensors</c> (in <paramref name="dtype"/>,
+    /// float32 or bfloat16), and copies tokenizer files from <paramref name="tokenizerSourceDirectory"/> if given.
+    /// The result loads back with <see cref="Load"/>.
+    /// </summary>
+    public static void Save(CausalLMBase model, string directory, ScalarType dtype = ScalarType.Float32, string? tokenizerSourceDirectory = null)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new ArgumentException($"save as Float32 or BFloat16, not {dtype}", nameof(dtype));
+        System.IO.Directory.CreateDirectory(directory);
+        model.Config.Save(Path.Combine(directory, ConfigFileName));
+        using (var scope = torch.NewDisposeScope())
+        {
+            var tensors = new List<KeyValuePair<string, Tensor>>();
+            foreach (var (name, p) in model.named_parameters())
+            {
+                var t = p.detach().to_type(dtype);
+                if (model.IsStoredTransposed(name)) t = t.t();
+                tensors.Add(new(name, t));
+            }
+            SafetensorsFile.Write(Path.Combine(directory, WeightsFileName), tensors);
+        }
+        if (tokenizerSourceDirectory is not null && Path.GetFullPath(tokenizerSourceDirectory) != Path.GetFullPath(directory))
+            foreach (var fileName in TokenizerFiles)
+            {
+                string source = Path.Combine(tokenizerSourceDirectory, fileName);
+                if (File.Exists(source)) File.Copy(source, Path.Combine(directory, fileName), overwrite: true);
+            }
+    }
+
+    public void Dispose() => Model.Dispose();
+}

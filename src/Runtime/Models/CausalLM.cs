@@ -1,0 +1,23 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>Builds the model class a <see cref="ModelConfig"/> describes.</summary>
+public static class CausalLM
+{
+    /// <summary>An uninitialised model (weights as the TorchSharp modules initialise them) on <paramref name="device"/>.</summary>
+    public static CausalLMBase Create(ModelConfig config, Device device, ScalarType dtype) => config.Architecture switch
+    {
+        ModelArchitecture.Gpt2 => new Gpt2LMHeadModel(config, device, dtype),
+        _ => new LlamaForCausalLM(config, device, dtype),
+    };
+
+    /// <summary>A model with seeded random weights (see <see cref="CausalLMBase.InitializeWeights"/>).</summary>
+    public static CausalLMBase CreateRandom(ModelConfig config, Device device, ScalarType dtype, long seed, double std = 0.02)
+    {
+        var model = Create(config, device, dtype);
+        model.InitializeWeights(seed, std);
+        return model;
+    }
+}

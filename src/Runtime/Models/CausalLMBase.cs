@@ -1,0 +1,127 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>
+/// What every decoder here shares: the <see cref="ICausalLM.Forward"/> contract checks, one dispose scope per
+/// forward with the results moved out, the cache bookkeeping and the float32 logits. Subclasses provide the
+/// architecture (<see cref="ForwardHidden"/>, <see cref="ProjectToVocab"/>). Parameters are registered under their
+/// Hugging Face names, so <c>named_parameters()</c>/<c>state_dict()</c> keys are the checkpoint keys.
+/// </summary>
+public abstract class CausalLMBase : nn.Module, ICausalLM
+{
+    protected CausalLMBase(string name, ModelConfig config, Device device, ScalarType dtype) : base(name)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
+            throw new ArgumentException($"unsupported dtype {dtype}; use Float32 or BFloat16.", nameof(dtype));
+        config.Validate();
+        Config = config;
+        Device = device;
+        DType = dtype;
+    }
+
+    public ModelConfig Config { get; }
+    public Device Device { get; }
+    public ScalarType DType { get; }
+
+    /// <summary>
+    /// True when the checkpoint stores this parameter as <c>[in, out]</c> (HF GPT-2's Conv1D) while the module
+    /// holds it as <c>[out, in]</c> like <c>nn.Linear</c>; loaders and savers transpose it.
+    /// </summary>
+    public virtual bool IsStoredTransposed(string parameterName) => false;
+
+    /// <summary>Checkpoint keys this model reads nothing from (non-persistent buffers some exporters write, or a tied head).</summary>
+    public virtual bool IsIgnorableCheckpointKey(string key) => false;
+
+    public KVCache CreateCache(int batch, int maxLength) =>
+        new(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, Device, DType);
+
+    public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache,
+                               bool returnHidden = false, LayerSkip? skip = null)
+    {
+        if (tokens.dim() != 2)
+            throw new ArgumentException($"tokens must be [batch, n], got [{string.Join(", ", tokens.shape)}]", nameof(tokens));
+        long batch = tokens.shape[0], n = tokens.shape[1];
+        if (positions.dim() != 2 || positions.shape[0] != batch || positions.shape[1] != n)
+            throw new ArgumentException($"positions must be [{batch}, {n}], got [{string.Join(", ", positions.shape)}]", nameof(positions));
+        long total = (cache?.Length ?? 0) + n;
+        if (attentionMask.dim() != 4 || (attentionMask.shape[0] != batch && attentionMask.shape[0] != 1) || attentionMask.shape[1] != 1
+            || attentionMask.shape[2] != n || attentionMask.shape[3] != total)
+            throw new ArgumentException(
+                $"attentionMask must be [{batch}, 1, {n}, {total}] (bool, true = attend), got [{string.Join(", ", attentionMask.shape)}]",
+                nameof(attentionMask));
+        if (attentionMask.dtype != ScalarType.Bool)
+            throw new ArgumentException($"attentionMask must be bool (true = attend), got {attentionMask.dtype}", nameof(attentionMask));
+        if (cache is not null)
+        {
+            if (cache.Batch != batch)
+                throw new ArgumentException($"the cache holds {cache.Batch} rows but tokens has {batch}", nameof(cache));
+            cache.EnsureRoom((int)n);
+        }
+        if (skip is not null)
+            foreach (int layer in skip.SkippedLayers)
+                if (layer < 0 || layer >= Config.NumHiddenLayers)
+                    throw new ArgumentOutOfRangeException(nameof(skip), layer, $"layer index must be in [0, {Config.NumHiddenLayers})");
+
+        using var scope = torch.NewDisposeScope();
+        var hidden = ForwardHidden(tokens, positions, attentionMask, cache, skip); // [batch, n, hidden]
+        var logits = ProjectToVocab(hidden);                                        // [batch, n, vocab]
+        if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
+        cache?.Advance((int)n);
+        return new ModelOutput(logits.MoveToOuterDisposeScope(), returnHidden ? hidden.MoveToOuterDisposeScope() : null);
+    }
+
+    /// <summary>Runs the decoder stack and the final norm; writes every non-skipped layer's K/V to the cache.</summary>
+    protected abstract Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip);
+
+    /// <summary>The LM head: <c>[batch, n, hidden]</c> to <c>[batch, n, vocab]</c> in the model dtype.</summary>
+    protected abstract Tensor ProjectToVocab(Tensor hidden);
+
+    protected static bool IsSkipped(LayerSkip? skip, int layer)
+    {
+        if (skip is null) return false;
+        var layers = skip.SkippedLayers;
+        for (int i = 0; i < layers.Count; i++)
+            if (layers[i] == layer) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Seeded random weights in the HF style (normal(0, std) for matrices and embeddings, ones for norm scales,
+    /// zeros for biases): the tests' and benchmarks' models, and a training tool's starting point.
+    /// </summary>
+    public void InitializeWeights(long seed, double std = 0.02)
+    {
+        var generator = new torch.Generator((ulong)seed, Device);
+        using var _ = torch.no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else if (p.dim() == 1) p.fill_(1.0);
+            else p.normal_(0.0, std, generator);
+        }
+    }
+
+    /// <summary>Runs the attention core shared by both architectures, after q/k/v projection and positions.</summary>
+    /// <param name="q"><c>[batch, heads, n, headDim]</c></param>
+    /// <param name="k"><c>[batch, kvHeads, n, headDim]</c></param>
+    /// <param name="v"><c>[batch, kvHeads, n, headDim]</c></param>
+    /// <returns><c>[batch, n, heads * headDim]</c></returns>
+    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, int layer, KVCache? cache, Tensor mask)
+    {
+        if (cache is not null) (k, v) = cache.Append(layer, k, v); // [batch, kvHeads, L + n, headDim]
+        long batch = q.shape[0], heads = q.shape[1], n = q.shape[2], headDim = q.shape[3];
+        long kvHeads = k.shape[1], total = k.shape[2];
+        if (kvHeads != heads)
+        {
+            // Grouped-query attention: each kv head serves heads / kvHeads query heads.
+            long group = heads / kvHeads;
+            k = k.unsqueeze(2).expand(batch, kvHeads, group, total, headDim).reshape(batch, heads, total, headDim);
+            v = v.unsqueeze(2).expand(batch, kvHeads, group, total, headDim).reshape(batch, heads, total, headDim);
+        }
+        // Always an explicit mask: SDPA's causal flag is top-left aligned, wrong once new tokens sit on a cache.
+        var o = nn.functional.scaled_dot_product_attention(q, k, v, mask); // [batch, heads, n, headDim]
+        return o.transpose(1, 2).reshape(batch, n, heads * headDim);
+    }
+}

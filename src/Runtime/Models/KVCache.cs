@@ -1,0 +1,189 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>
+/// Every layer's keys and values, preallocated once as <c>[batch, kvHeads, maxLength, headDim]</c> and written in
+/// place (never grown with <c>cat</c>, the way gpt-fast does it). Slots <c>[0, Length)</c> are committed context;
+/// a forward of <c>n</c> tokens writes slots <c>[Length, Length + n)</c> and advances <see cref="Length"/>.
+/// Strategies keep what they accept with <see cref="Truncate"/> (a chain) or <see cref="Compact(int, ReadOnlySpan{long})"/>
+/// (a path through a token tree). All batch rows share <see cref="Length"/>; ragged acceptance is the strategy's
+/// business (it masks).
+/// </summary>
+public sealed class KVCache : IDisposable
+{
+    private readonly Tensor[] _keys;    // per layer [batch, kvHeads, maxLength, headDim]
+    private readonly Tensor[] _values;  // per layer [batch, kvHeads, maxLength, headDim]
+    // Host staging for Compact's gather indices, so a span-driven compaction allocates no managed memory.
+    private readonly Tensor _hostIndex;   // [maxLength] int64, CPU
+    private readonly Tensor _deviceIndex; // [maxLength] int64 on the cache's device (same tensor as _hostIndex on CPU)
+    private bool _disposed;
+
+    public KVCache(int layers, int batch, int kvHeads, int maxLength, int headDim, Device device, ScalarType dtype)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kvHeads);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
+        Layers = layers; Batch = batch; KVHeads = kvHeads; MaxLength = maxLength; HeadDim = headDim;
+        Device = device; DType = dtype;
+        _keys = new Tensor[layers];
+        _values = new Tensor[layers];
+        using (torch.no_grad())
+        {
+            for (int i = 0; i < layers; i++)
+            {
+                _keys[i] = torch.zeros([batch, kvHeads, maxLength, headDim], dtype, device).DetachFromDisposeScope();
+                _values[i] = torch.zeros([batch, kvHeads, maxLength, headDim], dtype, device).DetachFromDisposeScope();
+            }
+            _hostIndex = torch.zeros(maxLength, ScalarType.Int64).DetachFromDisposeScope();
+            _deviceIndex = device.type == DeviceType.CPU
+                ? _hostIndex
+                : torch.zeros(maxLength, ScalarType.Int64, device).DetachFromDisposeScope();
+        }
+    }
+
+    public int Layers { get; }
+    public int Batch { get; }
+    public int KVHeads { get; }
+    public int MaxLength { get; }
+    public int HeadDim { get; }
+    public Device Device { get; }
+    public ScalarType DType { get; }
+
+    /// <summary>Committed slots; the next forward writes at this index.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>The whole preallocated key buffer of a layer, <c>[batch, kvHeads, maxLength, headDim]</c>.</summary>
+    public Tensor Keys(int layer) => _keys[layer];
+
+    /// <summary>The whole preallocated value buffer of a layer, <c>[batch, kvHeads, maxLength, headDim]</c>.</summary>
+    public Tensor Values(int layer) => _values[layer];
+
+    /// <summary>
+    /// Writes <paramref name="k"/>/<paramref name="v"/> (<c>[batch, kvHeads, n, headDim]</c>) at slots
+    /// <c>[Length, Length + n)</c> of <paramref name="layer"/> and returns views over <c>[0, Length + n)</c>.
+    /// Does not advance <see cref="Length"/>: the model does that once after all layers (<see cref="Advance"/>).
+    /// The returned views belong to the caller's dispose scope.
+    /// </summary>
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
+    {
+        int n = (int)k.shape[2];
+        EnsureRoom(n);
+        _keys[layer].narrow(2, Length, n).copy_(k);
+        _values[layer].narrow(2, Length, n).copy_(v);
+        return (_keys[layer].narrow(2, 0, Length + n), _values[layer].narrow(2, 0, Length + n));
+    }
+
+    /// <summary>Throws if <paramref name="n"/> more slots do not fit.</summary>
+    public void EnsureRoom(int n)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Length + n > MaxLength)
+            throw new InvalidOperationException($"KV cache overflow: {Length} + {n} new tokens exceeds MaxLength {MaxLength}.");
+    }
+
+    /// <summary>Commits <paramref name="n"/> slots written by <see cref="Append"/> in every layer.</summary>
+    public void Advance(int n)
+    {
+        EnsureRoom(n);
+        Length += n;
+    }
+
+    /// <summary>Rolls back to <paramref name="newLength"/> slots (rejected draft tokens are simply forgotten).</summary>
+    public void Truncate(int newLength)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (newLength < 0 || newLength > Length)
+            throw new ArgumentOutOfRangeException(nameof(newLength), newLength, $"must be in [0, {Length}]");
+        Length = newLength;
+    }
+
+    /// <summary>Forgets everything (a new prompt).</summary>
+    public void Reset() => Truncate(0);
+
+    /// <summary>
+    /// Keeps the entries at <c>start + keepOffsets[i]</c>, moved to <c>start + i</c>, and sets
+    /// <c>Length = start + keepOffsets.Length</c> — the accepted path of a token tree, which is generally not
+    /// contiguous in the cache. Offsets must be strictly increasing (a tree path in topological order).
+    /// </summary>
+    public void Compact(int start, ReadOnlySpan<long> keepOffsets)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int count = keepOffsets.Length;
+        ValidateCompact(start, count);
+        bool identity = true;
+        for (int i = 0; i < count; i++)
+        {
+            long off = keepOffsets[i];
+            if (off < 0 || start + off >= Length || (i > 0 && off <= keepOffsets[i - 1]))
+                throw new ArgumentException(
+                    $"keepOffsets[{i}] = {off} must be strictly increasing and within [0, {Length - start}).", nameof(keepOffsets));
+            identity &= off == i;
+        }
+        if (!identity && count > 0)
+        {
+            var host = _hostIndex.data<long>();
+            for (int i = 0; i < count; i++) host[i] = start + keepOffsets[i];
+            using var scope = torch.NewDisposeScope();
+            var index = _deviceIndex.narrow(0, 0, count);
+            if (!ReferenceEquals(_deviceIndex, _hostIndex)) index.copy_(_hostIndex.narrow(0, 0, count));
+            Gather(start, index);
+        }
+        Length = start + count;
+    }
+
+    /// <summary>
+    /// <see cref="Compact(int, ReadOnlySpan{long})"/> with the offsets already on the device (<c>[count]</c> int64), so a
+    /// strategy that computed the accepted path on the device needs no host sync. Offsets are not validated.
+    /// </summary>
+    public void Compact(int start, Tensor keepOffsets)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int count = (int)keepOffsets.shape[0];
+        ValidateCompact(start, count);
+        if (count > 0)
+        {
+            using var scope = torch.NewDisposeScope();
+            var index = _deviceIndex.narrow(0, 0, count);
+            index.copy_(keepOffsets);
+            index.add_(start);
+            Gather(start, index);
+        }
+        Length = start + count;
+    }
+
+    private void ValidateCompact(int start, int count)
+    {
+        if (start < 0 || start > Length)
+            throw new ArgumentOutOfRangeException(nameof(start), start, $"must be in [0, {Length}]");
+        if (start + count > Length)
+            throw new ArgumentException($"cannot keep {count} entries after slot {start}: only {Length - start} exist.");
+    }
+
+    // index: [count] absolute slots. The gather goes through a temporary because source and destination overlap.
+    private void Gather(int start, Tensor index)
+    {
+        int count = (int)index.shape[0];
+        using var _ = torch.no_grad();
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            var k = _keys[layer].index_select(2, index);   // [batch, kvHeads, count, headDim]
+            var v = _values[layer].index_select(2, index); // [batch, kvHeads, count, headDim]
+            _keys[layer].narrow(2, start, count).copy_(k);
+            _values[layer].narrow(2, start, count).copy_(v);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var t in _keys) t.Dispose();
+        foreach (var t in _values) t.Dispose();
+        if (!ReferenceEquals(_deviceIndex, _hostIndex)) _deviceIndex.Dispose();
+        _hostIndex.Dispose();
+    }
+}

@@ -1,0 +1,148 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>
+/// The Llama-family decoder (Llama, Qwen2 with q/k/v bias, Mistral, SmolLM, TinyLlama layouts): RMSNorm, RoPE,
+/// SwiGLU MLP, grouped-query attention, tied or untied LM head. Parameter names are the HF keys
+/// (<c>model.embed_tokens.weight</c>, <c>model.layers.0.self_attn.q_proj.weight</c>, ..., <c>lm_head.weight</c>).
+/// Forward does not force <c>no_grad</c>: a training tool runs it under autograd without a cache.
+/// </summary>
+public sealed class LlamaForCausalLM : CausalLMBase
+{
+    private readonly LlamaModel _model;
+    private readonly Linear? _lmHead; // null when tied to the embedding
+
+    public LlamaForCausalLM(ModelConfig config, Device device, ScalarType dtype) : base(nameof(LlamaForCausalLM), config, device, dtype)
+    {
+        if (config.Architecture != ModelArchitecture.Llama)
+            throw new ArgumentException($"model_type '{config.ModelType}' is not a Llama-family model", nameof(config));
+        _model = new LlamaModel(config, device, dtype);
+        register_module("model", _model);
+        if (!config.TieWordEmbeddings)
+        {
+            _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+            register_module("lm_head", _lmHead);
+        }
+    }
+
+    public override bool IsIgnorableCheckpointKey(string key) =>
+        key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (Config.TieWordEmbeddings && key == "lm_head.weight");
+
+    protected override Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip) =>
+        _model.Forward(tokens, positions, attentionMask, cache, skip);
+
+    protected override Tensor ProjectToVocab(Tensor hidden) =>
+        _lmHead is not null ? _lmHead.forward(hidden) : nn.functional.linear(hidden, _model.EmbedTokens.weight!);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _model.Rotary.Dispose();
+        base.Dispose(disposing);
+    }
+
+    private sealed class LlamaModel : nn.Module
+    {
+        private readonly ModuleStack<DecoderLayer> _layers;
+        private readonly RmsNorm _norm;
+
+        public LlamaModel(ModelConfig c, Device device, ScalarType dtype) : base(nameof(LlamaModel))
+        {
+            EmbedTokens = nn.Embedding(c.VocabSize, c.HiddenSize, device: device, dtype: dtype);
+            _layers = new ModuleStack<DecoderLayer>("layers", Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, device, dtype)));
+            _norm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype);
+            Rotary = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.RopeTheta, device, dtype);
+            register_module("embed_tokens", EmbedTokens);
+            register_module("layers", _layers);
+            register_module("norm", _norm);
+        }
+
+        public Embedding EmbedTokens { get; }
+        public RotaryEmbedding Rotary { get; }
+
+        public Tensor Forward(Tensor tokens, Tensor positions, Tensor mask, KVCache? cache, LayerSkip? skip)
+        {
+            var h = EmbedTokens.forward(tokens); // [batch, n, hidden]
+            var (cos, sin) = Rotary.Lookup(positions);
+            for (int i = 0; i < _layers.Count; i++)
+                if (!IsSkipped(skip, i)) h = _layers[i].Forward(h, cos, sin, mask, cache);
+            return _norm.forward(h);
+        }
+    }
+
+    private sealed class DecoderLayer : nn.Module
+    {
+        private readonly RmsNorm _inputNorm, _postAttentionNorm;
+        private readonly Attention _attention;
+        private readonly Mlp _mlp;
+
+        public DecoderLayer(ModelConfig c, int index, Device device, ScalarType dtype) : base(nameof(DecoderLayer))
+        {
+            _inputNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype);
+            _attention = new Attention(c, index, device, dtype);
+            _postAttentionNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype);
+            _mlp = new Mlp(c, device, dtype);
+            register_module("input_layernorm", _inputNorm);
+            register_module("self_attn", _attention);
+            register_module("post_attention_layernorm", _postAttentionNorm);
+            register_module("mlp", _mlp);
+        }
+
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
+        {
+            var h = x + _attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache);
+            return h + _mlp.forward(_postAttentionNorm.forward(h));
+        }
+    }
+
+    private sealed class Attention : nn.Module
+    {
+        private readonly Linear _q, _k, _v, _o;
+        private readonly int _layer, _heads, _kvHeads, _headDim;
+
+        public Attention(ModelConfig c, int layer, Device device, ScalarType dtype) : base(nameof(Attention))
+        {
+            _layer = layer; _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
+            _q = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.AttentionBias, device: device, dtype: dtype);
+            _k = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias, device: device, dtype: dtype);
+            _v = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias, device: device, dtype: dtype);
+            // Qwen2 puts a bias on q/k/v only; Llama's attention_bias covers o_proj too.
+            _o = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: c.AttentionBias && c.ModelType != "qwen2", device: device, dtype: dtype);
+            register_module("q_proj", _q);
+            register_module("k_proj", _k);
+            register_module("v_proj", _v);
+            register_module("o_proj", _o);
+        }
+
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
+        {
+            long batch = x.shape[0], n = x.shape[1];
+            var q = _q.forward(x).view(batch, n, _heads, _headDim).transpose(1, 2);   // [batch, heads, n, headDim]
+            var k = _k.forward(x).view(batch, n, _kvHeads, _headDim).transpose(1, 2); // [batch, kvHeads, n, headDim]
+            var v = _v.forward(x).view(batch, n, _kvHeads, _headDim).transpose(1, 2); // [batch, kvHeads, n, headDim]
+            q = RotaryEmbedding.Apply(q, cos, sin);
+            k = RotaryEmbedding.Apply(k, cos, sin);
+            return _o.forward(Attend(q, k, v, _layer, cache, mask)); // [batch, n, hidden]
+        }
+    }
+
+    private sealed class Mlp : nn.Module<Tensor, Tensor>
+    {
+        private readonly Linear _gate, _up, _down;
+
+        public Mlp(ModelConfig c, Device device, ScalarType dtype) : base(nameof(Mlp))
+        {
+            _gate = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+            _up = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+            _down = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+            register_module("gate_proj", _gate);
+            register_module("up_proj", _up);
+            register_module("down_proj", _down);
+        }
+
+        // SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x)).
+        public override Tensor forward(Tensor x) => _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x));
+    }
+}

@@ -1,0 +1,57 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Models;
+
+/// <summary>
+/// Rotary position embedding (RoFormer, Su et al. 2021) in HF Llama's "rotate half" layout. The cos/sin tables for
+/// every position are computed once; a forward gathers the rows of its positions, so arbitrary (tree) positions work.
+/// </summary>
+internal sealed class RotaryEmbedding : IDisposable
+{
+    private readonly Tensor _cos; // [maxPositions, headDim] in the model dtype
+    private readonly Tensor _sin; // [maxPositions, headDim]
+    private readonly int _headDim;
+
+    public RotaryEmbedding(int headDim, int maxPositions, double theta, Device device, ScalarType dtype)
+    {
+        _headDim = headDim;
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        // Same float32 arithmetic as HF: inv_freq = 1 / theta^(2i/d); freqs = position * inv_freq; emb = [freqs, freqs].
+        var invFreq = torch.pow(theta, torch.arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32) / headDim).reciprocal();
+        var pos = torch.arange(maxPositions, ScalarType.Int64).to_type(ScalarType.Float32);
+        var freqs = pos.unsqueeze(1) * invFreq.unsqueeze(0);     // [maxPositions, headDim / 2]
+        var emb = torch.cat([freqs, freqs], 1);                  // [maxPositions, headDim]
+        _cos = emb.cos().to(dtype, device).DetachFromDisposeScope();
+        _sin = emb.sin().to(dtype, device).DetachFromDisposeScope();
+    }
+
+    public int MaxPositions => (int)_cos.shape[0];
+
+    /// <summary>Gathers the tables for <paramref name="positions"/> <c>[batch, n]</c>: cos and sin <c>[batch, 1, n, headDim]</c>.</summary>
+    public (Tensor Cos, Tensor Sin) Lookup(Tensor positions)
+    {
+        long batch = positions.shape[0], n = positions.shape[1];
+        var flat = positions.reshape(-1);
+        var cos = _cos.index_select(0, flat).view(batch, 1, n, _headDim);
+        var sin = _sin.index_select(0, flat).view(batch, 1, n, _headDim);
+        return (cos, sin);
+    }
+
+    /// <summary>x <c>[batch, heads, n, headDim]</c> rotated: <c>x * cos + rotate_half(x) * sin</c>.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        long half = x.shape[3] / 2;
+        var x1 = x.narrow(3, 0, half);
+        var x2 = x.narrow(3, half, half);
+        var rotated = torch.cat([x2.neg(), x1], 3);
+        return x * cos + rotated * sin;
+    }
+
+    public void Dispose()
+    {
+        _cos.Dispose();
+        _sin.Dispose();
+    }
+}
