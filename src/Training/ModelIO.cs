@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Pardec.Runtime.Loading;
 using Pardec.Runtime.Models;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -11,36 +12,25 @@ namespace Pardec.Training;
 public static class ModelIO
 {
     /// <summary>
-    /// config.json (HF names via <see cref="ModelConfig.ToJson"/>, plus <c>torch_dtype: bfloat16</c> and the pad id),
-    /// model.safetensors in bf16, and a copy of the tokenizer. bf16 halves the shipped size and is the CPU's fast
-    /// dtype; training ran in f32, so this is the only rounding.
+    /// The runtime's HF writer (config.json + model.safetensors) in bf16, then two additions to config.json
+    /// (<c>torch_dtype: bfloat16</c>, which the runtime writes as float32, and <c>pad_token_id</c>) and a copy of the
+    /// tokenizer. bf16 halves the shipped size and is the CPU's fast dtype; training ran in f32, so this is the only
+    /// rounding.
     /// </summary>
     public static void SaveHf(CausalLMBase model, string dir, string tokenizerPath, int? padId)
     {
-        Directory.CreateDirectory(dir);
-        var config = JsonNode.Parse(model.Config.ToJson())!.AsObject();
+        PretrainedModel.Save(model, dir, ScalarType.BFloat16);
+        var configPath = Path.Combine(dir, PretrainedModel.ConfigFileName);
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
         config["torch_dtype"] = "bfloat16";
         if (padId is int pad) config["pad_token_id"] = pad;
-        File.WriteAllText(Path.Combine(dir, "config.json"),
-                          config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        SaveSafetensors(StateDictForSave(model), Path.Combine(dir, "model.safetensors"), ScalarType.BFloat16);
+        File.WriteAllText(configPath, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         File.Copy(tokenizerPath, Path.Combine(dir, "tokenizer.model"), overwrite: true);
     }
 
-    /// <summary>
-    /// The parameters under their HF names. A tied LM head is the embedding itself, so it is written once (HF does the
-    /// same: tie_word_embeddings=true checkpoints carry no lm_head.weight).
-    /// </summary>
-    public static Dictionary<string, Tensor> StateDictForSave(CausalLMBase model)
-    {
-        var dict = new Dictionary<string, Tensor>();
-        foreach (var (name, p) in model.named_parameters())
-        {
-            if (model.Config.TieWordEmbeddings && name == "lm_head.weight") continue;
-            dict[name] = p;
-        }
-        return dict;
-    }
+    /// <summary>The parameters under their HF names (a tied LM head is the embedding and is not a separate parameter).</summary>
+    public static Dictionary<string, Tensor> StateDictForSave(CausalLMBase model) =>
+        model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
 
     public static void SaveSafetensors(IReadOnlyDictionary<string, Tensor> tensors, string path, ScalarType dtype)
     {
@@ -78,17 +68,12 @@ public static class ModelIO
     }
 
     /// <summary>
-    /// Loads an HF directory written by <see cref="SaveHf"/> into a model of the requested dtype (f32 to keep
-    /// training or to evaluate exactly; the shipped bf16 weights convert losslessly to f32).
+    /// Loads an HF directory with the runtime's loader (names, shapes and dtypes validated) in the requested dtype:
+    /// f32 to keep training or to evaluate exactly; the shipped bf16 weights convert losslessly to f32.
     /// </summary>
     public static CausalLMBase LoadHf(string dir, ScalarType dtype)
     {
-        var configPath = Path.Combine(dir, "config.json");
-        if (!File.Exists(configPath)) throw new TrainingException($"{configPath}: model config not found");
-        var config = ModelConfig.Load(configPath);
-        var model = CausalLM.Create(config, CPU, dtype);
-        LoadInto(model.named_parameters(), Path.Combine(dir, "model.safetensors"),
-                 name => config.TieWordEmbeddings && name == "lm_head.weight");
+        var model = PretrainedModel.LoadModel(dir, CPU, dtype);
         model.eval();
         return model;
     }

@@ -13,7 +13,7 @@ public sealed class Options
           causal | masked   --corpus FILE --valid FILE --out DIR (--minutes M | --steps N) [--seed S] [--resume]
                             [--config FILE|JSON] [--hidden 256 --layers 4 --heads 8 --kv-heads 4 --intermediate 688]
                             [--context 256 --batch 16 --lr 2e-3 --warmup 50 --min-lr 0.1 --clip 1.0 --weight-decay 0.01]
-                            [--checkpoint-every 200 --valid-tokens 65536 --eval-slice FILE --tokenizer FILE]
+                            [--checkpoint-every 200 --stop-after N --valid-tokens 65536 --eval-slice FILE --tokenizer FILE]
           medusa            --target DIR --heads 4 plus the training options above (the target stays frozen)
           eval              --model DIR --valid FILE [--draft DIR] [--medusa DIR] [--tokens 2048]
         """;

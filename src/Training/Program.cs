@@ -54,6 +54,7 @@ public static class Program
             Steps = o.OptionalInt("steps"),
             Minutes = o.OptionalDouble("minutes"),
             Resume = o.Flag("resume"),
+            StopAfter = o.OptionalInt("stop-after"),
         };
         if ((settings.Steps is null) == (settings.Minutes is null))
             throw new TrainingException("give exactly one of --steps N or --minutes M");
@@ -91,6 +92,7 @@ public static class Program
             var lmHead = ModelIO.LmHeadWeight(target);
             using var heads = new MedusaHeads(headCount, target.Config.HiddenSize);
             var loop = new Trainer(new MedusaObjective(target, heads, lmHead, context), train, settings, outDir).Run();
+            if (Stopped(loop, outDir)) return;
 
             var acc = Evaluation.MedusaAccuracy(target, heads, lmHead, valid, context, validTokens);
             SaveMedusa(heads, outDir, targetDir, target.Config);
@@ -124,6 +126,7 @@ public static class Program
             : new CausalObjective(model, ctx);
         Console.Error.WriteLine($"{o.Kind} model: {ModelIO.ParameterCount(model):N0} parameters, context {ctx}");
         var run = new Trainer(objective, train, settings, outDir).Run();
+        if (Stopped(run, outDir)) return;
 
         ModelIO.SaveHf(model, outDir, tokenizerPath, special.Pad);
         // Validation is measured on the shipped bf16 weights, loaded back from disk exactly as the tests load them.
@@ -145,6 +148,13 @@ public static class Program
         }
         WriteResult(outDir, result, clock);
         Console.Error.WriteLine($"valid loss {validNll:F4}  ppl {Math.Exp(validNll):F2}  ({validCount:N0} tokens)");
+    }
+
+    private static bool Stopped(LoopResult loop, string outDir)
+    {
+        if (!loop.Interrupted) return false;
+        Console.Error.WriteLine($"stopped at step {loop.Steps} (--stop-after); continue with --resume (checkpoint in {Path.Combine(outDir, "checkpoint")})");
+        return true;
     }
 
     /// <summary>The fixed slice the tests re-measure: the first 2048 tokens of models/eval/*.valid.txt.</summary>

@@ -25,10 +25,13 @@ public sealed record LoopSettings
     public int? Steps { get; init; }
     public double? Minutes { get; init; }
     public bool Resume { get; init; }
+    /// <summary>Stop (with a checkpoint) once this step is reached: splits a long run across sessions, and lets the
+    /// tests prove that an interrupted + resumed run equals an uninterrupted one.</summary>
+    public int? StopAfter { get; init; }
 }
 
 /// <summary>What the loop did, for training.json.</summary>
-public sealed record LoopResult(long Steps, long TokensSeen, double WallSeconds, double FinalTrainLoss);
+public sealed record LoopResult(long Steps, long TokensSeen, double WallSeconds, double FinalTrainLoss, bool Interrupted);
 
 /// <summary>
 /// AdamW with linear warmup and cosine decay, gradient clipping, seeded data order, periodic checkpoints that
@@ -70,8 +73,10 @@ public sealed class Trainer(IObjective objective, int[] stream, LoopSettings set
         double recentLoss = double.NaN;
         bool interactive = !Console.IsErrorRedirected;
 
+        bool interrupted = false;
         while (total == 0 || step < total)
         {
+            if (settings.StopAfter is int stop && step >= stop) { interrupted = true; break; }
             using (var scope = NewDisposeScope())
             {
                 double lr = LearningRate(step, total == 0 ? long.MaxValue : total);
@@ -117,7 +122,7 @@ public sealed class Trainer(IObjective objective, int[] stream, LoopSettings set
         double wall = elapsedBefore + clock.Elapsed.TotalSeconds;
         SaveCheckpoint(optimizer, step, total, wall);
         objective.Trainable.eval();
-        return new LoopResult(step, step * (long)settings.Batch * window, wall, recentLoss);
+        return new LoopResult(step, step * (long)settings.Batch * window, wall, recentLoss, interrupted);
     }
 
     /// <summary>Linear warmup to the peak, then cosine down to MinLrRatio of it at the last step.</summary>
