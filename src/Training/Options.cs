@@ -15,7 +15,7 @@ public sealed class Options
                             [--context 256 --batch 16 --lr 2e-3 --warmup 50 --min-lr 0.1 --clip 1.0 --weight-decay 0.01]
                             [--checkpoint-every 200 --stop-after N --valid-tokens 65536 --eval-slice FILE --tokenizer FILE]
           medusa            --target DIR --heads 4 plus the training options above (the target stays frozen)
-          eval              --model DIR --valid FILE [--draft DIR] [--medusa DIR] [--tokens 2048]
+          eval              --model DIR --valid FILE [--draft DIR] [--medusa DIR] [--tokens 2048] [--prompt TEXT --new-tokens 60]
         """;
 
     public required string Kind { get; init; }

@@ -279,6 +279,8 @@ public static class Program
         string modelDir = o.String("model"), validPath = o.String("valid");
         string? draftDir = o.OptionalString("draft"), medusaDir = o.OptionalString("medusa");
         int maxTokens = o.Int("tokens", SliceTokens);
+        string? prompt = o.OptionalString("prompt");
+        int newTokens = o.Int("new-tokens", 60);
         o.RejectUnused();
         using var model = ModelIO.LoadHf(modelDir, ScalarType.Float32);
         string tokenizerPath = Path.Combine(modelDir, "tokenizer.model");
@@ -307,7 +309,39 @@ public static class Program
             result["medusa_head_top1"] = new JsonArray(Evaluation.MedusaAccuracy(model, heads, ModelIO.LmHeadWeight(model), tokens, ctx, maxTokens)
                                                        .Select(a => (JsonNode)Math.Round(a, 4)).ToArray());
         }
-        Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (prompt is not null && !masked)
+        {
+            var ids = new List<int> { special.Bos };
+            ids.AddRange(tokenizer.EncodeToIds(prompt.Replace("\\n", "\n"), addBeginningOfSentence: false, addEndOfSentence: false));
+            result["greedy"] = tokenizer.Decode(Continue(model, ids, newTokens, special.Eos, null, 0));
+            result["sample_t0.8_seed1"] = tokenizer.Decode(Continue(model, ids, newTokens, special.Eos, new Generator(1), 0.8));
+        }
+        Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+
+    /// <summary>
+    /// A plain full-recompute continuation, only for eyeballing a model's text in the model card (the runtime's
+    /// decoders are the real thing): greedy when <paramref name="generator"/> is null, else seeded sampling.
+    /// </summary>
+    private static List<int> Continue(ICausalLM model, List<int> prompt, int count, int eos, Generator? generator, double temperature)
+    {
+        var ids = new List<int>(prompt);
+        int ctx = model.Config.MaxPositionEmbeddings;
+        using var _ = no_grad();
+        for (int i = 0; i < count; i++)
+        {
+            using var scope = NewDisposeScope();
+            var window = ids.Skip(Math.Max(0, ids.Count - ctx)).Select(v => (long)v).ToArray();
+            long n = window.Length;
+            using var output = model.Forward(tensor(window, [1, n], ScalarType.Int64), Batches.Positions(1, n), Batches.CausalMask(n), null);
+            var last = output.Logits[0, n - 1];
+            int next = generator is null
+                ? (int)last.argmax().item<long>()
+                : (int)multinomial(softmax(last / temperature, 0), 1, generator: generator).item<long>();
+            if (next == eos) break;
+            ids.Add(next);
+        }
+        return ids.Skip(prompt.Count).ToList();
     }
 
     private static string Quote(string arg) => arg.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '{' or '}') ? $"'{arg}'" : arg;
