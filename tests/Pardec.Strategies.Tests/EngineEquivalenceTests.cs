@@ -147,7 +147,7 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
     {
         var strategy = GeneratedStrategies.All.Single(s => s.Name == name);
         var plan = Parse(strategy.Plan);
-        if (plan.Guarantee != Guarantee.Lossless) return; // lossy by declaration; the binder rejects 'lossless' on it
+        if (plan.Guarantee != Pardec.Dsl.Plan.Guarantee.Lossless) return; // lossy by declaration; the binder rejects 'lossless' on it
         using var reference = GeneratedStrategies.All.Single(s => s.Name == "Greedy").Create(_models.Set, null, MaxLength);
         using var decoder = strategy.Create(_models.Set, null, MaxLength);
         foreach (var prompt in Prompts)
