@@ -18,13 +18,14 @@ public sealed partial class PdecGenerator
     /// <summary>Emits one strategy's decoder: specialised for causal canvases, an interpreter wrapper otherwise.</summary>
     internal static Emitted Emit(DecodePlan plan, string ns)
     {
-        string? fallback = plan.Canvas.Batch is null ? null : "batched canvases are not specialised yet";
+        string? fallback = null;
         if (fallback is null)
         {
             try
             {
                 return plan.Step switch
                 {
+                    CausalStepPlan batched when plan.Canvas.Batch is not null => new Emitted(Write(plan, ns, w => EmitBatched(w, plan, batched)), null),
                     CausalStepPlan causal => new Emitted(Write(plan, ns, w => EmitCausal(w, plan, causal)), null),
                     MaskedStepPlan masked => new Emitted(Write(plan, ns, w => EmitMasked(w, plan, masked)), null),
                     _ => throw new System.NotSupportedException("the emitter does not know this kind of step"),
@@ -353,6 +354,86 @@ public sealed partial class PdecGenerator
         };
     }
 
+    // ---------------------------------------------------------------- batched causal, specialised
+
+    private static void EmitBatched(SourceWriter w, DecodePlan plan, CausalStepPlan step)
+    {
+        const string B = Prim + ".Batched";
+        var fold = new CausalEmission.Folder(plan);
+        if (step.Accept is not GreedyAccept) throw new System.NotSupportedException("batched canvases verify greedily; '" + step.Accept + "' is not available batched");
+        if (step.Proposers.Count != 1) throw new System.NotSupportedException("batched canvases take one draft-model proposer");
+        string draft, length, skip = "null";
+        switch (step.Proposers[0])
+        {
+            case DraftProposer d: draft = Id(d.Model); length = fold.Fold(d.Length); break;
+            case SelfDraftProposer sd:
+                var role = plan.FindModel(sd.Model)!;
+                draft = Id(role.Target!); length = fold.Fold(sd.Length);
+                skip = "new " + Rt + ".Models.LayerSkip(new int[] { " + string.Join(", ", Enumerable.Range(role.Skip!.First, role.Skip.Last - role.Skip.First + 1)) + " })";
+                break;
+            default: throw new System.NotSupportedException("'" + step.Proposers[0] + "' is not available on batched canvases");
+        }
+        string batch = fold.Fold(plan.Canvas.Batch);
+        string maxTokens = "null";
+        foreach (var stop in plan.Stops)
+            if (stop is MaxTokensStop { Limit: { } limit }) maxTokens = fold.Fold(limit);
+        var roles = plan.Models.Where(m => m.Kind != ModelKind.Self).ToList();
+
+        EmitClassHeader(w, plan, "Specialised: build-time parameters are folded into constants; the step is straight-line code over concrete primitives.", Dec + ".IBatchDecoder");
+        w.Line("public const string StrategyName = \"" + plan.Name + "\";");
+        w.Line("private readonly " + plan.Name + "Options _options;");
+        w.Line("private readonly " + B + ".BatchedCausalSession _session;");
+        w.Line("private readonly " + B + ".BatchedDraftChainProposer _proposer;");
+        w.Line("private readonly " + B + ".BatchedGreedyAcceptance _accept;");
+        w.Line();
+        w.Line("/// <summary>Binds the strategy to its models: " + Xml(string.Join(", ", plan.Models.Select(m => m.ToString()))) + ".</summary>");
+        w.Open("public " + plan.Name + "Decoder(" + string.Join(", ", roles.Select(m => Rt + ".Models.ICausalLM " + Id(m.Role)).Concat(new[] { plan.Name + "Options? options = null", "int maxLength = " + Rt + ".Interpretation.PlanInterpreter.DefaultMaxLength" })) + ")");
+        foreach (var m in roles) w.Line("global::System.ArgumentNullException.ThrowIfNull(" + Id(m.Role) + ");");
+        w.Line("_options = options ?? new " + plan.Name + "Options();");
+        w.Line("_session = new " + B + ".BatchedCausalSession(" + Id(step.Verify.Model) + ", " + batch + ", maxLength, " + length + ");");
+        w.Line("_proposer = new " + B + ".BatchedDraftChainProposer(" + draft + ", " + batch + ", maxLength, " + length + ", " + skip + ");");
+        w.Line("_accept = new " + B + ".BatchedGreedyAcceptance(" + batch + ", " + length + ");");
+        w.Close();
+        w.Line();
+        w.Line("public int Batch => " + batch + ";");
+        w.Line("public string Strategy => StrategyName;");
+        w.Line("public string PlanText => Plan;");
+        w.Line();
+        w.Line("public " + Dec + ".DecodeResult Generate(global::System.ReadOnlySpan<int> prompt, " + Dec + ".GenerationOptions options, "
+               + Dec + ".IDecodeObserver? observer = null, global::System.Threading.CancellationToken cancellationToken = default)");
+        w.Line("    => GenerateBatch(new[] { prompt.ToArray() }, options, cancellationToken)[0];");
+        w.Line();
+        w.Open("public global::System.Collections.Generic.IReadOnlyList<" + Dec + ".DecodeResult> GenerateBatch(global::System.Collections.Generic.IReadOnlyList<int[]> prompts, "
+               + Dec + ".GenerationOptions options, global::System.Threading.CancellationToken cancellationToken = default)");
+        w.Line("options = " + Dec + ".StrategyOptions.Apply(options, " + maxTokens + ", true);");
+        w.Line("if (!options.IsGreedy) throw new global::System.NotSupportedException(\"Strategy '" + plan.Name + "' decodes greedily; set the temperature to 0.\");");
+        w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
+        w.Line("var s = _session;");
+        w.Line("long started = " + B + ".BatchedDecoding.Start();");
+        w.Line("s.Start(" + B + ".BatchedDecoding.Fill(prompts, " + batch + "), options.MaxNewTokens);");
+        w.Line("_proposer.Reset(s.Context);");
+        w.Line("bool cancelled = false;");
+        w.Open("while (!s.Done)");
+        w.Line("if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }");
+        w.Line("s.BeginStep();");
+        w.Line("_proposer.Propose(s.Context, s.Chain);");
+        w.Line("using (var verified = s.Verify()) _accept.Accept(s.Chain, verified.Logits, s.Outcome);");
+        w.Line("s.Commit();");
+        w.Line("_proposer.Observe(s.Context, s.Outcome);");
+        w.Close();
+        w.Line("return " + B + ".BatchedDecoding.Results(s, prompts.Count, _proposer.DraftForwards, global::System.Diagnostics.Stopwatch.GetElapsedTime(started), cancelled);");
+        w.Close();
+        w.Line();
+        EmitFactory(w, plan, roles.Select(m => "models.Model(\"" + m.Role + "\")").ToArray());
+        w.Open("public void Dispose()");
+        w.Line("_accept.Dispose();");
+        w.Line("_proposer.Dispose();");
+        w.Line("_session.Dispose();");
+        w.Close();
+        EmitPlanConstant(w, plan);
+        w.Close();
+    }
+
     // ---------------------------------------------------------------- masked, specialised
 
     private static void EmitMasked(SourceWriter w, DecodePlan plan, MaskedStepPlan step)
@@ -509,7 +590,7 @@ public sealed partial class PdecGenerator
 
     // ---------------------------------------------------------------- shared pieces
 
-    private static void EmitClassHeader(SourceWriter w, DecodePlan plan, string how)
+    private static void EmitClassHeader(SourceWriter w, DecodePlan plan, string how, string @interface = Dec + ".IDecoder")
     {
         w.Line("/// <summary>");
         w.Line("/// Decoder for the strategy <c>" + plan.Name + "</c>" + (plan.Paper is null ? "." : " (" + Xml(plan.Paper) + ")."));
@@ -521,7 +602,7 @@ public sealed partial class PdecGenerator
         w.Line("/// </code>");
         w.Line("/// </remarks>");
         w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"Pardec.Generators\", \"1.0.0\")]");
-        w.Open("public sealed partial class " + plan.Name + "Decoder : " + Dec + ".IDecoder");
+        w.Open("public sealed partial class " + plan.Name + "Decoder : " + @interface);
     }
 
     private static void EmitFactory(SourceWriter w, DecodePlan plan, string[] roleArguments)

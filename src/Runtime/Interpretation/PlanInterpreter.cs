@@ -30,6 +30,7 @@ public static class PlanInterpreter
         var values = new ParamValues(plan, parameters);
         return plan.Step switch
         {
+            CausalStepPlan causal when plan.Canvas.Batch is not null => new InterpretedBatchedDecoder(plan, causal, models, values, maxLength),
             CausalStepPlan causal => new InterpretedCausalDecoder(plan, causal, models, values, maxLength),
             MaskedStepPlan masked => new InterpretedMaskedDecoder(plan, masked, models, values, maxLength),
             _ => throw new NotSupportedException($"Strategy '{plan.Name}': the interpreter does not run {plan.Canvas} canvases yet."),
