@@ -39,10 +39,12 @@ public sealed class CausalSession : IDisposable
         Outcome = new StepOutcome(treeCapacity);
         Sampler = new NodeSampler(treeCapacity);
         Context = new CausalContext(maxLength);
-        _prefillPositions = arange(0, maxLength, ScalarType.Int64, target.Device).view(1, maxLength);
-        _prefillTokensHost = zeros(1, maxLength, ScalarType.Int64);
-        _prefillTokens = zeros(1, maxLength, ScalarType.Int64, target.Device);
-        _causal = ones(maxLength, maxLength, ScalarType.Bool, target.Device).tril_();
+        // view() and tril_() return new tensor handles: the scope disposes the intermediates (else they leak to the finaliser).
+        using var scope = NewDisposeScope();
+        _prefillPositions = arange(0, maxLength, ScalarType.Int64, target.Device).view(1, maxLength).DetachFromDisposeScope();
+        _prefillTokensHost = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
+        _prefillTokens = zeros(1, maxLength, ScalarType.Int64, target.Device).DetachFromDisposeScope();
+        _causal = ones(maxLength, maxLength, ScalarType.Bool, target.Device).tril_().DetachFromDisposeScope();
     }
 
     public int MaxLength { get; }
@@ -115,7 +117,11 @@ public sealed class CausalSession : IDisposable
         ProposedDraftTokens += Tree.Count - 1;
         var output = _verifier.Verify(Tree, returnHidden);
         using (output)
-            return new ModelOutput(output.Logits[0].clone(), output.Hidden?[0].clone());
+        {
+            using var logits = output.Logits[0];
+            using var hidden = output.Hidden?[0];
+            return new ModelOutput(logits.clone(), hidden?.clone());
+        }
     }
 
     /// <summary>
@@ -127,7 +133,11 @@ public sealed class CausalSession : IDisposable
         var outcome = Outcome;
         int prefix = _cache.Length - Tree.Count;
         _verifier.CommitPath(prefix, outcome.AcceptedNodes);
-        if (verified.Hidden is not null) Context.SetRootHidden(verified.Hidden[outcome.LastNode].clone());
+        if (verified.Hidden is not null)
+        {
+            using var row = verified.Hidden[outcome.LastNode];
+            Context.SetRootHidden(row.clone());
+        }
         Context.SetLastPicks(Sampler.LastPicks);
 
         int before = Context.Length;

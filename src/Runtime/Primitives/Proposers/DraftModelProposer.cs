@@ -40,12 +40,14 @@ public sealed class DraftModelProposer : IProposer
         _skip = skip;
         _sampler = sampler;
         _cache = draft.CreateCache(1, maxLength);
-        _tokensHost = zeros(1, maxLength, ScalarType.Int64);
-        _positionsHost = arange(0, maxLength, ScalarType.Int64).view(1, maxLength);
-        _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device);
-        _positions = _positionsHost.to(draft.Device);
-        _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_();
-        _distributions = sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32, draft.Device) : empty(0);
+        // view() and tril_() return new tensor handles: the scope disposes the intermediates (else they leak to the finaliser).
+        using var scope = NewDisposeScope();
+        _tokensHost = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
+        _positionsHost = arange(0, maxLength, ScalarType.Int64).view(1, maxLength).DetachFromDisposeScope();
+        _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device).DetachFromDisposeScope();
+        _positions = _positionsHost.to(draft.Device).DetachFromDisposeScope();
+        _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
+        _distributions = (sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32, draft.Device) : empty(0)).DetachFromDisposeScope();
         _drafted = new int[length];
     }
 
