@@ -1,3 +1,4 @@
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Masked;
 using Pardec.Runtime.Masked.Commit;
 using Pardec.Runtime.Primitives;

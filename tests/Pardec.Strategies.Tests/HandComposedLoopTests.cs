@@ -21,45 +21,13 @@ public sealed class HandComposedLoopTests
 
     private static int[] Run(ICausalLM target, int[] prompt, int maxNew, int width, out int steps, params IProposer[] proposers)
     {
-        using var _ = torch.no_grad();
-        using var session = new CausalSession(target, 256, width);
-        session.Start(prompt, new Pardec.Runtime.Decoding.GenerationOptions { MaxNewTokens = maxNew });
-        foreach (var p in proposers) p.Reset(session.Context);
-        while (!session.Done)
-        {
-            session.BeginStep();
-            for (int i = 0; i < proposers.Length; i++) proposers[i].Propose(session.Context, session.Tree, i);
-            using (var verified = session.Verify(returnHidden: false))
-            {
-                GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
-                session.Commit(verified);
-            }
-            foreach (var p in proposers) p.Observe(session.Context, session.Tree, session.Outcome);
-        }
+        var tokens = LoopHarness.RunGreedy(target, prompt, maxNew, width, out var session, proposers);
         steps = session.Steps;
-        return session.Context.Generated.ToArray();
+        session.Dispose();
+        return tokens;
     }
 
-    /// <summary>Plain greedy decoding by full re-forwarding — the slowest, most obviously right reference.</summary>
-    private static int[] Reference(ICausalLM model, int[] prompt, int maxNew)
-    {
-        using var _ = torch.no_grad();
-        var tokens = prompt.ToList();
-        var eos = model.Config.EosTokenIds;
-        for (int i = 0; i < maxNew; i++)
-        {
-            using var scope = NewDisposeScope();
-            int n = tokens.Count;
-            var input = tensor(tokens.Select(t => (long)t).ToArray()).view(1, n);
-            var positions = arange(n, dtype: ScalarType.Int64).view(1, n);
-            var mask = ones(n, n, ScalarType.Bool).tril().view(1, 1, n, n);
-            using var output = model.Forward(input, positions, mask, null);
-            int next = (int)output.Logits[0, n - 1].argmax().item<long>();
-            tokens.Add(next);
-            if (eos.Contains(next)) break;
-        }
-        return tokens.Skip(prompt.Length).ToArray();
-    }
+    private static int[] Reference(ICausalLM model, int[] prompt, int maxNew) => LoopHarness.Reference(model, prompt, maxNew);
 
     [Fact]
     public void Autoregressive_steps_equal_full_reforward_greedy()
