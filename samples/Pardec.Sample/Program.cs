@@ -1,5 +1,6 @@
-// Pardec in an app: load a model once, run two strategies declared in strategies.pdec (compiled into decoders by the
-// package's source generator), check the lossless one reproduces the baseline, then chat through IChatClient.
+// Pardec in an app: load a model once, run two strategies (one declared in strategies.pdec, one as a [Strategy] class
+// in Lookup.cs; the package's source generator compiles both into decoders), check that the lossless one reproduces
+// the baseline, then chat through IChatClient.
 //
 //   dotnet run -- [model directory]      (default: <repo>/models/english/target)
 //
