@@ -35,7 +35,8 @@ public sealed class RaggedKVCache : IDisposable
         _positionsHost = zeros(batch * (long)maxWidth, ScalarType.Int64);
         _tokens = zeros(batch * (long)maxWidth, ScalarType.Int64, device);
         _positions = zeros(batch * (long)maxWidth, ScalarType.Int64, device);
-        _causal = ones(maxLength, maxLength, ScalarType.Bool, device).tril_();
+        // tril_() returns a new handle: the scope disposes the intermediate (else it waits for the finaliser).
+        using (NewDisposeScope()) _causal = ones(maxLength, maxLength, ScalarType.Bool, device).tril_().DetachFromDisposeScope();
         _diagonal = eye(maxLength, maxLength, ScalarType.Bool, device);
         _mask = zeros(new long[] { batch, 1, maxWidth, maxLength }, ScalarType.Bool, device);
     }

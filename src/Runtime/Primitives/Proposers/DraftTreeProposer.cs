@@ -80,7 +80,8 @@ public sealed class DraftTreeProposer : IProposer
         _positionsHost = zeros(1, maxLength, ScalarType.Int64);
         _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device);
         _positions = zeros(1, maxLength, ScalarType.Int64, draft.Device);
-        _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_();
+        // tril_() returns a new handle: the scope disposes the intermediate (else it waits for the finaliser).
+        using (NewDisposeScope()) _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
         _treeMaskHost = zeros((long)_capacity * _capacity, ScalarType.Bool);
         _mask = zeros(new long[] { 1, 1, _capacity, maxLength }, ScalarType.Bool, draft.Device);
         _scoresHost = zeros(_capacity, ScalarType.Float32);
