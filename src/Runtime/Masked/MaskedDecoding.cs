@@ -9,8 +9,10 @@ public static class MaskedDecoding
     /// <summary>The generation length for a prompt: the caller's token budget, within the session's canvas.</summary>
     public static int GenerationLength(MaskedSession session, int promptLength, GenerationOptions options)
     {
-        int room = session.MaxLength - promptLength;
-        if (room <= 0) throw new ArgumentException($"The prompt has {promptLength} tokens; the decoder's canvas holds {session.MaxLength}.");
+        // The canvas must fit the decoder's buffers and the model's context (its position tables end there).
+        int canvas = Math.Min(session.MaxLength, session.Model.Config.MaxPositionEmbeddings);
+        int room = canvas - promptLength;
+        if (room <= 0) throw new ArgumentException($"The prompt has {promptLength} tokens; the canvas holds {canvas} (model context {session.Model.Config.MaxPositionEmbeddings}, decoder {session.MaxLength}).");
         return Math.Min(options.MaxNewTokens, room);
     }
 

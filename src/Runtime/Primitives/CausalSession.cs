@@ -78,7 +78,12 @@ public sealed class CausalSession : IDisposable
             foreach (int id in options.EosTokenIds ?? _target.Config.EosTokenIds) _stopTokens.Add(id);
         // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
         _requestedNewTokens = options.MaxNewTokens;
-        _maxNewTokens = Math.Min(options.MaxNewTokens, MaxLength - prompt.Length - Tree.Capacity);
+        // Positions must also stay inside the model's context (its rotary/position tables end there): the room is the
+        // smaller of the cache and the context, less one step's candidates.
+        int context = Math.Min(MaxLength, _target.Config.MaxPositionEmbeddings);
+        if (prompt.Length >= context)
+            throw new ArgumentException($"The prompt has {prompt.Length} tokens; the model's context holds {_target.Config.MaxPositionEmbeddings} and this decoder's cache {MaxLength}.", nameof(prompt));
+        _maxNewTokens = Math.Min(options.MaxNewTokens, context - prompt.Length - Tree.Capacity);
         _cache.Truncate(0);
         Steps = TargetForwards = AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
         _stopReason = options.MaxNewTokens == 0 ? Decoding.StopReason.MaxNewTokens
