@@ -78,4 +78,30 @@ public sealed class HandComposedLoopTests
         foreach (var prompt in Prompts)
             Assert.Equal(Reference(target, prompt, 40), Run(target, prompt, 40, 5, proposer));
     }
+
+    [Fact]
+    public void A_decode_near_the_end_of_the_models_context_stops_there_instead_of_failing()
+    {
+        var config = TinyModels.Config() with { MaxPositionEmbeddings = 48 };
+        using var target = Pardec.Runtime.Models.CausalLM.CreateRandom(config, CPU, ScalarType.Float32, 3, 0.2);
+        using var session = new CausalSession(target, 256, 8);
+        var prompt = Enumerable.Range(1, 30).ToArray();
+        session.Start(prompt, new Pardec.Runtime.Decoding.GenerationOptions { MaxNewTokens = 100, StopOnEos = false });
+        using var jacobi = new JacobiProposer(7);
+        jacobi.Reset(session.Context);
+        while (!session.Done)
+        {
+            session.BeginStep();
+            jacobi.Propose(session.Context, session.Tree, 0);
+            using (var verified = session.Verify(returnHidden: false))
+            {
+                GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+                session.Commit(verified);
+            }
+            jacobi.Observe(session.Context, session.Tree, session.Outcome);
+        }
+        Assert.Equal(Pardec.Runtime.Decoding.StopReason.CacheFull, session.StopReason);
+        Assert.True(session.Context.Length + session.Tree.Capacity <= 48 + 1);
+        Assert.Throws<ArgumentException>(() => session.Start(Enumerable.Range(1, 48).ToArray(), new Pardec.Runtime.Decoding.GenerationOptions()));
+    }
 }
