@@ -63,6 +63,11 @@ public static class StrategyBenchmark
         var prompts = File.ReadLines(Path.Combine(root, "models", "eval", $"prompts.{o.Domain}.jsonl"))
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("prompt").GetString()!)
             .Take(o.Prompts).Select(p => tokenizer.Encode(p, addBos: true)).ToArray();
+        // Every strategy must have room for all its tokens inside the model's context (plus the widest tree), or
+        // strategies would stop at different lengths: keep each prompt's last tokens that leave that room.
+        int room = loaded.Config.MaxPositionEmbeddings - o.MaxTokens - 80;
+        if (room < 8) throw new ArgumentException($"--max-tokens {o.MaxTokens} leaves no room for a prompt in a {loaded.Config.MaxPositionEmbeddings}-token context.");
+        prompts = prompts.Select(p => p.Length <= room ? p : p[^room..]).ToArray();
 
         var strategies = GeneratedStrategies.All
             .Where(s => PdecCompiler.Compile(s.Plan).Plans[0] is { Canvas.Kind: CanvasKind.Causal, Canvas.Batch: null })
