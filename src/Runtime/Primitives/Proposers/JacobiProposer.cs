@@ -55,11 +55,13 @@ public sealed class JacobiProposer : IProposer
     {
         var picks = context.LastPicks;
         if (picks.Length == 0) return; // the step's rule did not pick per node; keep the old guesses
-        // The new root sits k + 1 positions after the old one. The target's pick at window node j predicts the token
-        // j + 2 positions after the old root, i.e. window slot j - k - 1 of the next step.
+        // Window node j sits j + 1 positions after the old root, and the target's pick there predicts the token
+        // j + 2 positions after it. The new root sits k + 1 positions after the old one, so the next step's slot 0
+        // (k + 2 positions after the old root) takes the pick at node k: the first rejected guess's prediction,
+        // which is exactly the Jacobi update of that position.
         int k = outcome.AcceptedCount;
         int fill = 0;
-        for (int j = k + 1; j < _placed && fill < _window; j++) _guesses[fill++] = (int)picks[_nodes[j]];
+        for (int j = k; j < _placed && fill < _window; j++) _guesses[fill++] = (int)picks[_nodes[j]];
         int last = fill > 0 ? _guesses[fill - 1] : outcome.NextToken;
         while (fill < _window) _guesses[fill++] = last;
     }
