@@ -101,7 +101,7 @@ public static class Evaluation
             {
                 long usable = n - k - 2;
                 if (usable <= 0) continue;
-                var pred = heads.Logits(k, hidden.narrow(1, 0, usable), lmHead).argmax(-1);
+                var pred = nn.functional.linear(heads.Head(k, hidden.narrow(1, 0, usable)), lmHead).argmax(-1);
                 hits[k] += pred.eq(w.narrow(1, k + 2, usable)).sum().item<long>();
                 counts[k] += b * usable;
             }

@@ -81,7 +81,7 @@ public sealed class MedusaObjective(CausalLMBase target, MedusaHeads heads, Tens
         for (int k = 0; k < heads.Count; k++)
         {
             long usable = n - k - 1;  // positions whose token k+2 ahead is still inside the window
-            var logits = heads.Logits(k, hidden.narrow(1, 0, usable), lmHead);
+            var logits = nn.functional.linear(heads.Head(k, hidden.narrow(1, 0, usable)), lmHead);
             var targets = window.narrow(1, k + 2, usable);
             var loss = nn.functional.cross_entropy(logits.reshape(b * usable, -1), targets.reshape(b * usable)) * Math.Pow(0.8, k);
             total = total is null ? loss : total + loss;

@@ -90,7 +90,7 @@ public static class Program
             TokenizerFile.CheckMatches(tokenizer, tokenizerPath, target.Config.VocabSize, Path.Combine(targetDir, "config.json"));
             foreach (var p in target.parameters()) p.requires_grad = false;
             var lmHead = ModelIO.LmHeadWeight(target);
-            using var heads = new MedusaHeads(headCount, target.Config.HiddenSize);
+            using var heads = NewMedusaHeads(headCount, target.Config);
             var loop = new Trainer(new MedusaObjective(target, heads, lmHead, context), train, settings, outDir).Run();
             if (Stopped(loop, outDir)) return;
 
@@ -233,10 +233,22 @@ public static class Program
                           result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
+    /// <summary>
+    /// Fresh Medusa-1 heads (the runtime's module) sharing the target's LM head. The residual blocks start at zero, as
+    /// in Medusa, so every head starts out as the target's own next-token guess.
+    /// </summary>
+    public static MedusaHeads NewMedusaHeads(int count, ModelConfig target)
+    {
+        var heads = new MedusaHeads(count, target.HiddenSize, target.VocabSize, sharedLmHead: true);
+        using var _ = torch.no_grad();
+        foreach (var p in heads.parameters()) p.zero_();
+        return heads;
+    }
+
     public static void SaveMedusa(MedusaHeads heads, string outDir, string targetDir, ModelConfig target)
     {
-        Directory.CreateDirectory(outDir);
-        ModelIO.SaveSafetensors(heads.ToMedusaStateDict(), Path.Combine(outDir, "medusa_heads.safetensors"), ScalarType.BFloat16);
+        heads.Save(outDir, target.VocabSize, ScalarType.BFloat16);
+        // The runtime's config, plus where the base model is and what each head predicts.
         var rel = Path.GetRelativePath(Path.GetFullPath(outDir), Path.GetFullPath(targetDir));
         var config = new JsonObject
         {
@@ -250,28 +262,11 @@ public static class Program
             ["head_k_predicts"] = "token at offset k+2 from the last input token (the base model predicts offset 1)",
             ["torch_dtype"] = "bfloat16",
         };
-        File.WriteAllText(Path.Combine(outDir, "medusa_config.json"),
+        File.WriteAllText(Path.Combine(outDir, MedusaHeads.ConfigFile),
                           config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    public static MedusaHeads LoadMedusa(string dir, ModelConfig target)
-    {
-        var configPath = Path.Combine(dir, "medusa_config.json");
-        if (!File.Exists(configPath)) throw new TrainingException($"{configPath}: Medusa config not found");
-        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-        int count = (int)config["medusa_num_heads"]!;
-        int hidden = (int)config["hidden_size"]!;
-        if (hidden != target.HiddenSize)
-            throw new TrainingException($"{configPath}: hidden_size {hidden} does not match the target's {target.HiddenSize}");
-        var heads = new MedusaHeads(count, hidden);
-        var path = Path.Combine(dir, "medusa_heads.safetensors");
-        if (!File.Exists(path)) throw new TrainingException($"{path}: file not found");
-        var loaded = TorchSharp.PyBridge.Safetensors.LoadStateDict(path);
-        try { heads.LoadMedusaStateDict(loaded, path); }
-        finally { foreach (var t in loaded.Values) t.Dispose(); }
-        heads.eval();
-        return heads;
-    }
+    public static MedusaHeads LoadMedusa(string dir, ModelConfig target) => MedusaHeads.Load(dir, target, CPU, ScalarType.Float32);
 
     /// <summary><c>eval --model DIR --valid FILE [--draft DIR] [--medusa DIR]</c>: the model card's numbers, as JSON.</summary>
     public static void RunEval(Options o)

@@ -30,6 +30,9 @@ public sealed class MedusaHeads : Module<Tensor, Tensor>
     public int Count { get; }
     public bool SharedLmHead { get; }
 
+    /// <summary>Head <paramref name="k"/>'s residual block, <c>h + SiLU(W_k h + b_k)</c>: <c>[..., hidden]</c> (training projects it itself).</summary>
+    public Tensor Head(int k, Tensor hidden) => hidden + functional.silu(blocks[k].forward(hidden));
+
     /// <summary>The residual-block outputs of every head: <c>[..., heads, hidden]</c>. Project them with the target's LM head when shared.</summary>
     public Tensor Hidden(Tensor hidden /* [..., hidden] */)
     {
