@@ -207,7 +207,7 @@ public sealed partial class PdecGenerator
                     case SelfDraftProposer sd:
                         var role = plan.FindModel(sd.Model)!;
                         var skip = role.Skip!;
-                        string layers = string.Join(", ", Enumerable.Range(skip.First, skip.Last - skip.First + 1));
+                        string layers = string.Join(", ", skip.Layers());
                         Fields.Add(Prim + ".Proposers.DraftModelProposer " + f);
                         Inits.Add(f + " = new " + Prim + ".Proposers.DraftModelProposer(" + Id(role.Target!) + ", maxLength, " + Capacity + ", " + Width(sd.Length)
                                   + ", " + Bool(sd.Sample) + ", " + Fold(sd.StopBelow, "0d") + ", _session.Sampler, new " + Rt + ".Models.LayerSkip(new int[] { " + layers + " }));");
@@ -369,7 +369,7 @@ public sealed partial class PdecGenerator
             case SelfDraftProposer sd:
                 var role = plan.FindModel(sd.Model)!;
                 draft = Id(role.Target!); length = fold.Fold(sd.Length);
-                skip = "new " + Rt + ".Models.LayerSkip(new int[] { " + string.Join(", ", Enumerable.Range(role.Skip!.First, role.Skip.Last - role.Skip.First + 1)) + " })";
+                skip = "new " + Rt + ".Models.LayerSkip(new int[] { " + string.Join(", ", role.Skip!.Layers()) + " })";
                 break;
             default: throw new System.NotSupportedException("'" + step.Proposers[0] + "' is not available on batched canvases");
         }
@@ -409,7 +409,7 @@ public sealed partial class PdecGenerator
         w.Line("if (!options.IsGreedy) throw new global::System.NotSupportedException(\"Strategy '" + plan.Name + "' decodes greedily; set the temperature to 0.\");");
         w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
         w.Line("var s = _session;");
-        w.Line("long started = " + B + ".BatchedDecoding.Start();");
+        w.Line("long started = global::System.Diagnostics.Stopwatch.GetTimestamp();");
         w.Line("s.Start(" + B + ".BatchedDecoding.Fill(prompts, " + batch + "), options.MaxNewTokens);");
         w.Line("_proposer.Reset(s.Context);");
         w.Line("bool cancelled = false;");
@@ -527,7 +527,6 @@ public sealed partial class PdecGenerator
         w.Open("while (!s.Done)");
         w.Line("if (cancellationToken.IsCancellationRequested) { s.Stop(" + Dec + ".StopReason.Cancelled); break; }");
         w.Line("s.BeginStep();");
-        w.Line("if (s.Done) break;");
         w.Line("if (!s.HasPredictions) s.Predict();");
         if (step.Block is AdaptiveBlock) w.Line("if (s.AtBlockStart) _block.Apply(s);");
         if (eot is not null)

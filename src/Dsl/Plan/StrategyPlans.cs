@@ -62,6 +62,14 @@ public sealed record ModelPlan(string Role, ModelKind Kind, string? Target = nul
 /// <summary>Inclusive layer range, e.g. the layers a self-speculative draft skips.</summary>
 public sealed record LayerRange(int First, int Last)
 {
+    /// <summary>Every layer index of the range, in order.</summary>
+    public int[] Layers()
+    {
+        var layers = new int[Last - First + 1];
+        for (int i = 0; i < layers.Length; i++) layers[i] = First + i;
+        return layers;
+    }
+
     public override string ToString() => First + ".." + Last;
 }
 

@@ -95,7 +95,7 @@ public sealed class AutoregressiveGenerator : IDisposable
                 string piece = detokenizer.Push(id);
                 text!.Append(piece);
                 onToken?.Invoke(id, piece);
-                if (FindStop(text, piece.Length, options.StopStrings) is int cut)
+                if (StopStrings.Find(text, text.Length - piece.Length, options.StopStrings) is int cut)
                 {
                     text.Length = cut;
                     reason = StopReason.StopString;
@@ -155,21 +155,6 @@ public sealed class AutoregressiveGenerator : IDisposable
     {
         for (int i = 0; i < ids.Count; i++) if (ids[i] == id) return true;
         return false;
-    }
-
-    // A stop string can only complete inside the newly appended text (or straddle its start).
-    private static int? FindStop(System.Text.StringBuilder text, int appended, IReadOnlyList<string> stops)
-    {
-        if (appended == 0 || stops.Count == 0) return null;
-        int best = -1;
-        foreach (var stop in stops)
-        {
-            if (stop.Length == 0) continue;
-            int from = Math.Max(0, text.Length - appended - stop.Length + 1);
-            int at = text.ToString(from, text.Length - from).IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (best < 0 || from + at < best)) best = from + at;
-        }
-        return best >= 0 ? best : null;
     }
 
     public void Dispose()

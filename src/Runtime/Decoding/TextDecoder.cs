@@ -72,7 +72,7 @@ public sealed class TextDecoder
                 int before = _text.Length;
                 _text.Append(_detokenizer.Push(id));
                 _tokens++;
-                int? stop = FindStop(before);
+                int? stop = StopStrings.Find(_text, before, stops);
                 if (stop is int at)
                 {
                     _text.Length = at;
@@ -92,23 +92,9 @@ public sealed class TextDecoder
             {
                 int before = _text.Length;
                 _text.Append(_detokenizer.Flush());
-                if (FindStop(before) is int at) { _text.Length = at; StoppedAtString = true; TokensKept = _tokens; }
+                if (StopStrings.Find(_text, before, stops) is int at) { _text.Length = at; StoppedAtString = true; TokensKept = _tokens; }
             }
             Emit(final: true);
-        }
-
-        // A stop string can only complete in the newly appended text or straddle its start.
-        private int? FindStop(int appendedFrom)
-        {
-            int best = -1;
-            foreach (var stop in stops)
-            {
-                if (stop.Length == 0) continue;
-                int from = Math.Max(0, appendedFrom - stop.Length + 1);
-                int at = _text.ToString(from, _text.Length - from).IndexOf(stop, StringComparison.Ordinal);
-                if (at >= 0 && (best < 0 || from + at < best)) best = from + at;
-            }
-            return best >= 0 ? best : null;
         }
 
         // Holds back the last few characters while a stop string could still be completing there.

@@ -30,8 +30,7 @@ internal sealed class InterpretedBatchedDecoder : IBatchDecoder
         (ICausalLM draft, Expr length, LayerSkip? skip) = step.Proposers[0] switch
         {
             DraftProposer d => (models.Model(d.Model), d.Length, (LayerSkip?)null),
-            SelfDraftProposer s => (models.Model(plan.FindModel(s.Model)!.Target!), s.Length,
-                                    new LayerSkip(Enumerable.Range(plan.FindModel(s.Model)!.Skip!.First, plan.FindModel(s.Model)!.Skip!.Last - plan.FindModel(s.Model)!.Skip!.First + 1).ToArray())),
+            SelfDraftProposer s when plan.FindModel(s.Model) is { } role => (models.Model(role.Target!), s.Length, new LayerSkip(role.Skip!.Layers())),
             var other => throw new NotSupportedException($"Strategy '{plan.Name}': '{other}' is not available on batched canvases."),
         };
         int gamma = values.Int(length);
@@ -56,7 +55,7 @@ internal sealed class InterpretedBatchedDecoder : IBatchDecoder
         if (!options.IsGreedy) throw new NotSupportedException($"Strategy '{_plan.Name}' decodes greedily; set the temperature to 0.");
         using var noGrad = torch.no_grad();
         var s = _session;
-        long started = BatchedDecoding.Start();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         s.Start(BatchedDecoding.Fill(prompts, Batch), options.MaxNewTokens);
         _proposer.Reset(s.Context);
         bool cancelled = false;

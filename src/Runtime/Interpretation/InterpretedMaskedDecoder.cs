@@ -104,7 +104,6 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
         {
             if (cancellationToken.IsCancellationRequested) { s.Stop(StopReason.Cancelled); break; }
             s.BeginStep();
-            if (s.Done) break;
             if (!s.HasPredictions) s.Predict();
             if (_block is not null && s.AtBlockStart) _block.Apply(s);
             if (_eot is not null && _eot.ShouldStop(s)) s.CommitEndOfText();

@@ -172,8 +172,7 @@ internal sealed class InterpretedCausalDecoder : IDecoder
     {
         var role = plan.FindModel(s.Model) ?? throw new InvalidOperationException($"Unknown model role '{s.Model}'.");
         var target = models.Model(role.Target!);
-        var skip = role.Skip!;
-        var layers = Enumerable.Range(skip.First, skip.Last - skip.First + 1).ToArray();
+        var layers = role.Skip!.Layers();
         return new DraftModelProposer(target, maxLength, capacity, length, s.Sample, values.Float(s.StopBelow, 0),
                                       sampler, new LayerSkip(layers));
     }

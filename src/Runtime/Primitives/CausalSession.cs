@@ -120,13 +120,9 @@ public sealed class CausalSession : IDisposable
     {
         TargetForwards++;
         ProposedDraftTokens += Tree.Count - 1;
-        var output = _verifier.Verify(Tree, returnHidden);
-        using (output)
-        {
-            using var logits = output.Logits[0];
-            using var hidden = output.Hidden?[0];
-            return new ModelOutput(logits.clone(), hidden?.clone());
-        }
+        // Views of batch row 0 share the forward's storage, so no [nodes, vocab] copy is made; the batched handles go.
+        using var output = _verifier.Verify(Tree, returnHidden);
+        return new ModelOutput(output.Logits.squeeze(0), output.Hidden?.squeeze(0));
     }
 
     /// <summary>

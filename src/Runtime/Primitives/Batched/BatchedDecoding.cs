@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pardec.Runtime.Decoding;
 
 namespace Pardec.Runtime.Primitives.Batched;
@@ -36,6 +35,4 @@ public static class BatchedDecoding
         }
         return results;
     }
-
-    public static long Start() => Stopwatch.GetTimestamp();
 }
