@@ -77,7 +77,7 @@ public sealed class AutoregressiveGenerator : IDisposable
             var mask = torch.ones(n, n, ScalarType.Bool, _model.Device).tril_().unsqueeze(0).unsqueeze(0); // [1, 1, n, n]
             using var output = _model.Forward(input, positions, mask, _cache);
             _token.copy_(sampler.SampleTensor(output.Logits.select(1, n - 1)).view(1, 1)); // [1, vocab] -> [1, 1]
-            _position.fill_(n);
+            using (Scalar position = n) _position.fill_(position); // a using local stays reachable (see Scalars)
         }
         stats.TargetForwards = 1;
         stats.PrefillTime = clock.Elapsed;

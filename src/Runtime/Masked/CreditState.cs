@@ -1,3 +1,4 @@
+using Pardec.Runtime.Models;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -65,8 +66,9 @@ public sealed class CreditState : IDisposable
         {
             var logits = session.BlockLogits; // [b, vocab]
             if (logits.shape[0] != b) throw new InvalidOperationException("Credits need the block's raw logits from Predict.");
+            using Scalar alpha = Alpha; // reachable through the op (see Scalars)
             var fused = logits.to_type(ScalarType.Float64).log_softmax(-1)
-                        + _credits.narrow(0, 0, b).to_type(ScalarType.Float64).log1p() * Alpha; // [b, vocab]
+                        .add(_credits.narrow(0, 0, b).to_type(ScalarType.Float64).log1p(), alpha); // log p + alpha log(1 + credit): [b, vocab]
             session.Score(fused.unsqueeze(0), _statsHost);
         }
         int width = (int)_statsHost.shape[2];
@@ -102,7 +104,7 @@ public sealed class CreditState : IDisposable
         using (no_grad())
         using (NewDisposeScope())
         {
-            _credits.narrow(0, 0, block.Length).mul_(Decay);
+            using (Scalar decay = Decay) _credits.narrow(0, 0, block.Length).mul_(decay); // reachable through the op (see Scalars)
             if (n == 0) return;
             var idx = _index.narrow(0, 0, n);
             var val = _value.narrow(0, 0, n);

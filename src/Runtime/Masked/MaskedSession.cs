@@ -364,7 +364,7 @@ public sealed class MaskedSession : IDisposable
     {
         long rows = logits.shape[0], span = logits.shape[1], vocab = logits.shape[2];
         var p = logits.to_type(ScalarType.Float64).softmax(-1);  // [rows, span, vocab]
-        p.index_fill_(-1, _maskIndex, 0.0);                       // a mask is never a prediction
+        p.index_fill_(-1, _maskIndex, Scalars.Zero);                       // a mask is never a prediction
         var (top, topIndex) = p.topk(2, dim: -1);                 // [rows, span, 2]
         var first = top.select(-1, 0);
         Tensor token, confidence;
@@ -375,7 +375,7 @@ public sealed class MaskedSession : IDisposable
         }
         else
         {
-            var q = Sampler.Probabilities(logits.reshape(rows * span, vocab)).index_fill_(-1, _maskIndex, 0.0);
+            var q = Sampler.Probabilities(logits.reshape(rows * span, vocab)).index_fill_(-1, _maskIndex, Scalars.Zero);
             token = multinomial(q, 1, replacement: false, generator: Sampler.Generator).view(rows, span);
             confidence = p.gather(-1, token.unsqueeze(-1)).squeeze(-1);
         }

@@ -109,7 +109,7 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else if (p.dim() == 1) p.fill_(1.0);
+            else if (p.dim() == 1) p.fill_(Scalars.One);
             else p.normal_(0.0, std, generator);
         }
     }

@@ -68,7 +68,7 @@ public sealed class Gpt2LMHeadModel : CausalLMBase
 
         public Tensor Forward(Tensor tokens, Tensor positions, Tensor mask, KVCache? cache, LayerSkip? skip)
         {
-            var h = Wte.forward(tokens) + _wpe.forward(positions); // [batch, n, hidden]
+            var h = Wte.forward(tokens).add(_wpe.forward(positions), Scalars.One); // [batch, n, hidden]; explicit alpha: see Scalars
             for (int i = 0; i < _h.Count; i++)
                 if (!IsSkipped(skip, i)) h = _h[i].Forward(h, mask, cache);
             return _lnF.forward(h);
@@ -95,8 +95,8 @@ public sealed class Gpt2LMHeadModel : CausalLMBase
 
         public Tensor Forward(Tensor x, Tensor mask, KVCache? cache)
         {
-            var h = x + _attn.Forward(_ln1.forward(x), mask, cache);
-            return h + _mlp.forward(_ln2.forward(h));
+            var h = x.add(_attn.Forward(_ln1.forward(x), mask, cache), Scalars.One);
+            return h.add(_mlp.forward(_ln2.forward(h)), Scalars.One);
         }
     }
 
@@ -142,7 +142,7 @@ public sealed class Gpt2LMHeadModel : CausalLMBase
         {
             var h = _cFc.forward(x);
             // HF's gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-            var inner = (h + h.pow(_three).mul_(_cubic)).mul_(_sqrt2OverPi).tanh_().add_(_one);
+            var inner = h.add(h.pow(_three).mul_(_cubic), Scalars.One).mul_(_sqrt2OverPi).tanh_().add_(_one);
             return _cProj.forward(h.mul(_half).mul_(inner));
         }
 

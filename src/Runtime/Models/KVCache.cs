@@ -149,7 +149,7 @@ public sealed class KVCache : IDisposable
             using var scope = torch.NewDisposeScope();
             var index = _deviceIndex.narrow(0, 0, count);
             index.copy_(keepOffsets);
-            index.add_(start);
+            using (Scalar offset = start) index.add_(offset); // reachable through the op (see Scalars)
             Gather(start, index);
         }
         Length = start + count;

@@ -92,8 +92,8 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
         public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
         {
-            var h = x + _attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache);
-            return h + _mlp.forward(_postAttentionNorm.forward(h));
+            var h = x.add(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache), Scalars.One); // explicit alpha: see Scalars
+            return h.add(_mlp.forward(_postAttentionNorm.forward(h)), Scalars.One);
         }
     }
 

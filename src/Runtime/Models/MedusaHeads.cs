@@ -1,3 +1,4 @@
+using Pardec.Runtime.Models;
 using System.Text.Json;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -31,14 +32,14 @@ public sealed class MedusaHeads : Module<Tensor, Tensor>
     public bool SharedLmHead { get; }
 
     /// <summary>Head <paramref name="k"/>'s residual block, <c>h + SiLU(W_k h + b_k)</c>: <c>[..., hidden]</c> (training projects it itself).</summary>
-    public Tensor Head(int k, Tensor hidden) => hidden + functional.silu(blocks[k].forward(hidden));
+    public Tensor Head(int k, Tensor hidden) => hidden.add(functional.silu(blocks[k].forward(hidden)), Scalars.One); // explicit alpha: see Scalars
 
     /// <summary>The residual-block outputs of every head: <c>[..., heads, hidden]</c>. Project them with the target's LM head when shared.</summary>
     public Tensor Hidden(Tensor hidden /* [..., hidden] */)
     {
         using var scope = NewDisposeScope();
         var outputs = new Tensor[Count];
-        for (int k = 0; k < Count; k++) outputs[k] = hidden + functional.silu(blocks[k].forward(hidden));
+        for (int k = 0; k < Count; k++) outputs[k] = hidden.add(functional.silu(blocks[k].forward(hidden)), Scalars.One);
         return stack(outputs, dim: -2).MoveToOuterDisposeScope();
     }
 

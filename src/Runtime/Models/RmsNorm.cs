@@ -21,7 +21,7 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var xf = x.to_type(ScalarType.Float32);
-        var inv = xf.square().mean(LastDim, keepdim: true).add_(_eps).rsqrt_(); // [.., 1]
+        var inv = (xf * xf).mean(LastDim, keepdim: true).add_(_eps, Scalars.One).rsqrt_(); // [.., 1]; not square(), explicit alpha: see Scalars
         return _weight * (xf * inv).to_type(x.dtype);
     }
 

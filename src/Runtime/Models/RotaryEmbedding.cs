@@ -19,7 +19,8 @@ internal sealed class RotaryEmbedding : IDisposable
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         // Same float32 arithmetic as HF: inv_freq = 1 / theta^(2i/d); freqs = position * inv_freq; emb = [freqs, freqs].
-        var invFreq = torch.pow(theta, torch.arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32) / headDim).reciprocal();
+        using Scalar headDimScalar = headDim; // reachable through the op (see Scalars); theta becomes a tensor the scope holds
+        var invFreq = torch.pow(theta, torch.arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32) / headDimScalar).reciprocal();
         var pos = torch.arange(maxPositions, ScalarType.Int64).to_type(ScalarType.Float32);
         var freqs = pos.unsqueeze(1) * invFreq.unsqueeze(0);     // [maxPositions, headDim / 2]
         var emb = torch.cat([freqs, freqs], 1);                  // [maxPositions, headDim]
@@ -46,7 +47,7 @@ internal sealed class RotaryEmbedding : IDisposable
         var x1 = x.narrow(3, 0, half);
         var x2 = x.narrow(3, half, half);
         var rotated = torch.cat([x2.neg(), x1], 3);
-        return x * cos + rotated * sin;
+        return (x * cos).add_(rotated * sin, Scalars.One); // explicit alpha: see Scalars
     }
 
     public void Dispose()

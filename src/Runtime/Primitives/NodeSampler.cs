@@ -1,4 +1,6 @@
+using Pardec.Runtime.Models;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,7 +49,16 @@ public sealed class NodeSampler : IDisposable
     /// <summary>The target's pick at each node; valid until the next call.</summary>
     public ReadOnlySpan<long> Pick(Tensor logits /* [n, vocab] float32 */)
     {
-        int n = (int)logits.shape[0];
+        int n = (int)logits.size(0);
+        if (_generator is null && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous())
+        {
+            // Greedy on the host: read the rows in place (no op, no handle); the first maximum wins, as in torch.argmax.
+            int vocab = (int)logits.size(1);
+            var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
+            for (int r = 0; r < n; r++) _picks[r] = IndexOfMax(rows.Slice(r * vocab, vocab));
+            _pickCount = n;
+            return _picks.AsSpan(0, n);
+        }
         using var scope = NewDisposeScope();
         Tensor picks; // [n] int64
         if (_generator is null) picks = logits.argmax(-1);
@@ -56,6 +67,33 @@ public sealed class NodeSampler : IDisposable
         MemoryMarshal.Cast<byte, long>(picks.contiguous().bytes).CopyTo(_picks);
         _pickCount = n;
         return _picks.AsSpan(0, n);
+    }
+
+    /// <summary>
+    /// Index of the first largest value (of the first NaN, if any, as torch.argmax): a vectorised pass finds the
+    /// maximum, a second finds where it first occurs.
+    /// </summary>
+    public static int IndexOfMax(ReadOnlySpan<float> values)
+    {
+        if (values.IsEmpty) throw new ArgumentException("No values.", nameof(values));
+        int i = 0;
+        float max = values[0];
+        if (Vector256.IsHardwareAccelerated && values.Length >= 2 * Vector256<float>.Count)
+        {
+            var best = Vector256.Create(values);
+            for (i = Vector256<float>.Count; i + Vector256<float>.Count <= values.Length; i += Vector256<float>.Count)
+                best = Vector256.Max(best, Vector256.Create(values.Slice(i)));
+            for (int lane = 0; lane < Vector256<float>.Count; lane++) max = MathF.Max(max, best[lane]);
+        }
+        for (; i < values.Length; i++) max = MathF.Max(max, values[i]);
+        int at = values.IndexOf(max);
+        return at >= 0 ? at : FirstNaN(values); // max is NaN: NaN != NaN, so IndexOf misses it
+    }
+
+    private static int FirstNaN(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++) if (float.IsNaN(values[i])) return i;
+        return 0;
     }
 
     /// <summary>The picks of the last <see cref="Pick"/> call (empty before the first).</summary>
@@ -73,16 +111,17 @@ public sealed class NodeSampler : IDisposable
         {
             // Everything below the k-th largest logit is removed.
             var kth = scaled.topk(Settings.TopK, dim: -1).values.narrow(-1, Settings.TopK - 1, 1); // [n, 1]
-            scaled = scaled.masked_fill(scaled < kth, double.NegativeInfinity);
+            scaled = scaled.masked_fill(scaled < kth, Scalars.NegativeInfinity);
         }
         if (Settings.TopP < 1.0)
         {
             // Nucleus: keep the smallest set of tokens whose mass reaches p (the top token always stays).
             var (sorted, order) = scaled.sort(-1, descending: true);
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var removeSorted = (cumulative - sorted.softmax(-1)) > Settings.TopP;
+            using Scalar topP = Settings.TopP; // rooted: see Scalars
+            var removeSorted = (cumulative - sorted.softmax(-1)).gt(topP);
             var remove = zeros_like(removeSorted).scatter(-1, order, removeSorted);
-            scaled = scaled.masked_fill(remove, double.NegativeInfinity);
+            scaled = scaled.masked_fill(remove, Scalars.NegativeInfinity);
         }
         return scaled.softmax(-1);
     }

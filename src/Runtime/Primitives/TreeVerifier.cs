@@ -20,10 +20,14 @@ public sealed class TreeVerifier : IDisposable
     private readonly Tensor _tokensHost;     // [1, capacity] int64
     private readonly Tensor _positionsHost;  // [1, capacity] int64
     private readonly Tensor _treeMaskHost;   // [capacity * capacity] bool, row-major [n, n] in its first n*n slots
-    // Device inputs.
+    // Device inputs (on the CPU the staging tensors themselves: written in place, never copied).
     private readonly Tensor _tokens;         // [1, capacity] int64
     private readonly Tensor _positions;      // [1, capacity] int64
     private readonly Tensor _mask;           // [1, 1, capacity, maxLength] bool
+    private readonly bool _onHost;
+    // On the CPU, the per-width views of the inputs, made on first use and kept: a step creates one handle (the mask's
+    // column view, whose width grows with the cache) instead of a dozen.
+    private readonly Tensor?[] _tokenViews, _positionViews, _maskRows;
 
     public TreeVerifier(ICausalLM model, KVCache cache, int capacity)
     {
@@ -33,9 +37,13 @@ public sealed class TreeVerifier : IDisposable
         _tokensHost = zeros(1, capacity, ScalarType.Int64);
         _positionsHost = zeros(1, capacity, ScalarType.Int64);
         _treeMaskHost = zeros(capacity * (long)capacity, ScalarType.Bool);
-        _tokens = zeros(1, capacity, ScalarType.Int64, model.Device);
-        _positions = zeros(1, capacity, ScalarType.Int64, model.Device);
+        _onHost = model.Device.type == DeviceType.CPU;
+        _tokens = _onHost ? _tokensHost : zeros(1, capacity, ScalarType.Int64, model.Device);
+        _positions = _onHost ? _positionsHost : zeros(1, capacity, ScalarType.Int64, model.Device);
         _mask = zeros(new long[] { 1, 1, capacity, cache.MaxLength }, ScalarType.Bool, model.Device);
+        _tokenViews = new Tensor?[capacity + 1];
+        _positionViews = new Tensor?[capacity + 1];
+        _maskRows = new Tensor?[capacity + 1];
     }
 
     public KVCache Cache => _cache;
@@ -54,15 +62,28 @@ public sealed class TreeVerifier : IDisposable
 
         var tokens = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
         var positions = MemoryMarshal.Cast<byte, long>(_positionsHost.bytes);
-        var treeMask = MemoryMarshal.Cast<byte, bool>(_treeMaskHost.bytes);
+        // On the CPU the tree mask goes straight into the mask buffer's rows (stride maxLength); else into staging.
+        var treeMask = MemoryMarshal.Cast<byte, bool>(_onHost ? _mask.bytes : _treeMaskHost.bytes);
+        int stride = _onHost ? _cache.MaxLength : n;
+        int offset = _onHost ? prefix : 0;
         for (int i = 0; i < n; i++)
         {
             tokens[i] = tree.Token(i);
             positions[i] = prefix + tree.Depth(i);
+            if (_onHost) treeMask.Slice(i * stride, prefix).Fill(true); // every node sees the committed prefix
             // Row i attends to column j iff node j is node i or one of its ancestors.
-            var row = treeMask.Slice(i * n, n);
+            var row = treeMask.Slice(i * stride + offset, n);
             row.Clear();
             for (int j = i; j != CandidateTree.NoNode; j = tree.Parent(j)) row[j] = true;
+        }
+
+        if (_onHost)
+        {
+            var rows = _maskRows[n] ??= Keep(_mask.narrow(2, 0, n));
+            var tokenView = _tokenViews[n] ??= Keep(_tokens.narrow(1, 0, n));
+            var positionView = _positionViews[n] ??= Keep(_positions.narrow(1, 0, n));
+            using var columns = rows.narrow(3, 0, prefix + n); // [1, 1, n, prefix + n]
+            return _model.Forward(tokenView, positionView, columns, _cache, returnHidden);
         }
 
         using var scope = NewDisposeScope();
@@ -71,12 +92,14 @@ public sealed class TreeVerifier : IDisposable
         tokensView.copy_(_tokensHost.narrow(1, 0, n));
         positionsView.copy_(_positionsHost.narrow(1, 0, n));
         var mask = _mask.narrow(2, 0, n).narrow(3, 0, prefix + n);  // [1, 1, n, prefix + n]
-        if (prefix > 0) mask.narrow(3, 0, prefix).fill_(true);       // every node sees the committed prefix
+        if (prefix > 0) mask.narrow(3, 0, prefix).fill_(Scalars.True);       // every node sees the committed prefix
         mask.narrow(3, prefix, n).copy_(_treeMaskHost.narrow(0, 0, (long)n * n).view(1, 1, n, n));
 
         var output = _model.Forward(tokensView, positionsView, mask, _cache, returnHidden);
         return new ModelOutput(output.Logits.MoveToOuterDisposeScope(), output.Hidden?.MoveToOuterDisposeScope());
     }
+
+    private static Tensor Keep(Tensor view) => view.DetachFromDisposeScope();
 
     /// <summary>
     /// Keeps the root and the accepted nodes' keys/values, in path order, right after the old prefix; drops the rest.
@@ -100,7 +123,9 @@ public sealed class TreeVerifier : IDisposable
 
     public void Dispose()
     {
+        foreach (var view in _tokenViews.Concat(_positionViews).Concat(_maskRows)) view?.Dispose();
         _tokensHost.Dispose(); _positionsHost.Dispose(); _treeMaskHost.Dispose();
-        _tokens.Dispose(); _positions.Dispose(); _mask.Dispose();
+        if (!_onHost) { _tokens.Dispose(); _positions.Dispose(); }
+        _mask.Dispose();
     }
 }

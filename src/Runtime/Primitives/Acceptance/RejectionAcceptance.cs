@@ -1,3 +1,4 @@
+using Pardec.Runtime.Models;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -56,7 +57,7 @@ public sealed class RejectionAcceptance : IDisposable
             if (_uniform[i - 1] < Math.Min(1f, ratio)) { outcome.Accept(i, tree.Token(i)); continue; }
             // Rejected at node i: resample from the residual max(0, p − q) at its parent (node i − 1).
             var q_i = draftDistributions?[i] ?? throw new InvalidOperationException("Drafted tokens need the distributions they were sampled from.");
-            var residual = (p[i - 1] - q_i.to(p.dtype)).clamp_min(0);
+            var residual = (p[i - 1] - q_i.to(p.dtype)).clamp_min(Scalars.Zero); // a rooted Scalar: see Scalars
             var mass = residual.sum();
             // If p ≤ q everywhere (only possible through rounding), p itself is the right fallback.
             var dist = mass.item<float>() > 0 ? residual / mass : p[i - 1];

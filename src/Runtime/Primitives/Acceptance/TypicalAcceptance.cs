@@ -12,8 +12,8 @@ namespace Pardec.Runtime.Primitives.Acceptance;
 /// </summary>
 public sealed class TypicalAcceptance : IDisposable
 {
-    private readonly double _epsilon;
-    private readonly double _delta;
+    private readonly Scalar _epsilon, _delta; // fields, not temporaries: see Scalars
+    private readonly Scalar _tiny = 1e-20;
     private readonly float[] _threshold;
     private readonly float[] _probOfToken;
     private readonly int[] _pathBuffer;
@@ -29,7 +29,7 @@ public sealed class TypicalAcceptance : IDisposable
         _indexHost = zeros(2, capacity, ScalarType.Int64);
     }
 
-    public void Dispose() => _indexHost.Dispose();
+    public void Dispose() { _indexHost.Dispose(); _epsilon.Dispose(); _delta.Dispose(); _tiny.Dispose(); }
 
     public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, NodeSampler sampler, StepOutcome outcome)
     {
@@ -38,7 +38,7 @@ public sealed class TypicalAcceptance : IDisposable
         using (var scope = NewDisposeScope())
         {
             var p = logits.softmax(-1);                                           // [n, vocab]
-            var entropy = -(p * p.clamp_min(1e-20).log()).sum(-1);                // [n]
+            var entropy = -(p * p.clamp_min(_tiny).log()).sum(-1);                // [n]
             var threshold = (entropy.neg().exp() * _delta).clamp_max(_epsilon).to(ScalarType.Float32).cpu();
             MemoryMarshal.Cast<byte, float>(threshold.contiguous().bytes).CopyTo(_threshold);
             if (n > 1)

@@ -29,6 +29,13 @@ public sealed class DraftModelProposer : IProposer
     private readonly Tensor _distributions;                // [capacity, vocab] float32: q for node i in row i
     private readonly int[] _drafted;
     private int _draftedCount, _forwardedDrafts;
+    // A greedy draft on the CPU reads its logits in place and forwards each drafted token from one-slot inputs: no
+    // tensor op outside the draft's own forward apart from the mask's column view, and no device sync per token.
+    private readonly bool _hostGreedy;
+    private readonly Tensor? _oneToken, _onePosition; // [1, 1] int64
+    private readonly Tensor? _allTrue;                // [1, 1, 1, maxLength] bool
+    private int _argmax;
+    private float _topProbability;
 
     public DraftModelProposer(ICausalLM draft, int maxLength, int treeCapacity, int length,
                               bool sample, double stopBelow, NodeSampler sampler, LayerSkip? skip = null)
@@ -49,6 +56,13 @@ public sealed class DraftModelProposer : IProposer
         _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
         _distributions = (sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32, draft.Device) : empty(0)).DetachFromDisposeScope();
         _drafted = new int[length];
+        _hostGreedy = !sample && draft.Device.type == DeviceType.CPU;
+        if (_hostGreedy)
+        {
+            _oneToken = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
+            _onePosition = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
+            _allTrue = ones(new long[] { 1, 1, 1, maxLength }, ScalarType.Bool).DetachFromDisposeScope();
+        }
     }
 
     public bool NeedsHidden => false;
@@ -85,8 +99,8 @@ public sealed class DraftModelProposer : IProposer
         var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
         for (int i = 0; i < n; i++) staged[have + i] = committed[have + i];
 
-        using var scope = NewDisposeScope();
-        var logits = Forward(have, n);              // [vocab]: the draft's guess for the token after the root
+        using var scope = _hostGreedy ? null : NewDisposeScope();
+        var logits = Forward(have, n);              // [vocab]: the draft's guess for the token after the root (null: read on the host)
         int parent = 0;
         for (int i = 0; i < _length; i++)
         {
@@ -94,7 +108,7 @@ public sealed class DraftModelProposer : IProposer
             float q = 0f;
             if (_sample)
             {
-                var dist = _sampler.Probabilities(logits.unsqueeze(0)).squeeze(0); // [vocab]
+                var dist = _sampler.Probabilities(logits!.unsqueeze(0)).squeeze(0); // [vocab]
                 token = (int)multinomial(dist, 1, generator: _sampler.Generator).item<long>();
                 q = dist[token].item<float>();
                 if (i > 0 && _stopBelow > 0 && dist.max().item<float>() < _stopBelow) break;
@@ -105,8 +119,8 @@ public sealed class DraftModelProposer : IProposer
             }
             else
             {
-                token = (int)logits.argmax().item<long>();
-                if (i > 0 && _stopBelow > 0 && logits.softmax(-1)[token].item<float>() < _stopBelow) break;
+                token = logits is null ? _argmax : (int)logits.argmax().item<long>();
+                if (i > 0 && _stopBelow > 0 && (logits is null ? _topProbability : logits.softmax(-1)[token].item<float>()) < _stopBelow) break;
                 int node = tree.AddChild(parent, token, source);
                 if (node == CandidateTree.NoNode) break;
                 parent = node;
@@ -114,7 +128,7 @@ public sealed class DraftModelProposer : IProposer
             _drafted[_draftedCount++] = token;
             if (i == _length - 1) break;             // the last draft token is never needed as input this step
             staged[_cache.Length] = token;
-            logits = Forward(_cache.Length, 1);
+            logits = _hostGreedy ? ForwardOne(token) : Forward(_cache.Length, 1);
             _forwardedDrafts++;
         }
     }
@@ -131,15 +145,52 @@ public sealed class DraftModelProposer : IProposer
         _cache.Truncate(oldLength + valid);
     }
 
-    // Forwards staged tokens [start, start + n) with a causal mask over the cache; returns the last row's logits [vocab].
-    private Tensor Forward(int start, int n)
+    // Forwards staged tokens [start, start + n) with a causal mask over the cache; returns the last row's logits [vocab],
+    // or null for a greedy draft on the CPU, whose pick (and its probability) it reads in place.
+    private Tensor? Forward(int start, int n)
     {
         DraftForwards++;
+        using var scope = _hostGreedy ? NewDisposeScope() : null;
         var tokens = _tokens.narrow(1, start, n);
         tokens.copy_(_tokensHost.narrow(1, start, n));
         var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n] offset-causal
         using var output = _draft.Forward(tokens, _positions.narrow(1, start, n), mask, _cache, returnHidden: false, skip: _skip);
+        if (_hostGreedy) { ReadLastRow(output.Logits); return null; }
         return output.Logits[0, n - 1].clone();
+    }
+
+    // One drafted token on top of the cache (greedy, CPU): it attends to every cached slot and itself.
+    private Tensor? ForwardOne(int token)
+    {
+        DraftForwards++;
+        int start = _cache.Length;
+        MemoryMarshal.Cast<byte, long>(_oneToken!.bytes)[0] = token;
+        MemoryMarshal.Cast<byte, long>(_onePosition!.bytes)[0] = start;
+        using var mask = _allTrue!.narrow(3, 0, start + 1);
+        using var output = _draft.Forward(_oneToken, _onePosition, mask, _cache, returnHidden: false, skip: _skip);
+        ReadLastRow(output.Logits);
+        return null;
+    }
+
+    // The greedy pick of the last logits row and its softmax probability, computed on the host.
+    private void ReadLastRow(Tensor logits /* [1, n, vocab] float32 on the CPU */)
+    {
+        if (!logits.is_contiguous())
+        {
+            using var dense = logits.contiguous();
+            ReadLastRow(dense);
+            return;
+        }
+        int vocab = (int)logits.size(2);
+        var row = MemoryMarshal.Cast<byte, float>(logits.bytes).Slice(((int)logits.size(1) - 1) * vocab, vocab);
+        _argmax = NodeSampler.IndexOfMax(row);
+        if (_stopBelow > 0)
+        {
+            // p(argmax) = 1 / sum_j exp(l_j - l_max)
+            float max = row[_argmax], sum = 0f;
+            foreach (float l in row) sum += MathF.Exp(l - max);
+            _topProbability = 1f / sum;
+        }
     }
 
     public void Dispose()
@@ -147,5 +198,6 @@ public sealed class DraftModelProposer : IProposer
         _cache.Dispose();
         _tokensHost.Dispose(); _positionsHost.Dispose(); _tokens.Dispose(); _positions.Dispose();
         _causal.Dispose(); _distributions.Dispose();
+        _oneToken?.Dispose(); _onePosition?.Dispose(); _allTrue?.Dispose();
     }
 }

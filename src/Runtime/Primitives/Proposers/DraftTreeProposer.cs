@@ -253,7 +253,7 @@ public sealed class DraftTreeProposer : IProposer
         var pos = _positions.narrow(1, first, m);
         pos.copy_(_positionsHost.narrow(1, first, m));
         var mask = _mask.narrow(2, 0, m).narrow(3, 0, first + m);       // [1, 1, m, prefix + columns]
-        mask.narrow(3, 0, _prefix).fill_(true);                         // every node sees the committed prefix
+        mask.narrow(3, 0, _prefix).fill_(Scalars.True);                         // every node sees the committed prefix
         mask.narrow(3, _prefix, columns).copy_(_treeMaskHost.narrow(0, 0, (long)m * columns).view(1, 1, m, columns));
         _forwarded += m;
         using var output = _draft.Forward(tokens, pos, mask, _cache);
@@ -275,7 +275,7 @@ public sealed class DraftTreeProposer : IProposer
         _scores.AsSpan(0, frontier).CopyTo(scoresHost);
         var scores = _scoresDevice.narrow(0, 0, frontier);
         scores.copy_(_scoresHost.narrow(0, 0, frontier));
-        var cumulative = logits.log_softmax(-1) + scores.unsqueeze(1);         // [frontier, vocab]
+        var cumulative = logits.log_softmax(-1).add(scores.unsqueeze(1), Scalars.One); // [frontier, vocab]; explicit alpha: see Scalars
         var (values, indices) = cumulative.view(-1).topk(Math.Min(_topK, frontier * (int)logits.shape[1])); // [k]
         CopyToHost(indices, values, (int)indices.shape[0]);
         if (indices.shape[0] < _topK) _topTokens.AsSpan((int)indices.shape[0], _topK - (int)indices.shape[0]).Clear();

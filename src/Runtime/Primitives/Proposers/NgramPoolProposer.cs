@@ -2,18 +2,24 @@ namespace Pardec.Runtime.Primitives.Proposers;
 
 /// <summary>
 /// The n-gram pool of lookahead decoding (Fu et al. 2024): n-grams keyed by their first token; at each step the
-/// n-grams that start with the root are proposed as parallel branches of the tree (up to <c>guesses</c> of them,
-/// most recent first). The pool is filled from the committed text and from the Jacobi window's trajectory: each window
-/// token followed by the target's predictions after it forms an n-gram the target itself generated.
+/// n-grams that start with the root are proposed as parallel branches of the tree (up to <c>guesses</c> of them).
+/// The pool is filled from two sources, kept in separate tiers:
+/// <list type="bullet">
+/// <item><b>verified</b> — n-grams of the committed text (prompt and output), which the target has already produced
+/// or read (the lookahead reference implementation's <c>POOL_FROM_PROMPT</c>, extended to the output);</item>
+/// <item><b>speculative</b> — n-grams from the Jacobi window's trajectory: each window token followed by the target's
+/// predictions after it.</item>
+/// </list>
+/// Verified n-grams are proposed first (most recent first), then speculative ones: a Jacobi trajectory built on
+/// unconverged guesses is often wrong, and on small models letting its n-grams displace text the target actually
+/// produced costs more acceptance than it adds. An n-gram in both tiers is proposed once (the tree merges equal paths).
 /// </summary>
 public sealed class NgramPoolProposer : IProposer
 {
     private readonly int _n;
     private readonly int _guesses;
-    private readonly int _perKey;
-    // Per first token: a ring of up to _perKey continuations of n - 1 tokens. Allocated when a key first appears.
-    private readonly Dictionary<int, int[]> _pool = new();
-    private readonly Dictionary<int, int> _count = new();
+    private readonly Tier _verified;
+    private readonly Tier _speculative;
     private readonly int[] _scratch;
     private int _indexedUpTo;
 
@@ -22,7 +28,9 @@ public sealed class NgramPoolProposer : IProposer
         if (n < 2) throw new ArgumentOutOfRangeException(nameof(n), n, "An n-gram pool needs n >= 2.");
         _n = n;
         _guesses = guesses;
-        _perKey = Math.Max(perKey, Math.Max(guesses, 1));
+        int capacity = Math.Max(perKey, Math.Max(guesses, 1));
+        _verified = new Tier(n - 1, capacity);
+        _speculative = new Tier(n - 1, capacity);
         _scratch = new int[n];
     }
 
@@ -32,22 +40,17 @@ public sealed class NgramPoolProposer : IProposer
 
     public void Reset(CausalContext context)
     {
-        _pool.Clear();
-        _count.Clear();
+        _verified.Clear();
+        _speculative.Clear();
         _indexedUpTo = 0;
         IndexContext(context);
     }
 
     public void Propose(CausalContext context, CandidateTree tree, int source)
     {
-        if (_guesses == 0 || !_pool.TryGetValue(context.Root, out var ring)) return;
-        int stored = Math.Min(_count[context.Root], _perKey);
-        int next = _count[context.Root] % _perKey;
-        for (int g = 0; g < Math.Min(_guesses, stored); g++)
-        {
-            int slot = (next - 1 - g + _perKey) % _perKey; // most recent first
-            tree.AddChain(0, ring.AsSpan(slot * (_n - 1), _n - 1), source);
-        }
+        int left = _guesses;
+        left -= _verified.Propose(context.Root, tree, source, left);
+        _speculative.Propose(context.Root, tree, source, left);
     }
 
     public void Observe(CausalContext context, CandidateTree tree, StepOutcome outcome) => IndexContext(context);
@@ -63,33 +66,58 @@ public sealed class NgramPoolProposer : IProposer
         {
             _scratch[0] = window[j];
             for (int t = 1; t < _n; t++) _scratch[t] = (int)picks[nodes[j + t - 1]];
-            Add(_scratch);
+            _speculative.Add(_scratch);
         }
     }
 
     private void IndexContext(CausalContext context)
     {
         var tokens = context.Tokens;
-        for (int end = Math.Max(_indexedUpTo, _n); end <= tokens.Length; end++) Add(tokens.Slice(end - _n, _n));
+        for (int end = Math.Max(_indexedUpTo, _n); end <= tokens.Length; end++) _verified.Add(tokens.Slice(end - _n, _n));
         _indexedUpTo = Math.Max(_indexedUpTo, tokens.Length + 1);
     }
 
-    private void Add(ReadOnlySpan<int> ngram)
-    {
-        int key = ngram[0];
-        if (!_pool.TryGetValue(key, out var ring))
-        {
-            ring = new int[_perKey * (_n - 1)];
-            _pool[key] = ring;
-            _count[key] = 0;
-        }
-        int count = _count[key];
-        int stored = Math.Min(count, _perKey);
-        for (int s = 0; s < stored; s++) // skip duplicates
-            if (ring.AsSpan(s * (_n - 1), _n - 1).SequenceEqual(ngram.Slice(1))) return;
-        ngram.Slice(1).CopyTo(ring.AsSpan((count % _perKey) * (_n - 1), _n - 1));
-        _count[key] = count + 1;
-    }
-
     public void Dispose() { }
+
+    /// <summary>Per first token, a ring of up to <c>capacity</c> distinct continuations of <c>length</c> tokens.</summary>
+    private sealed class Tier(int length, int capacity)
+    {
+        private readonly Dictionary<int, int[]> _rings = new(); // allocated when a key first appears
+        private readonly Dictionary<int, int> _counts = new();
+
+        public void Clear() { _rings.Clear(); _counts.Clear(); }
+
+        /// <summary>Proposes up to <paramref name="limit"/> continuations of <paramref name="key"/>, most recent first; returns how many.</summary>
+        public int Propose(int key, CandidateTree tree, int source, int limit)
+        {
+            if (limit <= 0 || !_rings.TryGetValue(key, out var ring)) return 0;
+            int count = _counts[key];
+            int stored = Math.Min(count, capacity);
+            int proposed = 0;
+            for (int g = 0; g < stored && proposed < limit; g++, proposed++)
+            {
+                int slot = (count - 1 - g) % capacity; // most recent first
+                tree.AddChain(0, ring.AsSpan(slot * length, length), source);
+            }
+            return proposed;
+        }
+
+        public void Add(ReadOnlySpan<int> ngram)
+        {
+            int key = ngram[0];
+            var continuation = ngram.Slice(1);
+            if (!_rings.TryGetValue(key, out var ring))
+            {
+                ring = new int[capacity * length];
+                _rings[key] = ring;
+                _counts[key] = 0;
+            }
+            int count = _counts[key];
+            int stored = Math.Min(count, capacity);
+            for (int s = 0; s < stored; s++) // already present: keep it where it is
+                if (ring.AsSpan(s * length, length).SequenceEqual(continuation)) return;
+            continuation.CopyTo(ring.AsSpan((count % capacity) * length, length));
+            _counts[key] = count + 1;
+        }
+    }
 }
