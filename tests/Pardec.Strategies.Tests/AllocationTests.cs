@@ -1,0 +1,89 @@
+using Pardec.Dsl;
+using Pardec.Dsl.Plan;
+using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Interpretation;
+using Pardec.Runtime.Models;
+using Pardec.Strategies;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Pardec.Strategies.Tests;
+
+/// <summary>
+/// What a generated decoder allocates per step outside its model forwards. Two decodes of the same prompt that differ
+/// only in length share every per-call cost (prompt tensors, result arrays sized by the budget), so their difference
+/// over their difference in steps is what the loop allocates per step. Model forwards are excluded by a wrapper that
+/// counts bytes inside them. Our own code allocates nothing per step (buffers are sized once for the tree capacity and
+/// context); what remains is TorchSharp's managed handle for every eager op result (~110 B each: the input views, the
+/// mask views, the picks), about 20 per step for a chain and more for draft trees and sampling. The bound catches
+/// per-node or per-token allocation creeping into a loop (a LINQ query, a list, a closure per step), which would scale
+/// with the tree and the text; the strategy benchmark reports the measured bytes beside the model's own.
+/// </summary>
+public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestOutputHelper output) : IClassFixture<EngineEquivalenceTests.Models>
+{
+    private static readonly int[] Prompt = [0, 5, 17, 5, 17, 33, 5, 17, 5, 17, 33, 5];
+
+    /// <summary>About 200 TorchSharp handles: twice the draft tree's measured ~18 KB per step.</summary>
+    private const int MaxBytesPerStep = 36 * 1024;
+
+    [Theory]
+    [MemberData(nameof(EngineEquivalenceTests.CausalStrategies), MemberType = typeof(EngineEquivalenceTests))]
+    public void A_generated_causal_loop_allocates_a_bounded_amount_per_step_outside_model_forwards(string name)
+    {
+        var strategy = GeneratedStrategies.All.Single(s => s.Name == name);
+        var counted = new ModelSet();
+        foreach (var role in new[] { "target", "draft" }) counted.Add(role, new CountingModel(models.Set.Model(role)));
+        counted.Add("heads", models.Heads);
+        using var decoder = strategy.Create(counted, null, 160);
+        var options = new GenerationOptions { MaxNewTokens = 96, StopOnEos = false, Temperature = 0.8, Seed = 5 };
+        var greedy = options with { Temperature = 0 };
+        foreach (var o in new[] { greedy, options })
+        {
+            var (shortBytes, shortSteps) = Measure(decoder, counted, o with { MaxNewTokens = 24 });
+            var (longBytes, longSteps) = Measure(decoder, counted, o with { MaxNewTokens = 96 });
+            Assert.True(longSteps > shortSteps, $"{name}: {longSteps} steps for 96 tokens, {shortSteps} for 24");
+            double perStep = (longBytes - shortBytes) / (double)(longSteps - shortSteps);
+            output.WriteLine($"{name} (temperature {o.Temperature}): {perStep:F0} B/step outside forwards ({shortSteps} vs {longSteps} steps)");
+            Assert.True(perStep <= MaxBytesPerStep, $"{name}: the loop allocated {perStep:F0} B per step outside model forwards (temperature {o.Temperature})");
+        }
+    }
+
+    private static (long Bytes, int Steps) Measure(IDecoder decoder, ModelSet set, GenerationOptions options)
+    {
+        decoder.Generate(Prompt, options); // warm: JIT, lazily sized buffers
+        long inside = Inside(set);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var result = decoder.Generate(Prompt, options);
+        long total = GC.GetAllocatedBytesForCurrentThread() - before;
+        return (total - (Inside(set) - inside), result.Stats.Steps);
+    }
+
+    private static long Inside(ModelSet set) => ((CountingModel)set.Model("target")).Bytes + ((CountingModel)set.Model("draft")).Bytes;
+
+    /// <summary>Counts the managed bytes allocated on this thread inside the wrapped model's calls.</summary>
+    private sealed class CountingModel(ICausalLM inner) : ICausalLM
+    {
+        public long Bytes { get; private set; }
+        public ModelConfig Config => inner.Config;
+        public Device Device => inner.Device;
+        public ScalarType DType => inner.DType;
+        public KVCache CreateCache(int batch, int maxLength) => inner.CreateCache(batch, maxLength);
+
+        public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden = false, LayerSkip? skip = null)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            try { return inner.Forward(tokens, positions, attentionMask, cache, returnHidden, skip); }
+            finally { Bytes += GC.GetAllocatedBytesForCurrentThread() - before; }
+        }
+
+        public Tensor LogitsFromHidden(Tensor hidden)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            try { return inner.LogitsFromHidden(hidden); }
+            finally { Bytes += GC.GetAllocatedBytesForCurrentThread() - before; }
+        }
+
+        public void Dispose() { }
+    }
+}
