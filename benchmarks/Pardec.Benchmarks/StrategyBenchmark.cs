@@ -32,6 +32,7 @@ public static class StrategyBenchmark
           --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 6)
           --strategies a,b,...       subset (default: every causal library strategy)
           --threads T                torch threads (default 1)
+          --param S.name=value       override a declared param of strategy S (repeatable), e.g. --param Lookahead.window=3 (then S runs on the interpreter)
           --out DIR                  results folder (default benchmarks/results)
         """;
 
@@ -87,7 +88,14 @@ public static class StrategyBenchmark
             var strategy = order[index];
             bool closingBaseline = index == order.Count - 1;
             IDecoder decoder;
-            try { decoder = strategy.Create(models, null, 512); }
+            try
+            {
+                // Overriding a build-time param needs the interpreter (the generated loop has it folded in); the engine
+                // equivalence tests prove both engines give the same tokens, so only speed differs.
+                var overrides = o.Params.GetValueOrDefault(strategy.Name);
+                decoder = overrides is null ? strategy.Create(models, null, 512)
+                    : PlanInterpreter.Create(PdecCompiler.Compile(strategy.Plan).Plans[0], models, overrides, 512);
+            }
             catch (ArgumentException e) { Console.WriteLine($"  {strategy.Name}: skipped ({e.Message})"); continue; }
             using (decoder)
             {
@@ -99,10 +107,15 @@ public static class StrategyBenchmark
                 {
                     timedTarget.ResetTimer(); timedDraft?.ResetTimer();
                     long bytes = GC.GetAllocatedBytesForCurrentThread();
+                    var pause = GC.GetTotalPauseDuration();
+                    int gen0 = GC.CollectionCount(0);
                     long start = Stopwatch.GetTimestamp();
                     var result = decoder.Generate(prompts[i], options);
                     var wall = Stopwatch.GetElapsedTime(start);
                     row.ManagedBytes += GC.GetAllocatedBytesForCurrentThread() - bytes;
+                    row.ForwardBytes += timedTarget.ForwardBytes + (timedDraft?.ForwardBytes ?? 0);
+                    row.GcPauseSeconds += (GC.GetTotalPauseDuration() - pause).TotalSeconds;
+                    row.Gen0Collections += GC.CollectionCount(0) - gen0;
                     outputs[i] = result.Tokens.ToArray();
                     row.Tokens += result.Stats.Tokens;
                     row.Steps += result.Stats.Steps;
@@ -145,11 +158,11 @@ public static class StrategyBenchmark
         md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), f32, load average at start `{json.load}`).");
         md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; speedup is tokens/s over the mean of the two `Greedy` (AR) rows of this run (measured first and last, so load drift shows: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s).");
         md.AppendLine();
-        md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step | host overhead/step | identical to AR |");
-        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step: model forwards | managed B/step: decode loop | GC pause | host overhead/step | identical to AR |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var r in rows)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Strategy} | {r.Guarantee} | {r.TokensPerSecond:F1} | {r.Speedup:F2}x | {r.TokensPerStep:F2} | {r.TargetForwardsPerToken:F2} | {r.DraftForwardsPerToken:F2} | {r.ManagedKBPerStep:F1} | {r.HostMsPerStep:F2} ms ({r.HostPercent:F1}%) | {(r.IdenticalToAr ? "yes" : "no")} |"));
+                $"| {r.Strategy} | {r.Guarantee} | {r.TokensPerSecond:F1} | {r.Speedup:F2}x | {r.TokensPerStep:F2} | {r.TargetForwardsPerToken:F2} | {r.DraftForwardsPerToken:F2} | {r.ForwardKBPerStep:F1} | {r.LoopBytesPerStep:F0} | {r.GcPausePercent:F2}% ({r.Gen0Collections} gen0) | {r.HostMsPerStep:F2} ms ({r.HostPercent:F1}%) | {(r.IdenticalToAr ? "yes" : "no")} |"));
         File.WriteAllText(Path.Combine(o.Out, name + ".md"), md.ToString());
         Console.WriteLine($"wrote {Path.Combine(o.Out, name)}.md/.json");
     }
@@ -166,6 +179,11 @@ public static class StrategyBenchmark
         public double WallSeconds { get; set; }
         public double HostSeconds { get; set; }
         public long ManagedBytes { get; set; }
+        /// <summary>The part of <see cref="ManagedBytes"/> allocated inside model forwards (TorchSharp's per-op tensor handles).</summary>
+        public long ForwardBytes { get; set; }
+        public double GcPauseSeconds { get; set; }
+        public int Gen0Collections { get; set; }
+        public double GcPausePercent => 100 * GcPauseSeconds / Math.Max(WallSeconds, 1e-9);
         public double Speedup { get; set; }
         public bool IdenticalToAr { get; set; }
         public double TokensPerSecond => Tokens / Math.Max(DecodeSeconds, 1e-9);
@@ -173,12 +191,18 @@ public static class StrategyBenchmark
         public double TargetForwardsPerToken => (double)TargetForwards / Math.Max(Tokens, 1);
         public double DraftForwardsPerToken => (double)DraftForwards / Math.Max(Tokens, 1);
         public double ManagedKBPerStep => ManagedBytes / 1024.0 / Math.Max(Steps, 1);
+        public double ForwardKBPerStep => ForwardBytes / 1024.0 / Math.Max(Steps, 1);
+        /// <summary>Everything else per step: the decode loop, plus each call's setup (prompt tensor, result) spread over its steps.</summary>
+        public double LoopBytesPerStep => (ManagedBytes - ForwardBytes) / (double)Math.Max(Steps, 1);
         public double HostMsPerStep => HostSeconds * 1000 / Math.Max(Steps, 1);
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
     private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out)
     {
+        /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
+        public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
+
         public static Options? Parse(string[] args)
         {
             var o = new Options("english", 0, 0, 96, 6, null, 1, Path.Combine(RepoRoot(), "benchmarks", "results"));
@@ -195,6 +219,14 @@ public static class StrategyBenchmark
                     case "--strategies": o = o with { Strategies = Next().Split(',').ToHashSet() }; break;
                     case "--threads": o = o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--out": o = o with { Out = Next() }; break;
+                    case "--param":
+                        var assignment = Next();
+                        int dot = assignment.IndexOf('.'), eq = assignment.IndexOf('=');
+                        if (dot <= 0 || eq <= dot + 1) throw new ArgumentException($"--param expects Strategy.name=value, got '{assignment}'");
+                        string owner = assignment[..dot];
+                        if (!o.Params.TryGetValue(owner, out var values)) o.Params[owner] = values = new();
+                        values[assignment[(dot + 1)..eq]] = assignment[(eq + 1)..];
+                        break;
                     default: return null;
                 }
             }

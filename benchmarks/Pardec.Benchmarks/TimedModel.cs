@@ -12,10 +12,15 @@ namespace Pardec.Benchmarks;
 public sealed class TimedModel(ICausalLM inner) : ICausalLM
 {
     private long _ticks;
+    private long _bytes;
 
     public TimeSpan ForwardTime => TimeSpan.FromTicks(_ticks * TimeSpan.TicksPerSecond / Stopwatch.Frequency);
     public int Forwards { get; private set; }
-    public void ResetTimer() { _ticks = 0; Forwards = 0; }
+
+    /// <summary>Managed bytes allocated on this thread inside the model's forwards (TorchSharp's per-op handles), so
+    /// a benchmark can tell the decode loop's own allocation from the model's.</summary>
+    public long ForwardBytes => _bytes;
+    public void ResetTimer() { _ticks = 0; _bytes = 0; Forwards = 0; }
 
     public ModelConfig Config => inner.Config;
     public Device Device => inner.Device;
@@ -24,16 +29,18 @@ public sealed class TimedModel(ICausalLM inner) : ICausalLM
 
     public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden = false, LayerSkip? skip = null)
     {
+        long bytes = GC.GetAllocatedBytesForCurrentThread();
         long start = Stopwatch.GetTimestamp();
         try { return inner.Forward(tokens, positions, attentionMask, cache, returnHidden, skip); }
-        finally { _ticks += Stopwatch.GetTimestamp() - start; Forwards++; }
+        finally { _ticks += Stopwatch.GetTimestamp() - start; _bytes += GC.GetAllocatedBytesForCurrentThread() - bytes; Forwards++; }
     }
 
     public Tensor LogitsFromHidden(Tensor hidden)
     {
+        long bytes = GC.GetAllocatedBytesForCurrentThread();
         long start = Stopwatch.GetTimestamp();
         try { return inner.LogitsFromHidden(hidden); }
-        finally { _ticks += Stopwatch.GetTimestamp() - start; }
+        finally { _ticks += Stopwatch.GetTimestamp() - start; _bytes += GC.GetAllocatedBytesForCurrentThread() - bytes; }
     }
 
     public void Dispose() { }
