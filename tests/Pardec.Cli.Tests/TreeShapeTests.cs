@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Pardec.Cli.Commands;
 using Pardec.Dsl;
+using Pardec.Dsl.Plan;
+using PlanDraftTree = Pardec.Dsl.Plan.DraftTreeProposer;
 using Pardec.Runtime.Loading;
 using Pardec.Runtime.Primitives.Proposers;
 using TorchSharp;
@@ -61,6 +63,23 @@ public sealed class TreeShapeTests
         var r = CliDriver.RunTiny("tree-shape", "--compare", "[[0], [1, 1]]");
         Assert.Equal(1, r.ExitCode);
         Assert.Equal("error: --compare: path [1, 1] has no parent path [1]", r.Err.Trim());
+    }
+
+    [Fact]
+    public void The_shipped_SequoiaTree_shape_is_the_dp_optimum_for_the_rates_its_file_records()
+    {
+        // The file states the command and the rates it measured; the DP half of that reproduction must hold exactly.
+        string file = File.ReadAllText(Path.Combine(ListAndCheckTests.RepoRoot(), "strategies", "tree_speculative.pdec"));
+        var recorded = Regex.Match(file, @"#\s+p = \[([^\]]+)\]");
+        Assert.True(recorded.Success, "tree_speculative.pdec no longer records the measured rates");
+        var p = recorded.Groups[1].Value.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        var command = Regex.Match(file, @"--budget (\d+) --max-depth (\d+)");
+        Assert.True(command.Success, "tree_speculative.pdec no longer records the tree-shape command");
+        var plan = PdecCompiler.Compile(file, "tree_speculative.pdec").Plans.Single(s => s.Name == "SequoiaTree");
+        var proposer = Assert.IsType<PlanDraftTree>(((CausalStepPlan)plan.Step).Proposers.Single());
+        var shipped = new DraftTreeShape(proposer.Tree!.Parents.ToArray(), proposer.Tree.Choices.ToArray());
+        var fitted = SequoiaTreeBuilder.Build(p, int.Parse(command.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(command.Groups[2].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(TreeShapeCommand.Format(fitted), TreeShapeCommand.Format(shipped));
     }
 
     // The tiny target with every weight perturbed: a draft that ranks the target's token first often, second sometimes.
