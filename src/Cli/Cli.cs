@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Pardec.Cli;
 
 /// <summary>
-/// The <c>pardec</c> command line: run, check, list, bench and trace. <see cref="Run"/> is the whole program, with
+/// The <c>pardec</c> command line: run, check, list, bench, trace and tree-shape. <see cref="Run"/> is the whole program, with
 /// its writers passed in so tests drive it in-process exactly as the executable does.
 /// </summary>
 public static class Cli
@@ -18,12 +18,13 @@ public static class Cli
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var context = new CliContext(output, error);
-        var root = new RootCommand("Parallel decoding for language models: run, check, list, benchmark and trace .pdec strategies.");
+        var root = new RootCommand("Parallel decoding for language models: run, check, list, benchmark and trace .pdec strategies, and fit tree shapes.");
         root.Subcommands.Add(RunCommand.Create(context));
         root.Subcommands.Add(CheckCommand.Create(context));
         root.Subcommands.Add(ListCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(TraceCommand.Create(context));
+        root.Subcommands.Add(TreeShapeCommand.Create(context));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
     }

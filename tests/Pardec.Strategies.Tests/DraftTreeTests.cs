@@ -121,6 +121,94 @@ public sealed class DraftTreeTests
         Assert.Equal(new[] { 1.0, 0.0, 0.0 }, p);
     }
 
+    [Theory]
+    [InlineData(1L, 2L)]
+    [InlineData(3L, 4L)]
+    [InlineData(7L, 7L)] // the draft is the target: every rank-0 node is accepted
+    public void Replaying_measured_ranks_gives_the_decoders_own_step_count(long targetSeed, long draftSeed)
+    {
+        // The measurement (teacher-forced draft rank of the target's greedy token) must be the event greedy tree
+        // verification decides: replayed over the decoder's own output it reproduces every step's accepted length.
+        using var target = TinyModels.Create(seed: targetSeed);
+        using var draft = targetSeed == draftSeed ? null : TinyModels.Create(seed: draftSeed, layers: 1);
+        var draftModel = draft ?? target;
+        DraftTreeShape[] shapes =
+        [
+            HandShape(), DraftTreeShape.Chain(4), new DraftTreeShape([-1, 0, 0, 0], [-1, 0, 1, 3]),
+            SequoiaTreeBuilder.Build([0.5, 0.2, 0.1], budget: 10, maxDepth: 4),
+        ];
+        int accepted = 0;
+        foreach (var shape in shapes)
+            foreach (var prompt in Prompts)
+            {
+                using var proposer = new DraftTreeProposer(draftModel, 256, shape);
+                var output = LoopHarness.RunGreedy(target, prompt, 40, proposer.Capacity, out var session, proposer);
+                int decoderSteps = session.Steps;
+                session.Dispose();
+                var ranks = SequoiaTreeBuilder.TargetRankUnderDraft(target, draftModel, [.. prompt, .. output], shape.MaxRank);
+                var (steps, tokens) = SequoiaTreeBuilder.ReplayGreedy(shape, ranks, prompt.Length - 1);
+                Assert.Equal(output.Length, tokens);
+                Assert.Equal(decoderSteps, steps);
+                accepted += tokens - steps;
+            }
+        Assert.True(accepted > 0, "no step accepted a draft token: the comparison would not test acceptance");
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.5, 0.3 }, 6, 4)]
+    [InlineData(new[] { 0.64, 0.07, 0.03, 0.03, 0.03 }, 16, 6)]
+    [InlineData(new[] { 0.3, 0.25, 0.2, 0.1 }, 12, 3)]
+    public void Expected_accepted_length_is_what_greedy_verification_accepts_when_ranks_hit_independently(double[] p, int budget, int maxDepth)
+    {
+        // Positions where the target's token is the draft's rank r with probability p[r] (disjoint events: the plain
+        // per-rank rate), independently of each other — Sequoia's positional acceptance. Replaying greedy verification
+        // must then accept what the builder's objective says, and measuring must give back p. Were the builder to read
+        // p as rates conditioned on the lower ranks missing, its objective would overstate every rank above 0.
+        var random = new Random(17);
+        var ranks = new int[300_000];
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            double u = random.NextDouble(), cumulative = 0;
+            ranks[i] = -1;
+            for (int r = 0; r < p.Length; r++)
+                if (u < (cumulative += p[r])) { ranks[i] = r; break; }
+        }
+        var measured = SequoiaTreeBuilder.AcceptanceByRank(ranks, p.Length);
+        for (int r = 0; r < p.Length; r++) Assert.InRange(measured[r], p[r] - 0.005, p[r] + 0.005);
+
+        var shape = SequoiaTreeBuilder.Build(p, budget, maxDepth);
+        var (steps, tokens) = SequoiaTreeBuilder.ReplayGreedy(shape, ranks, 0);
+        double acceptedPerStep = (tokens - steps) / (double)steps;
+        double predicted = shape.ExpectedAccepted(p);
+        Assert.InRange(acceptedPerStep, predicted - 0.02, predicted + 0.02);
+        // The conditional reading predicts something else here, by more than the tolerance.
+        var conditional = new double[p.Length];
+        double missed = 1;
+        for (int r = 0; r < p.Length; r++) { conditional[r] = p[r] / missed; missed -= p[r]; }
+        Assert.True(Math.Abs(shape.ExpectedAccepted(conditional) - acceptedPerStep) > 0.05);
+    }
+
+    [Fact]
+    public void Sequoia_builder_leaves_out_nodes_that_can_never_be_accepted()
+    {
+        // A draft that always agrees on rank 0 and never on rank 1 or 2: the best tree is the argmax chain; the
+        // zero-probability siblings would only widen the verify.
+        var shape = SequoiaTreeBuilder.Build([1.0, 0.0, 0.0], budget: 16, maxDepth: 6);
+        var chain = DraftTreeShape.Chain(6);
+        Assert.Equal(chain.Parents.ToArray(), shape.Parents.ToArray());
+        Assert.Equal(chain.Choices.ToArray(), shape.Choices.ToArray());
+        Assert.Empty(SequoiaTreeBuilder.Build([0.0, 0.0], budget: 4).Parents[1..].ToArray());
+    }
+
+    [Fact]
+    public void Measuring_more_tokens_than_the_models_positions_is_refused()
+    {
+        using var target = TinyModels.Create(seed: 1);
+        var tokens = new int[target.Config.MaxPositionEmbeddings + 1];
+        var e = Assert.Throws<ArgumentException>(() => SequoiaTreeBuilder.TargetRankUnderDraft(target, target, tokens, maxRank: 2));
+        Assert.Contains("windows", e.Message);
+    }
+
     [Fact]
     public void Sequoia_builder_matches_hand_optimum_on_a_small_case()
     {

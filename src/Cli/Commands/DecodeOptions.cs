@@ -36,6 +36,12 @@ internal sealed class DecodeOptions
             command.Options.Add(o);
     }
 
+    /// <summary>Only --dtype, --device and --threads, for commands that load models but do not decode a strategy.</summary>
+    public void AddTorchTo(Command command)
+    {
+        foreach (var o in new Option[] { DType, Device, Threads }) command.Options.Add(o);
+    }
+
     public ModelPaths Paths(ParseResult parse, string task = ModelLocator.DefaultTask) =>
         new(parse.GetValue(ModelsRoot) ?? ModelLocator.DefaultRoot(), task,
             parse.GetValue(Model), parse.GetValue(Draft), parse.GetValue(Heads));
