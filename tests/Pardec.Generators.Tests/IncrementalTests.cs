@@ -42,7 +42,7 @@ public sealed class IncrementalTests
         var compilation = GeneratorHarness.Compilation(Samples.Unrelated);
         var driver = GeneratorHarness.Driver(new[] { speculative, lookahead }).RunGenerators(compilation);
 
-        var changed = new InMemoryText(lookahead.Path, lookahead.GetText()!.ToString().Replace("param window: int = 5", "param window: int = 6"));
+        var changed = new InMemoryText(lookahead.Path, lookahead.GetText()!.ToString().Replace("param window: int = 4", "param window: int = 6"));
         Assert.NotEqual(lookahead.GetText()!.ToString(), changed.GetText().ToString());
         var result = driver.ReplaceAdditionalText(lookahead, changed).RunGenerators(compilation).GetRunResult().Results.Single();
 
