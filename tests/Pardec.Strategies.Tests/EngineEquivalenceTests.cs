@@ -127,6 +127,17 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
     }
 
     [Fact]
+    public void Overriding_a_build_time_draft_length_on_the_interpreter_verifies_the_whole_longer_draft()
+    {
+        var strategy = GeneratedStrategies.All.Single(s => s.Name == "SpeculativeGreedy"); // gamma = 4 by default
+        var set = new ModelSet().Add("target", _models.Target).Add("draft", _models.Target); // the target drafts: all accepted
+        using var decoder = PlanInterpreter.Create(Parse(strategy.Plan), set, new Dictionary<string, string> { ["gamma"] = "8" }, MaxLength);
+        var result = decoder.Generate(Prompts[0], new GenerationOptions { MaxNewTokens = 36, StopOnEos = false });
+        Assert.Equal(36, result.Tokens.Count);
+        Assert.Equal(4, result.Stats.Steps); // 8 drafted + 1 of the target's own per step, not 4 + 1
+    }
+
+    [Fact]
     public void The_library_compiles_every_strategy_file_into_the_registry()
     {
         var files = Directory.GetFiles(Path.Combine(RepoRoot(), "strategies"), "*.pdec");

@@ -104,4 +104,16 @@ public sealed class HandComposedLoopTests
         Assert.True(session.Context.Length + session.Tree.Capacity <= 48 + 1);
         Assert.Throws<ArgumentException>(() => session.Start(Enumerable.Range(1, 48).ToArray(), new Pardec.Runtime.Decoding.GenerationOptions()));
     }
+
+    [Fact]
+    public void Prompt_lookup_drafts_a_repeating_tail_past_the_end_of_the_text_as_an_overlapping_copy()
+    {
+        var context = new Pardec.Runtime.Primitives.CausalContext(32);
+        context.Start([9, 1, 2, 7, 1, 2]);          // the suffix [1, 2] last occurred at 1..2; what followed is [7, 1, 2]
+        var tree = new Pardec.Runtime.Primitives.CandidateTree(16);
+        tree.Reset(context.Root);
+        new Pardec.Runtime.Primitives.Proposers.PromptLookupProposer(2, 1, 7).Propose(context, tree, 0);
+        // period 3: [7, 1, 2] then its own copy continues [7, 1, 2, 7]
+        Assert.Equal(new[] { 7, 1, 2, 7, 1, 2, 7 }, Enumerable.Range(1, tree.Count - 1).Select(tree.Token).ToArray());
+    }
 }

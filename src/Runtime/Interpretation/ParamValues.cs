@@ -20,8 +20,15 @@ public sealed class ParamValues
             var param = plan.FindParam(name) ?? throw new ArgumentException(
                 $"Strategy '{plan.Name}' has no parameter '{name}'. Its parameters: {(plan.Params.IsEmpty ? "none" : string.Join(", ", plan.Params.Select(p => p.Name)))}.");
             _values[name] = Parse(param, text);
+            if (!param.Runtime && _values[name] != param.Default.Value) ResizesProposals = true;
         }
     }
+
+    /// <summary>
+    /// True when a build-time param was given a value other than its default. The plan's worst-case widths were
+    /// computed from the defaults, so an engine must then size its trees for the declared <c>max_width</c> instead.
+    /// </summary>
+    public bool ResizesProposals { get; }
 
     public double this[string name] => _values[name];
 

@@ -64,8 +64,10 @@ internal sealed class InterpretedCausalDecoder : IDecoder
         _values = values;
         _step = step;
         var target = models.Model(step.Verify.Model);
-        // Sized exactly as the generator sizes it: the binder's worst-case width plus the root.
-        int capacity = step.Verify.Width + 1;
+        // Sized exactly as the generator sizes it: the binder's worst-case width plus the root — unless a build-time
+        // param was overridden, which the binder's widths (computed from defaults) do not cover: then the declared
+        // max_width, so a longer draft is verified whole instead of being cut at the default's width.
+        int capacity = (values.ResizesProposals ? step.Verify.MaxWidth : step.Verify.Width) + 1;
         _session = new CausalSession(target, maxLength, capacity);
 
         var pools = new Dictionary<string, NgramPoolProposer>(StringComparer.Ordinal);

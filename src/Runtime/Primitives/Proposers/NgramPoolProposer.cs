@@ -82,10 +82,14 @@ public sealed class NgramPoolProposer : IProposer
     /// <summary>Per first token, a ring of up to <c>capacity</c> distinct continuations of <c>length</c> tokens.</summary>
     private sealed class Tier(int length, int capacity)
     {
-        private readonly Dictionary<int, int[]> _rings = new(); // allocated when a key first appears
+        private readonly Dictionary<int, int[]> _rings = new(); // allocated when a key first appears, reused across decodes
         private readonly Dictionary<int, int> _counts = new();
 
-        public void Clear() { _rings.Clear(); _counts.Clear(); }
+        /// <summary>Empties every ring but keeps it, so the next decode allocates only for keys it sees first.</summary>
+        public void Clear()
+        {
+            foreach (var key in _rings.Keys) _counts[key] = 0; // overwriting a value does not invalidate the enumeration
+        }
 
         /// <summary>Proposes up to <paramref name="limit"/> continuations of <paramref name="key"/>, most recent first; returns how many.</summary>
         public int Propose(int key, CandidateTree tree, int source, int limit)

@@ -10,6 +10,7 @@ public sealed class PromptLookupProposer : IProposer
     private readonly int _maxNgram;
     private readonly int _minNgram;
     private readonly int _length;
+    private readonly int[] _draft;
 
     public PromptLookupProposer(int maxNgram, int minNgram, int length)
     {
@@ -17,6 +18,7 @@ public sealed class PromptLookupProposer : IProposer
         _maxNgram = maxNgram;
         _minNgram = minNgram;
         _length = length;
+        _draft = new int[length];
     }
 
     public bool NeedsHidden => false;
@@ -29,8 +31,16 @@ public sealed class PromptLookupProposer : IProposer
         var tokens = context.Tokens;
         int start = FindContinuation(tokens, _maxNgram, _minNgram);
         if (start < 0) return;
-        int count = Math.Min(_length, tokens.Length - start);
-        tree.AddChain(0, tokens.Slice(start, count), source);
+        // Copy what followed the match; when the copy reaches the end of the text it continues from its own output,
+        // as an overlapping LZ77 copy does: text that repeats with period p = Length - start is drafted for `length`
+        // tokens, not only for p (llama.cpp's lookup gets the same by drafting token by token, each looked up anew).
+        int length = tokens.Length;
+        for (int k = 0; k < _length; k++)
+        {
+            int at = start + k; // start < length, so a position past the text is one this loop already drafted
+            _draft[k] = at < length ? tokens[at] : _draft[at - length];
+        }
+        tree.AddChain(0, _draft, source);
     }
 
     public void Observe(CausalContext context, CandidateTree tree, StepOutcome outcome) { }
