@@ -26,12 +26,14 @@ public static class PeerExport
           --max-tokens N[,N...]      tokens per prompt for the reference continuations (default 48): one
                                      reference.<N>.json per value
           --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 3)
+          --keep-bos                 truncate prompts as `strategies --keep-bos` does
         """;
 
     public static int Run(string[] args)
     {
         string domain = "english", @out = "";
         int padLayers = 0, padMlp = 0, promptCount = 3;
+        bool keepBos = false;
         int[] maxTokensList = [48];
         for (int i = 0; i < args.Length; i++)
         {
@@ -44,6 +46,7 @@ public static class PeerExport
                 case "--max-tokens": maxTokensList = Next().Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--prompts": promptCount = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--out": @out = Next(); break;
+                case "--keep-bos": keepBos = true; break;
                 default: Console.WriteLine(Usage); return 2;
             }
         }
@@ -69,7 +72,7 @@ public static class PeerExport
         {
             // The same prompts and truncation as StrategyBenchmark.
             int room = shipped.Config.MaxPositionEmbeddings - maxTokens - 80;
-            var prompts = texts.Select(t => tokenizer.Encode(t, addBos: true)).Select(p => p.Length <= room ? p : p[^room..]).ToArray();
+            var prompts = texts.Select(t => tokenizer.Encode(t, addBos: true)).Select(p => StrategyBenchmark.Truncate(p, room, keepBos ? tokenizer : null)).ToArray();
             var options = new GenerationOptions { MaxNewTokens = maxTokens, StopOnEos = false };
             int[][] Decode(CausalLMBase model)
             {
@@ -86,11 +89,11 @@ public static class PeerExport
 
             var reference = new
             {
-                domain, maxTokens, padLayers, padMlp, parameters = PaddedModel.Parameters(exported.Model), identicalToShipped = identical,
+                domain, maxTokens, padLayers, padMlp, keepBos, parameters = PaddedModel.Parameters(exported.Model), identicalToShipped = identical,
                 prompts = prompts.Select((p, i) => new
                 {
                     text = texts[i], truncated = p.Length < tokenizer.Encode(texts[i], addBos: true).Length,
-                    promptIds = p, promptText = tokenizer.Decode(p),
+                    promptIds = p, promptText = tokenizer.Decode(p), tailText = StrategyBenchmark.TailText(tokenizer, p),
                     greedyIds = fromShipped[i], greedyText = tokenizer.Decode(fromShipped[i]),
                 }),
             };

@@ -32,6 +32,9 @@ public static class StrategyBenchmark
           --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 6)
           --strategies a,b,...       subset (default: every causal library strategy)
           --threads T                torch threads (default 1)
+          --keep-bos                 a prompt cut to fit the context keeps its BOS in front of its last tokens, cut
+                                     where the text round-trips (a text-only peer such as llama.cpp always adds
+                                     BOS and tokenizes text; see benchmarks/peer)
           --out DIR                  results folder (default benchmarks/results)
         """;
 
@@ -67,7 +70,7 @@ public static class StrategyBenchmark
         // strategies would stop at different lengths: keep each prompt's last tokens that leave that room.
         int room = loaded.Config.MaxPositionEmbeddings - o.MaxTokens - 80;
         if (room < 8) throw new ArgumentException($"--max-tokens {o.MaxTokens} leaves no room for a prompt in a {loaded.Config.MaxPositionEmbeddings}-token context.");
-        prompts = prompts.Select(p => p.Length <= room ? p : p[^room..]).ToArray();
+        prompts = prompts.Select(p => Truncate(p, room, o.KeepBos ? tokenizer : null)).ToArray();
 
         var strategies = GeneratedStrategies.All
             .Where(s => PdecCompiler.Compile(s.Plan).Plans[0] is { Canvas.Kind: CanvasKind.Causal, Canvas.Batch: null })
@@ -154,6 +157,26 @@ public static class StrategyBenchmark
         Console.WriteLine($"wrote {Path.Combine(o.Out, name)}.md/.json");
     }
 
+    /// <summary>
+    /// A prompt cut to fit <paramref name="room"/> tokens: its last tokens; or, with <paramref name="keepBosWith"/> (for a
+    /// peer engine that takes text and always adds BOS, like llama.cpp), BOS then the longest tail of at most room - 1
+    /// tokens whose text (<see cref="TailText"/>) tokenizes back to exactly those tokens, so both engines see the same ids.
+    /// </summary>
+    internal static int[] Truncate(int[] prompt, int room, TextTokenizer? keepBosWith)
+    {
+        if (prompt.Length <= room) return prompt;
+        if (keepBosWith is null) return prompt[^room..];
+        for (int start = prompt.Length - room + 1; start < prompt.Length; start++)
+        {
+            int[] cut = [prompt[0], .. prompt[start..]];
+            if (keepBosWith.Encode(TailText(keepBosWith, cut), addBos: true).SequenceEqual(cut)) return cut;
+        }
+        throw new ArgumentException("No tail of the prompt tokenizes back to itself.");
+    }
+
+    /// <summary>The text of a prompt after its BOS, as a text-only engine should be given it.</summary>
+    internal static string TailText(TextTokenizer tokenizer, int[] prompt) => tokenizer.Decode(prompt.Skip(1)).TrimStart(' ');
+
     public sealed class Row
     {
         public string Strategy { get; set; } = "";
@@ -177,7 +200,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false)
     {
         public static Options? Parse(string[] args)
         {
@@ -195,6 +218,7 @@ public static class StrategyBenchmark
                     case "--strategies": o = o with { Strategies = Next().Split(',').ToHashSet() }; break;
                     case "--threads": o = o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--out": o = o with { Out = Next() }; break;
+                    case "--keep-bos": o = o with { KeepBos = true }; break;
                     default: return null;
                 }
             }

@@ -64,4 +64,4 @@ fi
 cmake --build llama.cpp/build --config Release -j "$JOBS" --target "${TARGETS[@]}"
 
 for t in "${TARGETS[@]}"; do test -x "llama.cpp/build/bin/$t" || { echo "missing $t" >&2; exit 1; }; done
-echo "built: $PEER_DIR/llama.cpp/build/bin/{${TARGETS[*]// /,}}"
+echo "built: $PEER_DIR/llama.cpp/build/bin/{$(IFS=,; echo "${TARGETS[*]}")}"

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def sh(cmd, env=None, cwd=None):
@@ -52,7 +53,7 @@ class Peer:
         # One thread for everything (decode, batch/prompt, draft); greedy; EOS ignored as Pardec's benchmark does;
         # a 512-cell cache so lookahead's parallel sequences fit (the positions used stay inside the model's 256).
         return ["-m", str(self.models / model), "-t", "1", "-tb", "1", "-c", "512", "-n", str(self.a.max_tokens),
-                "--temp", "0", "--top-k", "1", "--repeat-penalty", "1.0", "--seed", "1", "--ignore-eos", "--no-escape"]
+                "--temp", "0", "--top-k", "1", "--repeat-penalty", "1.0", "--seed", "1", "--ignore-eos", "--no-escape", "--color", "off"]
 
     def run(self, name, tool, args, model, family, note, env_extra=None, primary=False):
         row = dict(engine="llama.cpp", name=name, family=family, tool=tool, model=model, note=note, primary=primary,
@@ -69,7 +70,7 @@ class Peer:
             r = sh(cmd, env=env)
             if r.returncode != 0:
                 raise SystemExit(f"{tool} failed ({r.returncode}):\n{r.stderr[-3000:]}")
-            err, out = r.stderr, r.stdout
+            err, out = r.stderr, ANSI.sub("", r.stdout)
             if tool == "llama-completion":
                 ev = re.search(r"\beval time =\s*([\d.]+) ms /\s*(\d+) runs", err)
                 sm = re.search(r"sampling time =\s*([\d.]+) ms", err)
@@ -108,7 +109,7 @@ class Peer:
 
     def check_prompt_tokens(self, err, p, i):
         # --verbose-prompt lists the prompt as "   id -> 'piece'" lines.
-        ids = [int(m) for m in re.findall(r"^\s*(\d+) -> '", err, re.M)]
+        ids = [int(m) for m in re.findall(r"^(?:[\d.]+ I)?\s*(\d+) -> '", err, re.M)]
         ours = p["promptIds"]
         self.checks.append(dict(prompt=i, ours=len(ours), peer=len(ids), identical=ids == ours,
                                 first_difference=next((k for k, (x, y) in enumerate(zip(ids, ours)) if x != y), None)))
@@ -118,19 +119,20 @@ def run_peer(a, reference):
     peer = Peer(a, reference)
     T, D = "english-padded.f32.gguf", "english-draft.f32.gguf"
     d = ["-md", str(peer.models / D), "-td", "1", "-tbd", "1"]
+    ds = d + ["--spec-type", "draft-simple"]
     rows = []
     print(f"llama.cpp, {a.max_tokens} tokens, load {loadavg()}", flush=True)
     rows.append(peer.run("plain (llama-completion)", "llama-completion", [], T, "plain", "", primary=True))
     rows.append(peer.run("plain (llama-lookup, draft 0)", "llama-lookup", ["--spec-draft-n-max", "0"], T, "plain",
                          "cross-check: plain decode timed like the speculative tools"))
-    rows.append(peer.run("speculative-simple, draft 4", "llama-speculative-simple", d + ["--spec-draft-n-max", "4"], T,
+    rows.append(peer.run("speculative-simple, draft 4", "llama-speculative-simple", ds + ["--spec-draft-n-max", "4"], T,
                          "speculative", "draft length 4 = Pardec's gamma", primary=True))
-    rows.append(peer.run("speculative-simple, draft 3 (default)", "llama-speculative-simple", d, T, "speculative",
+    rows.append(peer.run("speculative-simple, draft 3 (default)", "llama-speculative-simple", ds, T, "speculative",
                          "llama.cpp's default draft length"))
-    rows.append(peer.run("speculative-simple, draft 8", "llama-speculative-simple", d + ["--spec-draft-n-max", "8"], T,
+    rows.append(peer.run("speculative-simple, draft 8", "llama-speculative-simple", ds + ["--spec-draft-n-max", "8"], T,
                          "speculative", ""))
     rows.append(peer.run("speculative, draft 4", "llama-speculative", d + ["--spec-draft-n-max", "4"], T, "speculative",
-                         "the older example (rejection-sampling path, one draft sequence)"))
+                         "the older example (one draft sequence, its own draft loop)", primary=True))
     rows.append(peer.run("lookup, draft 10", "llama-lookup", ["--spec-draft-n-max", "10"], T, "prompt lookup",
                          "draft length 10 = Pardec's PromptLookup length; n-grams 1..4 (LLAMA_NGRAM_MIN/MAX)", primary=True))
     rows.append(peer.run("lookup, draft 3 (default)", "llama-lookup", [], T, "prompt lookup", "llama.cpp's default draft length"))
@@ -142,13 +144,13 @@ def run_peer(a, reference):
     rows.append(peer.run("plain (llama-completion), again last", "llama-completion", [], T, "plain", "", primary=True))
     if a.f16:
         rows.append(peer.run("plain f16 (llama-completion)", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
-        rows.append(peer.run("speculative-simple f16, draft 4", "llama-speculative-simple", d + ["--spec-draft-n-max", "4"],
+        rows.append(peer.run("speculative-simple f16, draft 4", "llama-speculative-simple", ds + ["--spec-draft-n-max", "4"],
                              "english-padded.f16.gguf", "extra: f16", "f16 target, f32 draft"))
         rows.append(peer.run("plain f16 (llama-completion), again last", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
     if a.shipped:
         rows.append(peer.run("plain, shipped 5M target", "llama-completion", [], "english-target.f32.gguf", "extra: shipped target", ""))
         rows.append(peer.run("speculative-simple, shipped target, draft 4", "llama-speculative-simple",
-                             d + ["--spec-draft-n-max", "4"], "english-target.f32.gguf", "extra: shipped target", ""))
+                             ds + ["--spec-draft-n-max", "4"], "english-target.f32.gguf", "extra: shipped target", ""))
         rows.append(peer.run("lookup, shipped target, draft 10", "llama-lookup", ["--spec-draft-n-max", "10"],
                              "english-target.f32.gguf", "extra: shipped target", ""))
     return rows, peer.checks
@@ -159,7 +161,7 @@ def run_pardec(a):
     out.mkdir(parents=True, exist_ok=True)
     args = ["strategies", "--domain", "english", "--pad-layers", "12", "--pad-mlp", "8192", "--max-tokens", str(a.max_tokens),
             "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,PromptLookup,AdaptiveNgram,Lookahead",
-            "--threads", "1", "--out", str(out)]
+            "--threads", "1", "--keep-bos", "--out", str(out)]
     cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(REPO / "benchmarks/Pardec.Benchmarks"), "--"] + args
     print(f"Pardec, {a.max_tokens} tokens, load {loadavg()}", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -319,9 +321,10 @@ def main():
     reference = json.loads((Path(a.peer_dir) / "models" / "english-padded" / f"reference.{a.max_tokens}.json").read_text())
     reference["prompts"] = reference["prompts"][: a.prompts]
     for p in reference["prompts"]:
-        # llama.cpp takes text and adds BOS itself (and SentencePiece's leading space): give it the prompt text. A prompt
-        # that the benchmark cut to fit the context has no BOS on Pardec's side; the token check below shows any difference.
-        p["peerPrompt"] = p["text"] if not p["truncated"] else p["promptText"].lstrip(" ")
+        # llama.cpp takes text and adds BOS itself (and SentencePiece's leading space): give it the prompt text, or for a
+        # prompt cut to fit the context (Pardec keeps BOS + the last tokens, --keep-bos) the text of those last tokens.
+        # The --verbose-prompt check shows whether llama.cpp's tokens are then the same as Pardec's.
+        p["peerPrompt"] = p["text"] if not p["truncated"] else p["tailText"]
 
     meta = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"), load_start=loadavg(),
                 llama_commit=sh(["git", "-C", str(Path(a.peer_dir) / "llama.cpp"), "rev-parse", "HEAD"]).stdout.strip(),
