@@ -112,6 +112,7 @@ public static class StrategyBenchmark
                     row.TargetForwards += result.Stats.TargetForwards - 1; // prefill excluded
                     row.DraftForwards += result.Stats.DraftForwards;
                     row.DecodeSeconds += result.Stats.DecodeTime.TotalSeconds;
+                    row.PrefillSeconds += result.Stats.PrefillTime.TotalSeconds;
                     var forwardTime = timedTarget.ForwardTime + (timedDraft?.ForwardTime ?? TimeSpan.Zero);
                     row.HostSeconds += Math.Max(0, (wall - forwardTime).TotalSeconds); // prefill is a timed forward too
                     row.WallSeconds += wall.TotalSeconds;
@@ -187,6 +188,8 @@ public static class StrategyBenchmark
         public int DraftForwards { get; set; }
         public double DecodeSeconds { get; set; }
         public double WallSeconds { get; set; }
+        /// <summary>Prompt prefill inside <see cref="WallSeconds"/>: wall - prefill is the end-to-end generation time (the peer comparison uses it).</summary>
+        public double PrefillSeconds { get; set; }
         public double HostSeconds { get; set; }
         public long ManagedBytes { get; set; }
         public double Speedup { get; set; }

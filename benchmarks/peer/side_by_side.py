@@ -4,13 +4,15 @@
 Run through benchmarks/peer/run-side-by-side.sh (which builds, converts and sets the thread variables); stdlib only.
 
 Each engine is timed against its own plain decoding in the same run, plain measured first and again last.
-Timings are generation only (prompt prefill and model load excluded), summed over the prompts, tok/s = tokens / seconds:
-  * llama.cpp speculative/lookup/lookahead: the tools' own "decoded N tokens in T seconds" (wall clock from after the
-    prompt to the last token: drafting, verification, sampling and bookkeeping all inside);
-  * llama.cpp plain (llama-completion): llama_perf's eval time + sampling time for its n_eval single-token decodes (the
-    tool prints no wall clock of its own); llama-lookup with a draft of 0 tokens is a second plain decode timed exactly
-    like the speculative tools, shown as a cross-check;
-  * Pardec: Stats.DecodeTime from StrategyBenchmark (same span: after the prompt, every step's work included).
+The headline rate is end-to-end generation: tokens / wall seconds from the end of the prompt prefill to the last token
+(model load and prefill excluded; drafting, verification, sampling and bookkeeping included), summed over the prompts:
+  * llama.cpp speculative/lookup/lookahead: the tools' own "decoded N tokens in T seconds" (exactly that span);
+  * llama.cpp plain (llama-completion, which prints no such line): llama_perf's total time - prompt eval time, for
+    n_eval + 1 tokens (the first comes from the prompt's logits, as in llama-lookup's count). Also recorded: the
+    per-forward rate n_eval / (eval + sampling time), and llama-lookup with a 0-token draft, a plain decode timed by the
+    same clock as the speculative tools;
+  * Pardec: StrategyBenchmark's wall time of each Generate minus its prefill time. Also recorded: its own standard
+    figure, tokens / Stats.DecodeTime (the session clock, which stops between steps' commit and the next step).
 """
 import argparse
 import datetime
@@ -19,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,12 +33,6 @@ def sh(cmd, env=None, cwd=None):
 
 def loadavg():
     return Path("/proc/loadavg").read_text().strip()
-
-
-def params_of(gguf_log):
-    """Parameter count as llama.cpp reports it ("model params = 105.91 M")."""
-    m = re.search(r"model params\s*=\s*([\d.]+) ([KMB])", gguf_log)
-    return float(m.group(1)) * {"K": 1e3, "M": 1e6, "B": 1e9}[m.group(2)] if m else None
 
 
 class Peer:
@@ -57,28 +52,40 @@ class Peer:
 
     def run(self, name, tool, args, model, family, note, env_extra=None, primary=False):
         row = dict(engine="llama.cpp", name=name, family=family, tool=tool, model=model, note=note, primary=primary,
-                   tokens=0, seconds=0.0, drafted=0, accepted=0, steps=0, outputs=[], identical=True, pure_eval_seconds=0.0)
+                   tokens=0, seconds=0.0, drafted=0, accepted=0, steps=0, outputs=[], identical=True)
         env = dict(self.env, **(env_extra or {}))
         command = None
         for i, p in enumerate(self.reference["prompts"]):
             prompt = p["peerPrompt"]
             cmd = [str(self.bin / tool)] + self.common(model) + args + ["-p", prompt]
+            if tool == "llama-lookahead":
+                cmd.remove("--color"); cmd.remove("off")  # not among its options; it colours accepted n-grams (stripped below)
             if tool == "llama-completion":
                 cmd += ["-no-cnv", "--verbose-prompt"]
             command = command or " ".join(
                 ([f"{k}={v}" for k, v in (env_extra or {}).items()]) + [tool] + [c if c != prompt else "<prompt>" for c in cmd[1:]])
-            r = sh(cmd, env=env)
-            if r.returncode != 0:
-                raise SystemExit(f"{tool} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+            for attempt in range(3):
+                r = sh(cmd, env=env)
+                if r.returncode != 0:
+                    raise SystemExit(f"{tool} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+                # llama.cpp logs from a worker thread; a report cut short at exit is retried rather than misread.
+                if re.search(r"decoded\s+\d+ tokens in|total time =", r.stderr):
+                    break
+                print(f"  ({tool}: no timing line in its log, attempt {attempt + 1}; stderr ends with {r.stderr[-300:]!r})", flush=True)
+            else:
+                raise SystemExit(f"{tool} printed no timings")
             err, out = r.stderr, ANSI.sub("", r.stdout)
             if tool == "llama-completion":
                 ev = re.search(r"\beval time =\s*([\d.]+) ms /\s*(\d+) runs", err)
+                pe = re.search(r"prompt eval time =\s*([\d.]+) ms", err)
+                tt = re.search(r"total time =\s*([\d.]+) ms", err)
                 sm = re.search(r"sampling time =\s*([\d.]+) ms", err)
                 n_eval, eval_ms, sample_ms = int(ev.group(2)), float(ev.group(1)), float(sm.group(1))
-                row["tokens"] += n_eval
-                row["seconds"] += (eval_ms + sample_ms) / 1e3
-                row["pure_eval_seconds"] += eval_ms / 1e3
-                row["steps"] += n_eval
+                row["tokens"] += n_eval + 1
+                row["seconds"] += (float(tt.group(1)) - float(pe.group(1))) / 1e3
+                row["forward_tokens"] = row.get("forward_tokens", 0) + n_eval
+                row["forward_seconds"] = row.get("forward_seconds", 0.0) + (eval_ms + sample_ms) / 1e3
+                row["steps"] += n_eval + 1
                 self.check_prompt_tokens(err, p, i)
                 generated = out[out.find(prompt) + len(prompt):] if prompt in out else out
             else:
@@ -102,7 +109,7 @@ class Peer:
         row["tokens_per_step"] = row["tokens"] / max(row["steps"], 1)
         row["accept_rate"] = row["accepted"] / row["drafted"] if row["drafted"] else None
         if tool == "llama-completion":
-            row["pure_eval_tok_s"] = row["tokens"] / row["pure_eval_seconds"]
+            row["forward_tok_s"] = row["forward_tokens"] / row["forward_seconds"]
         print(f"  llama.cpp {name:<38} {row['tok_s']:7.1f} tok/s  {row['tokens_per_step']:.2f} tok/step"
               f"  {'identical' if row['identical'] else 'DIFFERS'} to Pardec's greedy  load {loadavg().split()[0]}", flush=True)
         return row
@@ -174,127 +181,141 @@ def run_pardec(a):
     return result
 
 
-FAMILIES = [("plain", ["Greedy"]), ("speculative", ["SpeculativeGreedy"]), ("prompt lookup", ["PromptLookup", "AdaptiveNgram"]),
-            ("lookahead", ["Lookahead"])]
+FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy"]),
+            ("prompt lookup", "prompt lookup", ["PromptLookup", "AdaptiveNgram"]),
+            ("lookahead", "lookahead", ["Lookahead"])]
+
+
+def f(x, p=1):
+    return "n/a" if x is None else f"{x:.{p}f}"
 
 
 def write(a, reference, peer_rows, checks, pardec, meta):
-    plain = [r for r in peer_rows if r["tool"] == "llama-completion" and r["family"] == "plain"]
-    peer_plain = sum(r["tok_s"] for r in plain) / len(plain)
+    # llama.cpp speedups: over the mean of the first and last llama-completion runs of the same model.
+    def plain_of(rows):
+        return sum(r["tok_s"] for r in rows) / len(rows)
+    plains = {}
     for r in peer_rows:
-        base = peer_plain
-        if r["family"] == "extra: f16":
-            f16 = [x for x in peer_rows if x["family"] == "extra: f16" and x["tool"] == "llama-completion"]
-            base = sum(x["tok_s"] for x in f16) / len(f16)
-        if r["family"] == "extra: shipped target":
-            base = next(x for x in peer_rows if x["name"] == "plain, shipped 5M target")["tok_s"]
-        r["speedup"] = r["tok_s"] / base
-    prow = {r["Strategy"]: r for r in pardec["rows"]}
-    greedy = [r for r in pardec["rows"] if r["Strategy"].startswith("Greedy")]
-    pardec_plain = sum(r["TokensPerSecond"] for r in greedy) / len(greedy)
+        if r["tool"] == "llama-completion":
+            plains.setdefault(r["model"], []).append(r)
+    for r in peer_rows:
+        r["speedup"] = r["tok_s"] / plain_of(plains[r["model"]])
+    peer_plain = plains["english-padded.f32.gguf"]
 
-    def pcell(name):
-        r = prow.get(name)
-        if r is None:
-            return None
-        return dict(strategy=name, tok_s=r["TokensPerSecond"], speedup=r["TokensPerSecond"] / pardec_plain,
-                    tokens_per_step=r["TokensPerStep"], identical=r["IdenticalToAr"])
+    # Pardec: end-to-end (wall - prefill) and its standard DecodeTime figure, both over the mean of its two Greedy rows.
+    prs = pardec["rows"]
+    for r in prs:
+        r["EndToEndTokensPerSecond"] = r["Tokens"] / (r["WallSeconds"] - r["PrefillSeconds"])
+    greedy = [r for r in prs if r["Strategy"].startswith("Greedy")]
+    g_e2e = sum(r["EndToEndTokensPerSecond"] for r in greedy) / len(greedy)
+    g_dec = sum(r["TokensPerSecond"] for r in greedy) / len(greedy)
+    for r in prs:
+        r["EndToEndSpeedup"] = r["EndToEndTokensPerSecond"] / g_e2e
+        r["DecodeTimeSpeedup"] = r["TokensPerSecond"] / g_dec
+    prow = {r["Strategy"]: r for r in prs}
 
-    # The headline table: one line per family, llama.cpp's primary configuration beside Pardec's strategy.
-    table = []
-    for family, names in FAMILIES:
-        peers = [r for r in peer_rows if r["family"] == family and r["primary"]]
-        if family == "plain":
-            table.append(dict(family="plain (first / last)", peer=peers, pardec=[pcell(n) for n in prow if n.startswith("Greedy")]))
-        else:
-            table.append(dict(family=family, peer=peers, pardec=[c for c in (pcell(n) for n in names) if c]))
+    def pcell(r):
+        return dict(strategy=r["Strategy"], tok_s=r["EndToEndTokensPerSecond"], speedup=r["EndToEndSpeedup"],
+                    decode_time_speedup=r["DecodeTimeSpeedup"], tokens_per_step=r["TokensPerStep"], identical=r["IdenticalToAr"])
+
+    table = [dict(family="plain (first / last run)", peer=[r for r in peer_plain], pardec=[pcell(r) for r in greedy])]
+    for title, family, names in FAMILIES:
+        table.append(dict(family=title, peer=[r for r in peer_rows if r["family"] == family and r["primary"]],
+                          pardec=[pcell(prow[n]) for n in names if n in prow]))
 
     md = []
-    f = lambda x, p=1: "n/a" if x is None else f"{x:.{p}f}"
-    md.append(f"# Side by side with llama.cpp: strategies on the same model, {a.max_tokens} tokens, 1 thread")
+    md.append(f"# Side by side with llama.cpp: the same model, prompts and tokens, 1 thread ({a.max_tokens} tokens per prompt)")
     md.append("")
-    md.append(f"Run {meta['date']} with `benchmarks/peer/run-side-by-side.sh` (MAX_TOKENS={a.max_tokens}). "
-              f"Load average at start `{meta['load_start']}`, before Pardec `{pardec['load']}`, at the end `{meta['load_end']}` "
-              f"(2 cores shared with another engineer's builds: absolute tok/s are noisy, the ratios inside one engine's run less so).")
+    md.append(f"Run {meta['date']} by `benchmarks/peer/run-side-by-side.sh` (MAX_TOKENS={a.max_tokens}) on {meta['cpu']} (2 cores; "
+              f"another engineer was building on the same machine). Load average: `{meta['load_start']}` at the start, "
+              f"`{pardec['load']}` when Pardec started, `{meta['load_end']}` at the end. Absolute tok/s move with the load; "
+              f"each engine's speedups are ratios inside its own block of the run, whose plain decode ran first and again last.")
     md.append("")
-    md.append(f"* **Model**: the padded English target (`strategies --pad-layers 12 --pad-mlp 8192`): shipped 5M target + 12 layers whose "
-              f"o_proj/down_proj are zero and MLPs widened to 8192 with zeros, so its outputs are the shipped target's; "
-              f"{reference['parameters']:,} parameters ({f(meta['peer_params_padded']/1e6 if meta['peer_params_padded'] else None)} M as llama.cpp counts), "
-              f"**f32 on both sides**. Exported by `Pardec.Benchmarks pad-export`, converted by llama.cpp's `convert_hf_to_gguf.py --outtype f32`. "
-              f"Draft: the shipped 887,424-parameter English draft, f32 on both sides.")
-    md.append(f"* **Prompts**: the first {a.prompts} of `models/eval/prompts.english.jsonl`, {a.max_tokens} greedy tokens each, EOS ignored; "
-              f"Pardec's prompt tokens and llama.cpp's are {'identical' if all(c['identical'] for c in checks) else 'NOT identical (see below)'} "
-              f"(llama-completion `--verbose-prompt` vs Pardec's tokenizer, same `tokenizer.model`).")
-    md.append(f"* **Threads**: 1 (`-t 1 -tb 1 -td 1 -tbd 1`, OMP/MKL/OPENBLAS_NUM_THREADS=1; Pardec `--threads 1`, torch.set_num_threads(1)).")
-    md.append(f"* **llama.cpp**: commit `{meta['llama_commit']}` from npm `node-llama-cpp@3.21.1`, CPU build `-DGGML_NATIVE=ON` (Release). "
-              f"Common flags: `-c 512 --temp 0 --top-k 1 --repeat-penalty 1.0 --ignore-eos -n {a.max_tokens}`.")
-    md.append(f"* **Timing** (generation only; load and prompt prefill excluded; tokens and seconds summed over the prompts): "
-              f"llama.cpp speculative/lookup/lookahead report `decoded N tokens in T seconds` (wall clock from after the prompt, drafting and "
-              f"sampling included); llama-completion (plain) prints no such line, so its rate is llama_perf's eval time + sampling time over its "
-              f"single-token decodes (pure eval rate: {f(plain[0].get('pure_eval_tok_s'))} / {f(plain[-1].get('pure_eval_tok_s'))} tok/s); "
-              f"`llama-lookup --spec-draft-n-max 0` is a plain decode timed like the speculative tools, as a cross-check. "
-              f"Pardec: `Stats.DecodeTime` (after the prompt, every step included). Each engine's speedup is over the mean of its own plain runs "
-              f"(first and last of its block): llama.cpp {f(plain[0]['tok_s'])} / {f(plain[-1]['tok_s'])} tok/s, "
-              f"Pardec {f(greedy[0]['TokensPerSecond'])} / {f(greedy[-1]['TokensPerSecond'])} tok/s.")
-    md.append(f"* **tokens/step** = generated tokens / target verification steps (accepted draft tokens + the target's own token per step); "
-              f"for llama.cpp steps = tokens - n_accept. **accept rate** = n_accept / n_drafted (llama.cpp only; Pardec's benchmark reports tokens/step).")
-    md.append("")
-    md.append("| strategy family | llama.cpp configuration | llama.cpp tok/s | llama.cpp speedup over its plain | llama.cpp tokens/step (accept rate) | Pardec strategy | Pardec tok/s | Pardec speedup over its AR | Pardec tokens/step |")
+    md.append("| strategy family | llama.cpp | tok/s | speedup over llama.cpp plain | tokens/step (accept rate) | Pardec | tok/s | speedup over Pardec AR | tokens/step |")
     md.append("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
     for t in table:
-        n = max(len(t["peer"]), len(t["pardec"]))
-        for k in range(n):
+        for k in range(max(len(t["peer"]), len(t["pardec"]))):
             pr = t["peer"][k] if k < len(t["peer"]) else None
             pd = t["pardec"][k] if k < len(t["pardec"]) else None
             acc = f" ({100 * pr['accept_rate']:.0f}%)" if pr and pr["accept_rate"] is not None else ""
             md.append("| " + " | ".join([
                 t["family"] if k == 0 else "",
-                pr["name"] if pr else "", f(pr["tok_s"]) if pr else "", f"{pr['speedup']:.2f}x" if pr else "",
+                f"`{pr['tool']}` {pr['name'].split(', ', 1)[1] if ', ' in pr['name'] else ''}".strip() if pr else "",
+                f(pr["tok_s"]) if pr else "", f"{pr['speedup']:.2f}x" if pr else "",
                 (f(pr["tokens_per_step"], 2) + acc) if pr else "",
                 pd["strategy"] if pd else "", f(pd["tok_s"]) if pd else "", f"{pd['speedup']:.2f}x" if pd else "",
                 f(pd["tokens_per_step"], 2) if pd else ""]) + " |")
     md.append("")
-    md.append("## Every llama.cpp configuration of this run (in run order)")
+    md.append("What is compared:")
     md.append("")
-    md.append("| configuration | tool | model | tok/s | speedup over its plain | tokens/step | drafted | accepted (rate) | same text as Pardec's greedy | note |")
+    md.append(f"* **Model**: the padded English target of `strategies --pad-layers 12 --pad-mlp 8192` — the shipped 5M target plus 12 "
+              f"layers whose o_proj/down_proj are zero and MLPs widened to 8192 with zeros, so it computes the shipped target's outputs at "
+              f"the cost of {reference['parameters']:,} parameters (llama.cpp's GGUF: {meta['peer_params']['english-padded.f32.gguf']:,} "
+              f"parameters). **f32 on both sides.** Exported by `Pardec.Benchmarks pad-export` (which checks the exported directory "
+              f"reproduces the shipped target's greedy tokens: {reference['identicalToShipped']}), converted by llama.cpp's "
+              f"`convert_hf_to_gguf.py --outtype f32`. Draft: the shipped English draft ({meta['peer_params']['english-draft.f32.gguf']:,} "
+              f"parameters), f32 on both sides.")
+    md.append(f"* **Prompts**: the first {a.prompts} of `models/eval/prompts.english.jsonl`, {a.max_tokens} greedy tokens each, EOS ignored. "
+              f"Prompt token ids: " + "; ".join(f"prompt {c['prompt']}: {c['peer']} (llama.cpp) vs {c['ours']} (Pardec), "
+              f"{'identical' if c['identical'] else 'first difference at ' + str(c['first_difference'])}" for c in checks[: a.prompts])
+              + " (llama-completion `--verbose-prompt`).")
+    md.append(f"* **Same text**: every llama.cpp run's continuation starts with Pardec's greedy continuation on every prompt: "
+              f"{'yes' if all(r['identical'] for r in peer_rows if r['model'] == 'english-padded.f32.gguf') else 'NO (see the table below)'}; "
+              f"every Pardec strategy reproduced its AR tokens: {'yes' if all(r['IdenticalToAr'] for r in prs) else 'NO'}.")
+    md.append(f"* **Threads**: 1. llama.cpp `-t 1 -tb 1` (draft `-td 1 -tbd 1`), Pardec `--threads 1` (torch.set_num_threads(1)); "
+              f"OMP/MKL/OPENBLAS_NUM_THREADS=1 for both.")
+    md.append(f"* **llama.cpp**: commit `{meta['llama_commit']}` (npm `node-llama-cpp@3.21.1`), Release, `-DGGML_NATIVE=ON`; "
+              f"`{meta['peer_system_info']}`. Flags common to every run: `-c 512 -n {a.max_tokens} --temp 0 --top-k 1 --repeat-penalty 1.0 "
+              f"--ignore-eos` (512 cache cells so lookahead's parallel sequences fit; positions stay below the model's 256).")
+    md.append(f"* **tok/s is end-to-end generation**: tokens / wall seconds from the end of the prompt prefill to the last token, model load "
+              f"and prefill excluded, summed over the prompts. llama.cpp's speculative, lookup and lookahead tools print exactly that "
+              f"(`decoded N tokens in T seconds`); llama-completion (plain) does not, so it is llama_perf's total time - prompt eval time "
+              f"for n_eval + 1 tokens. Pardec: wall time of `Generate` - its prefill time. Cross-checks: llama.cpp plain per forward "
+              f"(n_eval / (eval + sampling time)) {f(peer_plain[0]['forward_tok_s'])} / {f(peer_plain[-1]['forward_tok_s'])} tok/s; "
+              f"`llama-lookup --spec-draft-n-max 0` (plain, timed by the tools' clock) {f(next(r['tok_s'] for r in peer_rows if r['name'].startswith('plain (llama-lookup')))} tok/s; "
+              f"Pardec's own benchmark figure (tokens / `Stats.DecodeTime`) in the Pardec table below.")
+    md.append("* **tokens/step** = tokens / target verification steps = accepted draft tokens per step + 1 (llama.cpp: steps = tokens - n_accept). "
+              "**accept rate** = n_accept / n_drafted, as llama.cpp prints it (lookahead prints no n_drafted).")
+    md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4; lookup draft 10 = Pardec PromptLookup's "
+              "length 10 (llama-lookup's n-gram cache uses n = 1..4, Pardec's max_ngram is 3); llama-lookahead's W=15, N=5, G=15 are "
+              "hard-coded in its source (the build script lets PARDEC_LOOKAHEAD_W/N/G override them; W5 N3 G5 = Pardec Lookahead's "
+              "window 5, n-gram 3, guesses 5). Every other configuration is in the next table.")
+    md.append("")
+    md.append("## Every llama.cpp run, in run order")
+    md.append("")
+    md.append("| configuration | tool | model | tok/s | speedup over its plain | tokens/step | drafted | accepted (rate) | same text as Pardec | note |")
     md.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for r in peer_rows:
-        acc = f"{r['accepted']} ({100 * r['accept_rate']:.0f}%)" if r["accept_rate"] is not None else ""
+        acc = f"{r['accepted']} ({100 * r['accept_rate']:.0f}%)" if r["accept_rate"] is not None else (str(r["accepted"]) if r["accepted"] else "")
         md.append(f"| {r['name']} | {r['tool']} | {r['model']} | {f(r['tok_s'])} | {r['speedup']:.2f}x | {f(r['tokens_per_step'], 2)} | "
                   f"{r['drafted'] or ''} | {acc} | {'yes' if r['identical'] else 'no'} | {r['note']} |")
     md.append("")
-    md.append("## Pardec rows of this run")
+    md.append("Speedups of the f16 and shipped-target rows are over the plain run of the same model.")
     md.append("")
-    md.append("| strategy | tok/s | speedup over its AR | tokens/step | target fwd/token | identical to AR |")
-    md.append("| --- | ---: | ---: | ---: | ---: | --- |")
-    for r in pardec["rows"]:
-        md.append(f"| {r['Strategy']} | {f(r['TokensPerSecond'])} | {r['TokensPerSecond'] / pardec_plain:.2f}x | {f(r['TokensPerStep'], 2)} | "
-                  f"{f(r['TargetForwardsPerToken'], 2)} | {'yes' if r['IdenticalToAr'] else 'no'} |")
+    md.append("## Pardec, same run")
     md.append("")
-    md.append("## Same model, same text?")
+    md.append("| strategy | tok/s end-to-end | speedup | tok/s by DecodeTime (benchmark's own figure) | speedup | tokens/step | target fwd/token | identical to AR |")
+    md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in prs:
+        md.append(f"| {r['Strategy']} | {f(r['EndToEndTokensPerSecond'])} | {r['EndToEndSpeedup']:.2f}x | {f(r['TokensPerSecond'])} | "
+                  f"{r['DecodeTimeSpeedup']:.2f}x | {f(r['TokensPerStep'], 2)} | {f(r['TargetForwardsPerToken'], 2)} | {'yes' if r['IdenticalToAr'] else 'no'} |")
     md.append("")
-    md.append("* Prompt tokens (llama.cpp `--verbose-prompt` vs Pardec): " + "; ".join(
-        f"prompt {c['prompt']}: {c['peer']} vs {c['ours']} tokens, {'identical' if c['identical'] else 'first difference at ' + str(c['first_difference'])}"
-        for c in checks[: a.prompts]) + ".")
-    md.append(f"* Pardec's exported padded model reproduces the shipped target's greedy tokens: {reference['identicalToShipped']} (pad-export's check).")
-    md.append("* Generated text: the 'same text as Pardec's greedy' column compares each llama.cpp run's text with Pardec's greedy continuation "
-              "(decoded from its token ids) on every prompt.")
     p0 = reference["prompts"][0]
-    md.append("")
-    md.append(f"Prompt 0 continuation, Pardec greedy: `{p0['greedyText'][:300]!r}`")
-    md.append("")
-    md.append(f"Prompt 0 continuation, llama.cpp plain: `{peer_rows[0]['outputs'][0][:300]!r}`")
+    md.append(f"Prompt 0's continuation (Pardec greedy, decoded): `{p0['greedyText'][:200]!r}`; llama.cpp plain printed "
+              f"`{peer_rows[0]['outputs'][0][:200]!r}`.")
     md.append("")
     md.append("## Commands")
     md.append("")
     md.append("```")
-    md.append(f"# build + models: benchmarks/peer/build-llama-cpp.sh; benchmarks/peer/convert.sh")
+    md.append("benchmarks/peer/build-llama-cpp.sh   # npm pack node-llama-cpp@3.21.1, clone its bundle, cmake, build into $PEER_DIR")
+    md.append("benchmarks/peer/convert.sh           # pad-export + convert_hf_to_gguf.py (f32/f16) with benchmarks/peer/shims")
     seen = set()
     for r in peer_rows:
-        if r["command"] not in seen:
-            seen.add(r["command"])
-            md.append(r["command"].replace(str(Path(a.peer_dir)), "$PEER_DIR"))
-    md.append(pardec["command_line"])
+        c = r["command"].replace(str(Path(a.peer_dir)), "$PEER_DIR")
+        if c not in seen:
+            seen.add(c)
+            md.append(c)
+    md.append(pardec["command_line"].replace(str(Path(a.work)), "$WORK"))
     md.append("```")
     md.append("")
     name = "peer-llama-cpp" if a.max_tokens == 48 else f"peer-llama-cpp-{a.max_tokens}"
@@ -302,9 +323,19 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / f"{name}.md").write_text("\n".join(md))
     js = dict(meta=meta, max_tokens=a.max_tokens, prompts=a.prompts, threads=1, dtype="f32", parameters_padded=reference["parameters"],
-              prompt_token_checks=checks, table=table, peer=peer_rows, pardec=pardec)
+              prompt_token_checks=checks, table=[dict(family=t["family"], llama_cpp=[dict(name=r["name"], tok_s=r["tok_s"], speedup=r["speedup"],
+              tokens_per_step=r["tokens_per_step"], accept_rate=r["accept_rate"]) for r in t["peer"]], pardec=t["pardec"]) for t in table],
+              peer=peer_rows, pardec=pardec)
     (outdir / f"{name}.json").write_text(json.dumps(js, indent=2))
+    print("\n".join(md[:4 + sum(max(len(t['peer']), len(t['pardec'])) for t in table) + 2]))
     print(f"wrote {outdir / name}.md/.json")
+
+
+def gguf_parameters(peer_dir, files):
+    code = ("import gguf, sys\nfor f in sys.argv[1:]:\n    print(sum(int(t.n_elements) for t in gguf.GGUFReader(f).tensors))")
+    r = sh(["/usr/bin/python3", "-c", code] + [str(Path(peer_dir) / "models" / x) for x in files],
+           env=dict(os.environ, PYTHONPATH=str(Path(peer_dir) / "llama.cpp" / "gguf-py")))
+    return dict(zip(files, (int(x) for x in r.stdout.split()))) if r.returncode == 0 else {x: None for x in files}
 
 
 def main():
@@ -316,6 +347,7 @@ def main():
     ap.add_argument("--work", default="/tmp/pardec-peer-run")
     ap.add_argument("--f16", action="store_true", help="also run the f16 padded target (extra rows)")
     ap.add_argument("--shipped", action="store_true", help="also run the shipped 5M target (extra rows)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the last run's saved measurements")
     a = ap.parse_args()
 
     reference = json.loads((Path(a.peer_dir) / "models" / "english-padded" / f"reference.{a.max_tokens}.json").read_text())
@@ -331,12 +363,18 @@ def main():
                 cpu=next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), ""))
     info = sh([str(Path(a.peer_dir) / "llama.cpp/build/bin/llama-completion"), "-m", str(Path(a.peer_dir) / "models/english-padded.f32.gguf"),
                "-t", "1", "-n", "1", "-p", "a", "-no-cnv", "--no-warmup"])
-    meta["peer_params_padded"] = params_of(info.stderr)
-    meta["peer_system_info"] = next((l for l in info.stderr.splitlines() if "system_info" in l), "")
+    meta["peer_system_info"] = next((l.split("system_info: ", 1)[1].strip(" |") for l in info.stderr.splitlines() if "system_info" in l), "")
+    meta["peer_params"] = gguf_parameters(a.peer_dir, ["english-padded.f32.gguf", "english-draft.f32.gguf", "english-target.f32.gguf"])
 
-    peer_rows, checks = run_peer(a, reference)
-    pardec = run_pardec(a)
-    meta["load_end"] = loadavg()
+    saved = Path(a.work) / f"measurements-{a.max_tokens}.json"
+    if a.report_only:
+        m = json.loads(saved.read_text())
+        meta, peer_rows, checks, pardec = m["meta"], m["peer"], m["checks"], m["pardec"]
+    else:
+        peer_rows, checks = run_peer(a, reference)
+        pardec = run_pardec(a)
+        meta["load_end"] = loadavg()
+        saved.write_text(json.dumps(dict(meta=meta, peer=peer_rows, checks=checks, pardec=pardec)))
     write(a, reference, peer_rows, checks, pardec, meta)
 
 
