@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -190,28 +191,54 @@ def f(x, p=1):
     return "n/a" if x is None else f"{x:.{p}f}"
 
 
-def write(a, reference, peer_rows, checks, pardec, meta):
-    # llama.cpp speedups: over the mean of the first and last llama-completion runs of the same model.
-    def plain_of(rows):
-        return sum(r["tok_s"] for r in rows) / len(rows)
+def speedups(peer_rows, pardec):
+    """One round: llama.cpp rows over the mean of that model's llama-completion runs (first and last), Pardec rows over
+    the mean of its two Greedy rows, end-to-end (wall - prefill) and by its benchmark's own DecodeTime figure."""
     plains = {}
     for r in peer_rows:
         if r["tool"] == "llama-completion":
-            plains.setdefault(r["model"], []).append(r)
+            plains.setdefault(r["model"], []).append(r["tok_s"])
     for r in peer_rows:
-        r["speedup"] = r["tok_s"] / plain_of(plains[r["model"]])
-    peer_plain = plains["english-padded.f32.gguf"]
-
-    # Pardec: end-to-end (wall - prefill) and its standard DecodeTime figure, both over the mean of its two Greedy rows.
+        r["speedup"] = r["tok_s"] / statistics.mean(plains[r["model"]])
     prs = pardec["rows"]
     for r in prs:
         r["EndToEndTokensPerSecond"] = r["Tokens"] / (r["WallSeconds"] - r["PrefillSeconds"])
     greedy = [r for r in prs if r["Strategy"].startswith("Greedy")]
-    g_e2e = sum(r["EndToEndTokensPerSecond"] for r in greedy) / len(greedy)
-    g_dec = sum(r["TokensPerSecond"] for r in greedy) / len(greedy)
+    g_e2e = statistics.mean(r["EndToEndTokensPerSecond"] for r in greedy)
+    g_dec = statistics.mean(r["TokensPerSecond"] for r in greedy)
     for r in prs:
         r["EndToEndSpeedup"] = r["EndToEndTokensPerSecond"] / g_e2e
         r["DecodeTimeSpeedup"] = r["TokensPerSecond"] / g_dec
+
+
+def merge(rounds):
+    """Medians over rounds (rows are in the same order every round); the per-round values are kept beside them."""
+    for peer_rows, pardec in rounds:
+        speedups(peer_rows, pardec)
+    peer = []
+    for k, first in enumerate(rounds[0][0]):
+        rows = [rd[0][k] for rd in rounds]
+        m = dict(first, tok_s=statistics.median(r["tok_s"] for r in rows), speedup=statistics.median(r["speedup"] for r in rows),
+                 tok_s_rounds=[r["tok_s"] for r in rows], speedup_rounds=[r["speedup"] for r in rows],
+                 identical=all(r["identical"] for r in rows))
+        if "forward_tok_s" in first:
+            m["forward_tok_s"] = statistics.median(r["forward_tok_s"] for r in rows)
+        peer.append(m)
+    pardec = dict(rounds[0][1], rows=[], loads=[rd[1]["load"] for rd in rounds], command_line=rounds[0][1]["command_line"])
+    for k, first in enumerate(rounds[0][1]["rows"]):
+        rows = [rd[1]["rows"][k] for rd in rounds]
+        m = dict(first, IdenticalToAr=all(r["IdenticalToAr"] for r in rows))
+        for key in ("EndToEndTokensPerSecond", "EndToEndSpeedup", "TokensPerSecond", "DecodeTimeSpeedup"):
+            m[key] = statistics.median(r[key] for r in rows)
+            m[key + "Rounds"] = [r[key] for r in rows]
+        pardec["rows"].append(m)
+    return peer, pardec
+
+
+def write(a, reference, peer_rows, checks, pardec, meta):
+    peer_plain = [r for r in peer_rows if r["tool"] == "llama-completion" and r["model"] == "english-padded.f32.gguf"]
+    prs = pardec["rows"]
+    greedy = [r for r in prs if r["Strategy"].startswith("Greedy")]
     prow = {r["Strategy"]: r for r in prs}
 
     def pcell(r):
@@ -227,9 +254,11 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append(f"# Side by side with llama.cpp: the same model, prompts and tokens, 1 thread ({a.max_tokens} tokens per prompt)")
     md.append("")
     md.append(f"Run {meta['date']} by `benchmarks/peer/run-side-by-side.sh` (MAX_TOKENS={a.max_tokens}) on {meta['cpu']} (2 cores; "
-              f"another engineer was building on the same machine). Load average: `{meta['load_start']}` at the start, "
-              f"`{pardec['load']}` when Pardec started, `{meta['load_end']}` at the end. Absolute tok/s move with the load; "
-              f"each engine's speedups are ratios inside its own block of the run, whose plain decode ran first and again last.")
+              f"another engineer was building on the same machine). {meta['rounds']} rounds, each a llama.cpp block then a Pardec block; "
+              f"every figure is the median over the rounds (per-round values in the tables further down). Load average: "
+              f"`{meta['load_start']}` at the start, `{' / '.join(l.split()[0] for l in pardec['loads'])}` when each Pardec block started, "
+              f"`{meta['load_end']}` at the end. Absolute tok/s move with the load; each engine's speedups are ratios inside its own "
+              f"block of a round, whose plain decode ran first and again last.")
     md.append("")
     md.append("| strategy family | llama.cpp | tok/s | speedup over llama.cpp plain | tokens/step (accept rate) | Pardec | tok/s | speedup over Pardec AR | tokens/step |")
     md.append("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
@@ -283,21 +312,23 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append("")
     md.append("## Every llama.cpp run, in run order")
     md.append("")
-    md.append("| configuration | tool | model | tok/s | speedup over its plain | tokens/step | drafted | accepted (rate) | same text as Pardec | note |")
-    md.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    md.append("| configuration | tool | model | tok/s | speedup over its plain | speedup per round | tokens/step | drafted | accepted (rate) | same text as Pardec | note |")
+    md.append("| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |")
     for r in peer_rows:
         acc = f"{r['accepted']} ({100 * r['accept_rate']:.0f}%)" if r["accept_rate"] is not None else (str(r["accepted"]) if r["accepted"] else "")
-        md.append(f"| {r['name']} | {r['tool']} | {r['model']} | {f(r['tok_s'])} | {r['speedup']:.2f}x | {f(r['tokens_per_step'], 2)} | "
+        md.append(f"| {r['name']} | {r['tool']} | {r['model']} | {f(r['tok_s'])} | {r['speedup']:.2f}x | "
+                  f"{' '.join(f'{x:.2f}' for x in r['speedup_rounds'])} | {f(r['tokens_per_step'], 2)} | "
                   f"{r['drafted'] or ''} | {acc} | {'yes' if r['identical'] else 'no'} | {r['note']} |")
     md.append("")
     md.append("Speedups of the f16 and shipped-target rows are over the plain run of the same model.")
     md.append("")
     md.append("## Pardec, same run")
     md.append("")
-    md.append("| strategy | tok/s end-to-end | speedup | tok/s by DecodeTime (benchmark's own figure) | speedup | tokens/step | target fwd/token | identical to AR |")
-    md.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    md.append("| strategy | tok/s end-to-end | speedup | speedup per round | tok/s by DecodeTime (benchmark's own figure) | speedup | tokens/step | target fwd/token | identical to AR |")
+    md.append("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |")
     for r in prs:
-        md.append(f"| {r['Strategy']} | {f(r['EndToEndTokensPerSecond'])} | {r['EndToEndSpeedup']:.2f}x | {f(r['TokensPerSecond'])} | "
+        md.append(f"| {r['Strategy']} | {f(r['EndToEndTokensPerSecond'])} | {r['EndToEndSpeedup']:.2f}x | "
+                  f"{' '.join(f'{x:.2f}' for x in r['EndToEndSpeedupRounds'])} | {f(r['TokensPerSecond'])} | "
                   f"{r['DecodeTimeSpeedup']:.2f}x | {f(r['TokensPerStep'], 2)} | {f(r['TargetForwardsPerToken'], 2)} | {'yes' if r['IdenticalToAr'] else 'no'} |")
     md.append("")
     p0 = reference["prompts"][0]
@@ -347,6 +378,7 @@ def main():
     ap.add_argument("--work", default="/tmp/pardec-peer-run")
     ap.add_argument("--f16", action="store_true", help="also run the f16 padded target (extra rows)")
     ap.add_argument("--shipped", action="store_true", help="also run the shipped 5M target (extra rows)")
+    ap.add_argument("--rounds", type=int, default=3, help="llama.cpp block then Pardec block, this many times; medians reported")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the last run's saved measurements")
     a = ap.parse_args()
 
@@ -369,12 +401,17 @@ def main():
     saved = Path(a.work) / f"measurements-{a.max_tokens}.json"
     if a.report_only:
         m = json.loads(saved.read_text())
-        meta, peer_rows, checks, pardec = m["meta"], m["peer"], m["checks"], m["pardec"]
+        meta, rounds, checks = m["meta"], m["rounds"], m["checks"]
     else:
-        peer_rows, checks = run_peer(a, reference)
-        pardec = run_pardec(a)
+        rounds = []
+        for i in range(a.rounds):
+            print(f"round {i + 1} of {a.rounds}", flush=True)
+            peer_rows, checks = run_peer(a, reference)
+            rounds.append((peer_rows, run_pardec(a)))
         meta["load_end"] = loadavg()
-        saved.write_text(json.dumps(dict(meta=meta, peer=peer_rows, checks=checks, pardec=pardec)))
+        saved.write_text(json.dumps(dict(meta=meta, rounds=rounds, checks=checks)))
+    peer_rows, pardec = merge(rounds)
+    meta["rounds"] = len(rounds)
     write(a, reference, peer_rows, checks, pardec, meta)
 
 
