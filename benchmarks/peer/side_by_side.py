@@ -138,7 +138,7 @@ def run_peer(a, reference):
     rows.append(peer.run("speculative-simple, draft 3 (default)", "llama-speculative-simple", ds, T, "speculative",
                          "llama.cpp's default draft length"))
     rows.append(peer.run("speculative-simple, draft 8", "llama-speculative-simple", ds + ["--spec-draft-n-max", "8"], T,
-                         "speculative", ""))
+                         "speculative", "longer drafts (beside Pardec's SpeculativeAdaptive)", primary=True))
     rows.append(peer.run("speculative, draft 4", "llama-speculative", d + ["--spec-draft-n-max", "4"], T, "speculative",
                          "the older example (one draft sequence, its own draft loop)", primary=True))
     rows.append(peer.run("lookup, draft 10", "llama-lookup", ["--spec-draft-n-max", "10"], T, "prompt lookup",
@@ -168,7 +168,7 @@ def run_pardec(a):
     out = Path(a.work) / f"pardec-{a.max_tokens}"
     out.mkdir(parents=True, exist_ok=True)
     args = ["strategies", "--domain", "english", "--pad-layers", "12", "--pad-mlp", "8192", "--max-tokens", str(a.max_tokens),
-            "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,PromptLookup,AdaptiveNgram,Lookahead",
+            "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,SpeculativeAdaptive,PromptLookup,AdaptiveNgram,Lookahead",
             "--threads", "1", "--keep-bos", "--out", str(out)]
     cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(REPO / "benchmarks/Pardec.Benchmarks"), "--"] + args
     print(f"Pardec, {a.max_tokens} tokens, load {loadavg()}", flush=True)
@@ -182,7 +182,7 @@ def run_pardec(a):
     return result
 
 
-FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy"]),
+FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy", "SpeculativeAdaptive"]),
             ("prompt lookup", "prompt lookup", ["PromptLookup", "AdaptiveNgram"]),
             ("lookahead", "lookahead", ["Lookahead"])]
 
@@ -305,7 +305,8 @@ def write(a, reference, peer_rows, checks, pardec, meta):
               f"Pardec's own benchmark figure (tokens / `Stats.DecodeTime`) in the Pardec table below.")
     md.append("* **tokens/step** = tokens / target verification steps = accepted draft tokens per step + 1 (llama.cpp: steps = tokens - n_accept). "
               "**accept rate** = n_accept / n_drafted, as llama.cpp prints it (lookahead prints no n_drafted).")
-    md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4; lookup draft 10 = Pardec PromptLookup's "
+    md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4 (Pardec SpeculativeAdaptive: "
+              "draft length from 4, grown on full acceptance up to 16, draft stops below confidence 0.5); lookup draft 10 = Pardec PromptLookup's "
               "length 10 (llama-lookup's n-gram cache uses n = 1..4, Pardec's max_ngram is 3); llama-lookahead's W=15, N=5, G=15 are "
               "hard-coded in its source (the build script lets PARDEC_LOOKAHEAD_W/N/G override them; W5 N3 G5 = Pardec Lookahead's "
               "window 5, n-gram 3, guesses 5). Every other configuration is in the next table.")
