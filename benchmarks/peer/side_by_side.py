@@ -287,7 +287,10 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append(f"* **Prompts**: the first {a.prompts} of `models/eval/prompts.english.jsonl`, {a.max_tokens} greedy tokens each, EOS ignored. "
               f"Prompt token ids: " + "; ".join(f"prompt {c['prompt']}: {c['peer']} (llama.cpp) vs {c['ours']} (Pardec), "
               f"{'identical' if c['identical'] else 'first difference at ' + str(c['first_difference'])}" for c in checks[: a.prompts])
-              + " (llama-completion `--verbose-prompt`).")
+              + " (llama-completion `--verbose-prompt`)."
+              + (f" The prompts are cut to BOS + their last tokens (`--keep-bos`, a cut where the text tokenizes back to the same ids), "
+                 f"as the strategy benchmark leaves {a.max_tokens} + 80 positions of the 256-token context for generation and the widest tree."
+                 if any(p["truncated"] for p in reference["prompts"]) else ""))
     md.append(f"* **Same text**: every llama.cpp run's continuation starts with Pardec's greedy continuation on every prompt: "
               f"{'yes' if all(r['identical'] for r in peer_rows if r['model'] == 'english-padded.f32.gguf') else 'NO (see the table below)'}; "
               f"every Pardec strategy reproduced its AR tokens: {'yes' if all(r['IdenticalToAr'] for r in prs) else 'NO'}.")
