@@ -33,6 +33,9 @@ public static class StrategyBenchmark
           --strategies a,b,...       subset (default: every causal library strategy)
           --threads T                torch threads (default 1)
           --param S.name=value       override a declared param of strategy S (repeatable), e.g. --param Lookahead.window=3 (then S runs on the interpreter)
+          --keep-bos                 a prompt cut to fit the context keeps its BOS in front of its last tokens, cut
+                                     where the text round-trips (a text-only peer such as llama.cpp always adds
+                                     BOS and tokenizes text; see benchmarks/peer)
           --out DIR                  results folder (default benchmarks/results)
         """;
 
@@ -68,7 +71,7 @@ public static class StrategyBenchmark
         // strategies would stop at different lengths: keep each prompt's last tokens that leave that room.
         int room = loaded.Config.MaxPositionEmbeddings - o.MaxTokens - 80;
         if (room < 8) throw new ArgumentException($"--max-tokens {o.MaxTokens} leaves no room for a prompt in a {loaded.Config.MaxPositionEmbeddings}-token context.");
-        prompts = prompts.Select(p => p.Length <= room ? p : p[^room..]).ToArray();
+        prompts = prompts.Select(p => Truncate(p, room, o.KeepBos ? tokenizer : null)).ToArray();
 
         var strategies = GeneratedStrategies.All
             .Where(s => PdecCompiler.Compile(s.Plan).Plans[0] is { Canvas.Kind: CanvasKind.Causal, Canvas.Batch: null })
@@ -122,6 +125,7 @@ public static class StrategyBenchmark
                     row.TargetForwards += result.Stats.TargetForwards - 1; // prefill excluded
                     row.DraftForwards += result.Stats.DraftForwards;
                     row.DecodeSeconds += result.Stats.DecodeTime.TotalSeconds;
+                    row.PrefillSeconds += result.Stats.PrefillTime.TotalSeconds;
                     var forwardTime = timedTarget.ForwardTime + (timedDraft?.ForwardTime ?? TimeSpan.Zero);
                     row.HostSeconds += Math.Max(0, (wall - forwardTime).TotalSeconds); // prefill is a timed forward too
                     row.WallSeconds += wall.TotalSeconds;
@@ -167,6 +171,26 @@ public static class StrategyBenchmark
         Console.WriteLine($"wrote {Path.Combine(o.Out, name)}.md/.json");
     }
 
+    /// <summary>
+    /// A prompt cut to fit <paramref name="room"/> tokens: its last tokens; or, with <paramref name="keepBosWith"/> (for a
+    /// peer engine that takes text and always adds BOS, like llama.cpp), BOS then the longest tail of at most room - 1
+    /// tokens whose text (<see cref="TailText"/>) tokenizes back to exactly those tokens, so both engines see the same ids.
+    /// </summary>
+    internal static int[] Truncate(int[] prompt, int room, TextTokenizer? keepBosWith)
+    {
+        if (prompt.Length <= room) return prompt;
+        if (keepBosWith is null) return prompt[^room..];
+        for (int start = prompt.Length - room + 1; start < prompt.Length; start++)
+        {
+            int[] cut = [prompt[0], .. prompt[start..]];
+            if (keepBosWith.Encode(TailText(keepBosWith, cut), addBos: true).SequenceEqual(cut)) return cut;
+        }
+        throw new ArgumentException("No tail of the prompt tokenizes back to itself.");
+    }
+
+    /// <summary>The text of a prompt after its BOS, as a text-only engine should be given it.</summary>
+    internal static string TailText(TextTokenizer tokenizer, int[] prompt) => tokenizer.Decode(prompt.Skip(1)).TrimStart(' ');
+
     public sealed class Row
     {
         public string Strategy { get; set; } = "";
@@ -177,6 +201,8 @@ public static class StrategyBenchmark
         public int DraftForwards { get; set; }
         public double DecodeSeconds { get; set; }
         public double WallSeconds { get; set; }
+        /// <summary>Prompt prefill inside <see cref="WallSeconds"/>: wall - prefill is the end-to-end generation time (the peer comparison uses it).</summary>
+        public double PrefillSeconds { get; set; }
         public double HostSeconds { get; set; }
         public long ManagedBytes { get; set; }
         /// <summary>The part of <see cref="ManagedBytes"/> allocated inside model forwards (TorchSharp's per-op tensor handles).</summary>
@@ -198,7 +224,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false)
     {
         /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
         public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
@@ -227,6 +253,7 @@ public static class StrategyBenchmark
                         if (!o.Params.TryGetValue(owner, out var values)) o.Params[owner] = values = new();
                         values[assignment[(dot + 1)..eq]] = assignment[(eq + 1)..];
                         break;
+                    case "--keep-bos": o = o with { KeepBos = true }; break;
                     default: return null;
                 }
             }

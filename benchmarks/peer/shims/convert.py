@@ -1,0 +1,50 @@
+"""Runs llama.cpp's convert_hf_to_gguf.py under Debian's torch 1.13 (python3-torch).
+
+    /usr/bin/python3 benchmarks/peer/shims/convert.py LLAMA_CPP_DIR HF_DIR --outtype f32 --outfile OUT.gguf
+
+Two shims: the stub `transformers` package beside this file, and aliases for the float8 dtypes that torch 1.13 lacks
+(the converter names them in dtype tables at import time; our models hold no float8 tensor, so aliasing them to
+uint8, which maps to the same numpy dtype in those tables, changes nothing for them).
+
+One fix: the converter's Llama/SentencePiece path ignores the tokenizer.model's normalizer_spec.add_dummy_prefix (only
+its T5 path reads it), and llama.cpp then defaults add_space_prefix to true for SPM vocabularies. Pardec's tokenizer
+has add_dummy_prefix = false (SentencePiece itself encodes "Genesis" as G|en|es|is; llama.cpp would make it ▁G|en|es|is),
+so without the fix the two engines would feed different prompt tokens. We write tokenizer.ggml.add_space_prefix from
+what SentencePiece actually does.
+"""
+import runpy
+import sys
+from pathlib import Path
+
+import torch
+
+for name in ("float8_e4m3fn", "float8_e5m2"):
+    if not hasattr(torch, name):
+        setattr(torch, name, torch.uint8)
+
+llama_cpp = Path(sys.argv[1]).resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the transformers stub
+sys.path.insert(1, str(llama_cpp))                         # conversion/ package
+sys.path.insert(2, str(llama_cpp / "gguf-py"))             # gguf, matching this llama.cpp
+hf_dir = Path(sys.argv[2])
+sys.argv = [str(llama_cpp / "convert_hf_to_gguf.py")] + sys.argv[2:]
+
+import gguf  # noqa: E402  (llama.cpp's gguf-py, the one the converter will import)
+
+tokenizer_model = hf_dir / "tokenizer.model"
+if tokenizer_model.is_file():
+    import sentencepiece  # noqa: E402
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(tokenizer_model))
+    add_dummy_prefix = sp.encode_as_pieces("a")[0].startswith("\u2581")
+    add_tokenizer_model = gguf.GGUFWriter.add_tokenizer_model
+
+    def add_tokenizer_model_with_prefix(self, model, *args, **kwargs):
+        add_tokenizer_model(self, model, *args, **kwargs)
+        if model == "llama":
+            self.add_add_space_prefix(add_dummy_prefix)
+            print(f"shim: tokenizer.ggml.add_space_prefix = {add_dummy_prefix} (SentencePiece's add_dummy_prefix)", file=sys.stderr)
+
+    gguf.GGUFWriter.add_tokenizer_model = add_tokenizer_model_with_prefix
+
+runpy.run_path(sys.argv[0], run_name="__main__")

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""Side-by-side strategy benchmark: llama.cpp (the peer) and Pardec on the same model, prompts, tokens and thread count.
+
+Run through benchmarks/peer/run-side-by-side.sh (which builds, converts and sets the thread variables); stdlib only.
+
+Each engine is timed against its own plain decoding in the same run, plain measured first and again last.
+The headline rate is end-to-end generation: tokens / wall seconds from the end of the prompt prefill to the last token
+(model load and prefill excluded; drafting, verification, sampling and bookkeeping included), summed over the prompts:
+  * llama.cpp speculative/lookup/lookahead: the tools' own "decoded N tokens in T seconds" (exactly that span);
+  * llama.cpp plain (llama-completion, which prints no such line): llama_perf's total time - prompt eval time, for
+    n_eval + 1 tokens (the first comes from the prompt's logits, as in llama-lookup's count). Also recorded: the
+    per-forward rate n_eval / (eval + sampling time), and llama-lookup with a 0-token draft, a plain decode timed by the
+    same clock as the speculative tools;
+  * Pardec: StrategyBenchmark's wall time of each Generate minus its prefill time. Also recorded: its own standard
+    figure, tokens / Stats.DecodeTime (the session clock, which stops between steps' commit and the next step).
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def sh(cmd, env=None, cwd=None):
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+
+
+def loadavg():
+    return Path("/proc/loadavg").read_text().strip()
+
+
+class Peer:
+    def __init__(self, a, reference):
+        self.a = a
+        self.bin = Path(a.peer_dir) / "llama.cpp" / "build" / "bin"
+        self.models = Path(a.peer_dir) / "models"
+        self.reference = reference
+        self.env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        self.checks = []
+
+    def common(self, model):
+        # One thread for everything (decode, batch/prompt, draft); greedy; EOS ignored as Pardec's benchmark does;
+        # a 512-cell cache so lookahead's parallel sequences fit (the positions used stay inside the model's 256).
+        return ["-m", str(self.models / model), "-t", "1", "-tb", "1", "-c", "512", "-n", str(self.a.max_tokens),
+                "--temp", "0", "--top-k", "1", "--repeat-penalty", "1.0", "--seed", "1", "--ignore-eos", "--no-escape", "--color", "off"]
+
+    def run(self, name, tool, args, model, family, note, env_extra=None, primary=False):
+        row = dict(engine="llama.cpp", name=name, family=family, tool=tool, model=model, note=note, primary=primary,
+                   tokens=0, seconds=0.0, drafted=0, accepted=0, steps=0, outputs=[], identical=True)
+        env = dict(self.env, **(env_extra or {}))
+        command = None
+        for i, p in enumerate(self.reference["prompts"]):
+            prompt = p["peerPrompt"]
+            cmd = [str(self.bin / tool)] + self.common(model) + args + ["-p", prompt]
+            if tool == "llama-lookahead":
+                cmd.remove("--color"); cmd.remove("off")  # not among its options; it colours accepted n-grams (stripped below)
+            if tool == "llama-completion":
+                cmd += ["-no-cnv", "--verbose-prompt"]
+            command = command or " ".join(
+                ([f"{k}={v}" for k, v in (env_extra or {}).items()]) + [tool] + [c if c != prompt else "<prompt>" for c in cmd[1:]])
+            for attempt in range(3):
+                r = sh(cmd, env=env)
+                if r.returncode != 0:
+                    raise SystemExit(f"{tool} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+                # llama.cpp logs from a worker thread; a report cut short at exit is retried rather than misread.
+                if re.search(r"decoded\s+\d+ tokens in|total time =", r.stderr):
+                    break
+                print(f"  ({tool}: no timing line in its log, attempt {attempt + 1}; stderr ends with {r.stderr[-300:]!r})", flush=True)
+            else:
+                raise SystemExit(f"{tool} printed no timings")
+            err, out = r.stderr, ANSI.sub("", r.stdout)
+            if tool == "llama-completion":
+                ev = re.search(r"\beval time =\s*([\d.]+) ms /\s*(\d+) runs", err)
+                pe = re.search(r"prompt eval time =\s*([\d.]+) ms", err)
+                tt = re.search(r"total time =\s*([\d.]+) ms", err)
+                sm = re.search(r"sampling time =\s*([\d.]+) ms", err)
+                n_eval, eval_ms, sample_ms = int(ev.group(2)), float(ev.group(1)), float(sm.group(1))
+                row["tokens"] += n_eval + 1
+                row["seconds"] += (float(tt.group(1)) - float(pe.group(1))) / 1e3
+                row["forward_tokens"] = row.get("forward_tokens", 0) + n_eval
+                row["forward_seconds"] = row.get("forward_seconds", 0.0) + (eval_ms + sample_ms) / 1e3
+                row["steps"] += n_eval + 1
+                self.check_prompt_tokens(err, p, i)
+                generated = out[out.find(prompt) + len(prompt):] if prompt in out else out
+            else:
+                dec = re.search(r"decoded\s+(\d+) tokens in\s+([\d.]+) seconds", err)
+                row["tokens"] += int(dec.group(1))
+                row["seconds"] += float(dec.group(2))
+                acc = re.search(r"n_accept\s*=\s*(\d+)", err)
+                drafted = re.search(r"n_drafted\s*=\s*(\d+)", err)
+                row["accepted"] += int(acc.group(1)) if acc else 0
+                row["drafted"] += int(drafted.group(1)) if drafted else 0
+                # Every step ends with exactly one token the target chose itself; the rest were accepted drafts.
+                row["steps"] += int(dec.group(1)) - (int(acc.group(1)) if acc else 0)
+                generated = out[out.find(prompt) + len(prompt):] if prompt in out else out
+            generated = generated.replace("\r", "")
+            ref = p["greedyText"]
+            same = generated.startswith(ref) or ref.startswith(generated.rstrip("\n")) and len(generated.strip()) > 0
+            row["identical"] &= bool(same)
+            row["outputs"].append(generated[: len(ref) + 40])
+        row["command"] = command
+        row["tok_s"] = row["tokens"] / row["seconds"]
+        row["tokens_per_step"] = row["tokens"] / max(row["steps"], 1)
+        row["accept_rate"] = row["accepted"] / row["drafted"] if row["drafted"] else None
+        if tool == "llama-completion":
+            row["forward_tok_s"] = row["forward_tokens"] / row["forward_seconds"]
+        print(f"  llama.cpp {name:<38} {row['tok_s']:7.1f} tok/s  {row['tokens_per_step']:.2f} tok/step"
+              f"  {'identical' if row['identical'] else 'DIFFERS'} to Pardec's greedy  load {loadavg().split()[0]}", flush=True)
+        return row
+
+    def check_prompt_tokens(self, err, p, i):
+        # --verbose-prompt lists the prompt as "   id -> 'piece'" lines.
+        ids = [int(m) for m in re.findall(r"^(?:[\d.]+ I)?\s*(\d+) -> '", err, re.M)]
+        ours = p["promptIds"]
+        self.checks.append(dict(prompt=i, ours=len(ours), peer=len(ids), identical=ids == ours,
+                                first_difference=next((k for k, (x, y) in enumerate(zip(ids, ours)) if x != y), None)))
+
+
+def run_peer(a, reference):
+    peer = Peer(a, reference)
+    T, D = "english-padded.f32.gguf", "english-draft.f32.gguf"
+    d = ["-md", str(peer.models / D), "-td", "1", "-tbd", "1"]
+    ds = d + ["--spec-type", "draft-simple"]
+    rows = []
+    print(f"llama.cpp, {a.max_tokens} tokens, load {loadavg()}", flush=True)
+    rows.append(peer.run("plain (llama-completion)", "llama-completion", [], T, "plain", "", primary=True))
+    rows.append(peer.run("plain (llama-lookup, draft 0)", "llama-lookup", ["--spec-draft-n-max", "0"], T, "plain",
+                         "cross-check: plain decode timed like the speculative tools"))
+    rows.append(peer.run("speculative-simple, draft 4", "llama-speculative-simple", ds + ["--spec-draft-n-max", "4"], T,
+                         "speculative", "draft length 4 = Pardec's gamma", primary=True))
+    rows.append(peer.run("speculative-simple, draft 3 (default)", "llama-speculative-simple", ds, T, "speculative",
+                         "llama.cpp's default draft length"))
+    rows.append(peer.run("speculative-simple, draft 8", "llama-speculative-simple", ds + ["--spec-draft-n-max", "8"], T,
+                         "speculative", "longer drafts (beside Pardec's SpeculativeAdaptive)", primary=True))
+    rows.append(peer.run("speculative, draft 4", "llama-speculative", d + ["--spec-draft-n-max", "4"], T, "speculative",
+                         "the older example (one draft sequence, its own draft loop)", primary=True))
+    rows.append(peer.run("lookup, draft 10", "llama-lookup", ["--spec-draft-n-max", "10"], T, "prompt lookup",
+                         "draft length 10 = Pardec's PromptLookup length; n-grams 1..4 (LLAMA_NGRAM_MIN/MAX)", primary=True))
+    rows.append(peer.run("lookup, draft 3 (default)", "llama-lookup", [], T, "prompt lookup", "llama.cpp's default draft length"))
+    rows.append(peer.run("lookahead W15 N5 G15 (default)", "llama-lookahead", [], T, "lookahead",
+                         "llama.cpp's hard-coded parameters", primary=True))
+    rows.append(peer.run("lookahead W5 N3 G5", "llama-lookahead", [], T, "lookahead",
+                         "Pardec's Lookahead parameters (window 5, n-gram 3, guesses 5) via PARDEC_LOOKAHEAD_*",
+                         env_extra=dict(PARDEC_LOOKAHEAD_W="5", PARDEC_LOOKAHEAD_N="3", PARDEC_LOOKAHEAD_G="5")))
+    rows.append(peer.run("plain (llama-completion), again last", "llama-completion", [], T, "plain", "", primary=True))
+    if a.f16:
+        rows.append(peer.run("plain f16 (llama-completion)", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
+        rows.append(peer.run("speculative-simple f16, draft 4", "llama-speculative-simple", ds + ["--spec-draft-n-max", "4"],
+                             "english-padded.f16.gguf", "extra: f16", "f16 target, f32 draft"))
+        rows.append(peer.run("plain f16 (llama-completion), again last", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
+    if a.shipped:
+        rows.append(peer.run("plain, shipped 5M target", "llama-completion", [], "english-target.f32.gguf", "extra: shipped target", ""))
+        rows.append(peer.run("speculative-simple, shipped target, draft 4", "llama-speculative-simple",
+                             ds + ["--spec-draft-n-max", "4"], "english-target.f32.gguf", "extra: shipped target", ""))
+        rows.append(peer.run("lookup, shipped target, draft 10", "llama-lookup", ["--spec-draft-n-max", "10"],
+                             "english-target.f32.gguf", "extra: shipped target", ""))
+    return rows, peer.checks
+
+
+def run_pardec(a):
+    out = Path(a.work) / f"pardec-{a.max_tokens}"
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["strategies", "--domain", "english", "--pad-layers", "12", "--pad-mlp", "8192", "--max-tokens", str(a.max_tokens),
+            "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,SpeculativeAdaptive,PromptLookup,AdaptiveNgram,Lookahead",
+            "--threads", "1", "--keep-bos", "--out", str(out)]
+    cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(REPO / "benchmarks/Pardec.Benchmarks"), "--"] + args
+    print(f"Pardec, {a.max_tokens} tokens, load {loadavg()}", flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run(cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    print(r.stdout, flush=True)
+    if r.returncode != 0:
+        raise SystemExit("Pardec benchmark failed")
+    result = json.loads((out / "strategies-english-padded.json").read_text())
+    result["command_line"] = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- " + " ".join(args)
+    return result
+
+
+FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy", "SpeculativeAdaptive"]),
+            ("prompt lookup", "prompt lookup", ["PromptLookup", "AdaptiveNgram"]),
+            ("lookahead", "lookahead", ["Lookahead"])]
+
+
+def f(x, p=1):
+    return "n/a" if x is None else f"{x:.{p}f}"
+
+
+def speedups(peer_rows, pardec):
+    """One round: llama.cpp rows over the mean of that model's llama-completion runs (first and last), Pardec rows over
+    the mean of its two Greedy rows, end-to-end (wall - prefill) and by its benchmark's own DecodeTime figure."""
+    plains = {}
+    for r in peer_rows:
+        if r["tool"] == "llama-completion":
+            plains.setdefault(r["model"], []).append(r["tok_s"])
+    for r in peer_rows:
+        r["speedup"] = r["tok_s"] / statistics.mean(plains[r["model"]])
+    prs = pardec["rows"]
+    for r in prs:
+        r["EndToEndTokensPerSecond"] = r["Tokens"] / (r["WallSeconds"] - r["PrefillSeconds"])
+    greedy = [r for r in prs if r["Strategy"].startswith("Greedy")]
+    g_e2e = statistics.mean(r["EndToEndTokensPerSecond"] for r in greedy)
+    g_dec = statistics.mean(r["TokensPerSecond"] for r in greedy)
+    for r in prs:
+        r["EndToEndSpeedup"] = r["EndToEndTokensPerSecond"] / g_e2e
+        r["DecodeTimeSpeedup"] = r["TokensPerSecond"] / g_dec
+
+
+def merge(rounds):
+    """Medians over rounds (rows are in the same order every round); the per-round values are kept beside them."""
+    for peer_rows, pardec in rounds:
+        speedups(peer_rows, pardec)
+    peer = []
+    for k, first in enumerate(rounds[0][0]):
+        rows = [rd[0][k] for rd in rounds]
+        m = dict(first, tok_s=statistics.median(r["tok_s"] for r in rows), speedup=statistics.median(r["speedup"] for r in rows),
+                 tok_s_rounds=[r["tok_s"] for r in rows], speedup_rounds=[r["speedup"] for r in rows],
+                 identical=all(r["identical"] for r in rows))
+        if "forward_tok_s" in first:
+            m["forward_tok_s"] = statistics.median(r["forward_tok_s"] for r in rows)
+        peer.append(m)
+    pardec = dict(rounds[0][1], rows=[], loads=[rd[1]["load"] for rd in rounds], command_line=rounds[0][1]["command_line"])
+    for k, first in enumerate(rounds[0][1]["rows"]):
+        rows = [rd[1]["rows"][k] for rd in rounds]
+        m = dict(first, IdenticalToAr=all(r["IdenticalToAr"] for r in rows))
+        for key in ("EndToEndTokensPerSecond", "EndToEndSpeedup", "TokensPerSecond", "DecodeTimeSpeedup"):
+            m[key] = statistics.median(r[key] for r in rows)
+            m[key + "Rounds"] = [r[key] for r in rows]
+        pardec["rows"].append(m)
+    return peer, pardec
+
+
+def write(a, reference, peer_rows, checks, pardec, meta):
+    peer_plain = [r for r in peer_rows if r["tool"] == "llama-completion" and r["model"] == "english-padded.f32.gguf"]
+    prs = pardec["rows"]
+    greedy = [r for r in prs if r["Strategy"].startswith("Greedy")]
+    prow = {r["Strategy"]: r for r in prs}
+
+    def pcell(r):
+        return dict(strategy=r["Strategy"], tok_s=r["EndToEndTokensPerSecond"], speedup=r["EndToEndSpeedup"],
+                    decode_time_speedup=r["DecodeTimeSpeedup"], tokens_per_step=r["TokensPerStep"], identical=r["IdenticalToAr"])
+
+    table = [dict(family="plain (first / last run)", peer=[r for r in peer_plain], pardec=[pcell(r) for r in greedy])]
+    for title, family, names in FAMILIES:
+        table.append(dict(family=title, peer=[r for r in peer_rows if r["family"] == family and r["primary"]],
+                          pardec=[pcell(prow[n]) for n in names if n in prow]))
+
+    md = []
+    md.append(f"# Side by side with llama.cpp: the same model, prompts and tokens, 1 thread ({a.max_tokens} tokens per prompt)")
+    md.append("")
+    md.append(f"Run {meta['date']} by `benchmarks/peer/run-side-by-side.sh` (MAX_TOKENS={a.max_tokens}) on {meta['cpu']} (2 cores; "
+              f"another engineer was building on the same machine). {meta['rounds']} rounds, each a llama.cpp block then a Pardec block; "
+              f"every figure is the median over the rounds (per-round values in the tables further down). Load average: "
+              f"`{meta['load_start']}` at the start, `{' / '.join(l.split()[0] for l in pardec['loads'])}` when each Pardec block started, "
+              f"`{meta['load_end']}` at the end. Absolute tok/s move with the load; each engine's speedups are ratios inside its own "
+              f"block of a round, whose plain decode ran first and again last.")
+    md.append("")
+    md.append("| strategy family | llama.cpp | tok/s | speedup over llama.cpp plain | tokens/step (accept rate) | Pardec | tok/s | speedup over Pardec AR | tokens/step |")
+    md.append("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+    for t in table:
+        for k in range(max(len(t["peer"]), len(t["pardec"]))):
+            pr = t["peer"][k] if k < len(t["peer"]) else None
+            pd = t["pardec"][k] if k < len(t["pardec"]) else None
+            acc = f" ({100 * pr['accept_rate']:.0f}%)" if pr and pr["accept_rate"] is not None else ""
+            md.append("| " + " | ".join([
+                t["family"] if k == 0 else "",
+                f"`{pr['tool']}` {pr['name'].split(', ', 1)[1] if ', ' in pr['name'] else ''}".strip() if pr else "",
+                f(pr["tok_s"]) if pr else "", f"{pr['speedup']:.2f}x" if pr else "",
+                (f(pr["tokens_per_step"], 2) + acc) if pr else "",
+                pd["strategy"] if pd else "", f(pd["tok_s"]) if pd else "", f"{pd['speedup']:.2f}x" if pd else "",
+                f(pd["tokens_per_step"], 2) if pd else ""]) + " |")
+    md.append("")
+    md.append("What is compared:")
+    md.append("")
+    md.append(f"* **Model**: the padded English target of `strategies --pad-layers 12 --pad-mlp 8192` — the shipped 5M target plus 12 "
+              f"layers whose o_proj/down_proj are zero and MLPs widened to 8192 with zeros, so it computes the shipped target's outputs at "
+              f"the cost of {reference['parameters']:,} parameters (llama.cpp's GGUF: {meta['peer_params']['english-padded.f32.gguf']:,} "
+              f"parameters). **f32 on both sides.** Exported by `Pardec.Benchmarks pad-export` (which checks the exported directory "
+              f"reproduces the shipped target's greedy tokens: {reference['identicalToShipped']}), converted by llama.cpp's "
+              f"`convert_hf_to_gguf.py --outtype f32`. Draft: the shipped English draft ({meta['peer_params']['english-draft.f32.gguf']:,} "
+              f"parameters), f32 on both sides.")
+    md.append(f"* **Prompts**: the first {a.prompts} of `models/eval/prompts.english.jsonl`, {a.max_tokens} greedy tokens each, EOS ignored. "
+              f"Prompt token ids: " + "; ".join(f"prompt {c['prompt']}: {c['peer']} (llama.cpp) vs {c['ours']} (Pardec), "
+              f"{'identical' if c['identical'] else 'first difference at ' + str(c['first_difference'])}" for c in checks[: a.prompts])
+              + " (llama-completion `--verbose-prompt`)."
+              + (f" The prompts are cut to BOS + their last tokens (`--keep-bos`, a cut where the text tokenizes back to the same ids), "
+                 f"as the strategy benchmark leaves {a.max_tokens} + 80 positions of the 256-token context for generation and the widest tree."
+                 if any(p["truncated"] for p in reference["prompts"]) else ""))
+    md.append(f"* **Same text**: every llama.cpp run's continuation starts with Pardec's greedy continuation on every prompt: "
+              f"{'yes' if all(r['identical'] for r in peer_rows if r['model'] == 'english-padded.f32.gguf') else 'NO (see the table below)'}; "
+              f"every Pardec strategy reproduced its AR tokens: {'yes' if all(r['IdenticalToAr'] for r in prs) else 'NO'}.")
+    md.append(f"* **Threads**: 1. llama.cpp `-t 1 -tb 1` (draft `-td 1 -tbd 1`), Pardec `--threads 1` (torch.set_num_threads(1)); "
+              f"OMP/MKL/OPENBLAS_NUM_THREADS=1 for both.")
+    md.append(f"* **llama.cpp**: commit `{meta['llama_commit']}` (npm `node-llama-cpp@3.21.1`), Release, `-DGGML_NATIVE=ON`; "
+              f"`{meta['peer_system_info']}`. Flags common to every run: `-c 512 -n {a.max_tokens} --temp 0 --top-k 1 --repeat-penalty 1.0 "
+              f"--ignore-eos` (512 cache cells so lookahead's parallel sequences fit; positions stay below the model's 256).")
+    md.append(f"* **tok/s is end-to-end generation**: tokens / wall seconds from the end of the prompt prefill to the last token, model load "
+              f"and prefill excluded, summed over the prompts. llama.cpp's speculative, lookup and lookahead tools print exactly that "
+              f"(`decoded N tokens in T seconds`); llama-completion (plain) does not, so it is llama_perf's total time - prompt eval time "
+              f"for n_eval + 1 tokens. Pardec: wall time of `Generate` - its prefill time. Cross-checks: llama.cpp plain per forward "
+              f"(n_eval / (eval + sampling time)) {f(peer_plain[0]['forward_tok_s'])} / {f(peer_plain[-1]['forward_tok_s'])} tok/s; "
+              f"`llama-lookup --spec-draft-n-max 0` (plain, timed by the tools' clock) {f(next(r['tok_s'] for r in peer_rows if r['name'].startswith('plain (llama-lookup')))} tok/s; "
+              f"Pardec's own benchmark figure (tokens / `Stats.DecodeTime`) in the Pardec table below.")
+    md.append("* **tokens/step** = tokens / target verification steps = accepted draft tokens per step + 1 (llama.cpp: steps = tokens - n_accept). "
+              "**accept rate** = n_accept / n_drafted, as llama.cpp prints it (lookahead prints no n_drafted).")
+    md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4 (Pardec SpeculativeAdaptive: "
+              "draft length from 4, grown on full acceptance up to 16, draft stops below confidence 0.5); lookup draft 10 = Pardec PromptLookup's "
+              "length 10 (llama-lookup's n-gram cache uses n = 1..4, Pardec's max_ngram is 3); llama-lookahead's W=15, N=5, G=15 are "
+              "hard-coded in its source (the build script lets PARDEC_LOOKAHEAD_W/N/G override them; W5 N3 G5 = Pardec Lookahead's "
+              "window 5, n-gram 3, guesses 5). Every other configuration is in the next table.")
+    md.append("")
+    md.append("## Every llama.cpp run, in run order")
+    md.append("")
+    md.append("| configuration | tool | model | tok/s | speedup over its plain | speedup per round | tokens/step | drafted | accepted (rate) | same text as Pardec | note |")
+    md.append("| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |")
+    for r in peer_rows:
+        acc = f"{r['accepted']} ({100 * r['accept_rate']:.0f}%)" if r["accept_rate"] is not None else (str(r["accepted"]) if r["accepted"] else "")
+        md.append(f"| {r['name']} | {r['tool']} | {r['model']} | {f(r['tok_s'])} | {r['speedup']:.2f}x | "
+                  f"{' '.join(f'{x:.2f}' for x in r['speedup_rounds'])} | {f(r['tokens_per_step'], 2)} | "
+                  f"{r['drafted'] or ''} | {acc} | {'yes' if r['identical'] else 'no'} | {r['note']} |")
+    md.append("")
+    md.append("Speedups of the f16 and shipped-target rows are over the plain run of the same model.")
+    md.append("")
+    md.append("## Pardec, same run")
+    md.append("")
+    md.append("| strategy | tok/s end-to-end | speedup | speedup per round | tok/s by DecodeTime (benchmark's own figure) | speedup | tokens/step | target fwd/token | identical to AR |")
+    md.append("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    for r in prs:
+        md.append(f"| {r['Strategy']} | {f(r['EndToEndTokensPerSecond'])} | {r['EndToEndSpeedup']:.2f}x | "
+                  f"{' '.join(f'{x:.2f}' for x in r['EndToEndSpeedupRounds'])} | {f(r['TokensPerSecond'])} | "
+                  f"{r['DecodeTimeSpeedup']:.2f}x | {f(r['TokensPerStep'], 2)} | {f(r['TargetForwardsPerToken'], 2)} | {'yes' if r['IdenticalToAr'] else 'no'} |")
+    md.append("")
+    p0 = reference["prompts"][0]
+    md.append(f"Prompt 0's continuation (Pardec greedy, decoded): `{p0['greedyText'][:200]!r}`; llama.cpp plain printed "
+              f"`{peer_rows[0]['outputs'][0][:200]!r}`.")
+    md.append("")
+    md.append("## Commands")
+    md.append("")
+    md.append("```")
+    md.append("benchmarks/peer/build-llama-cpp.sh   # npm pack node-llama-cpp@3.21.1, clone its bundle, cmake, build into $PEER_DIR")
+    md.append("benchmarks/peer/convert.sh           # pad-export + convert_hf_to_gguf.py (f32/f16) with benchmarks/peer/shims")
+    seen = set()
+    for r in peer_rows:
+        c = r["command"].replace(str(Path(a.peer_dir)), "$PEER_DIR")
+        if c not in seen:
+            seen.add(c)
+            md.append(c)
+    md.append(pardec["command_line"].replace(str(Path(a.work)), "$WORK"))
+    md.append("```")
+    md.append("")
+    name = "peer-llama-cpp" if a.max_tokens == 48 else f"peer-llama-cpp-{a.max_tokens}"
+    outdir = Path(a.out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / f"{name}.md").write_text("\n".join(md))
+    js = dict(meta=meta, max_tokens=a.max_tokens, prompts=a.prompts, threads=1, dtype="f32", parameters_padded=reference["parameters"],
+              prompt_token_checks=checks, table=[dict(family=t["family"], llama_cpp=[dict(name=r["name"], tok_s=r["tok_s"], speedup=r["speedup"],
+              tokens_per_step=r["tokens_per_step"], accept_rate=r["accept_rate"]) for r in t["peer"]], pardec=t["pardec"]) for t in table],
+              peer=peer_rows, pardec=pardec)
+    (outdir / f"{name}.json").write_text(json.dumps(js, indent=2))
+    print("\n".join(md[:4 + sum(max(len(t['peer']), len(t['pardec'])) for t in table) + 2]))
+    print(f"wrote {outdir / name}.md/.json")
+
+
+def gguf_parameters(peer_dir, files):
+    code = ("import gguf, sys\nfor f in sys.argv[1:]:\n    print(sum(int(t.n_elements) for t in gguf.GGUFReader(f).tensors))")
+    r = sh(["/usr/bin/python3", "-c", code] + [str(Path(peer_dir) / "models" / x) for x in files],
+           env=dict(os.environ, PYTHONPATH=str(Path(peer_dir) / "llama.cpp" / "gguf-py")))
+    return dict(zip(files, (int(x) for x in r.stdout.split()))) if r.returncode == 0 else {x: None for x in files}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer-dir", required=True)
+    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--prompts", type=int, default=3)
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    ap.add_argument("--work", default="/tmp/pardec-peer-run")
+    ap.add_argument("--f16", action="store_true", help="also run the f16 padded target (extra rows)")
+    ap.add_argument("--shipped", action="store_true", help="also run the shipped 5M target (extra rows)")
+    ap.add_argument("--rounds", type=int, default=3, help="llama.cpp block then Pardec block, this many times; medians reported")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the last run's saved measurements")
+    a = ap.parse_args()
+
+    reference = json.loads((Path(a.peer_dir) / "models" / "english-padded" / f"reference.{a.max_tokens}.json").read_text())
+    reference["prompts"] = reference["prompts"][: a.prompts]
+    for p in reference["prompts"]:
+        # llama.cpp takes text and adds BOS itself (and SentencePiece's leading space): give it the prompt text, or for a
+        # prompt cut to fit the context (Pardec keeps BOS + the last tokens, --keep-bos) the text of those last tokens.
+        # The --verbose-prompt check shows whether llama.cpp's tokens are then the same as Pardec's.
+        p["peerPrompt"] = p["text"] if not p["truncated"] else p["tailText"]
+
+    meta = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"), load_start=loadavg(),
+                llama_commit=sh(["git", "-C", str(Path(a.peer_dir) / "llama.cpp"), "rev-parse", "HEAD"]).stdout.strip(),
+                cpu=next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), ""))
+    info = sh([str(Path(a.peer_dir) / "llama.cpp/build/bin/llama-completion"), "-m", str(Path(a.peer_dir) / "models/english-padded.f32.gguf"),
+               "-t", "1", "-n", "1", "-p", "a", "-no-cnv", "--no-warmup"])
+    meta["peer_system_info"] = next((l.split("system_info: ", 1)[1].strip(" |") for l in info.stderr.splitlines() if "system_info" in l), "")
+    meta["peer_params"] = gguf_parameters(a.peer_dir, ["english-padded.f32.gguf", "english-draft.f32.gguf", "english-target.f32.gguf"])
+
+    saved = Path(a.work) / f"measurements-{a.max_tokens}.json"
+    if a.report_only:
+        m = json.loads(saved.read_text())
+        meta, rounds, checks = m["meta"], m["rounds"], m["checks"]
+    else:
+        rounds = []
+        for i in range(a.rounds):
+            print(f"round {i + 1} of {a.rounds}", flush=True)
+            peer_rows, checks = run_peer(a, reference)
+            rounds.append((peer_rows, run_pardec(a)))
+        meta["load_end"] = loadavg()
+        saved.write_text(json.dumps(dict(meta=meta, rounds=rounds, checks=checks)))
+    peer_rows, pardec = merge(rounds)
+    meta["rounds"] = len(rounds)
+    write(a, reference, peer_rows, checks, pardec, meta)
+
+
+if __name__ == "__main__":
+    main()
