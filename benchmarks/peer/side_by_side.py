@@ -146,9 +146,9 @@ def run_peer(a, reference):
     rows.append(peer.run("lookup, draft 3 (default)", "llama-lookup", [], T, "prompt lookup", "llama.cpp's default draft length"))
     rows.append(peer.run("lookahead W15 N5 G15 (default)", "llama-lookahead", [], T, "lookahead",
                          "llama.cpp's hard-coded parameters", primary=True))
-    rows.append(peer.run("lookahead W5 N3 G5", "llama-lookahead", [], T, "lookahead",
-                         "Pardec's Lookahead parameters (window 5, n-gram 3, guesses 5) via PARDEC_LOOKAHEAD_*",
-                         env_extra=dict(PARDEC_LOOKAHEAD_W="5", PARDEC_LOOKAHEAD_N="3", PARDEC_LOOKAHEAD_G="5")))
+    rows.append(peer.run("lookahead W4 N5 G2", "llama-lookahead", [], T, "lookahead",
+                         "Pardec's Lookahead parameters (window 4, n-gram 5, guesses 2) via PARDEC_LOOKAHEAD_*",
+                         env_extra=dict(PARDEC_LOOKAHEAD_W="4", PARDEC_LOOKAHEAD_N="5", PARDEC_LOOKAHEAD_G="2")))
     rows.append(peer.run("plain (llama-completion), again last", "llama-completion", [], T, "plain", "", primary=True))
     if a.f16:
         rows.append(peer.run("plain f16 (llama-completion)", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
@@ -311,8 +311,8 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4 (Pardec SpeculativeAdaptive: "
               "draft length from 4, grown on full acceptance up to 16, draft stops below confidence 0.5); lookup draft 10 = Pardec PromptLookup's "
               "length 10 (llama-lookup's n-gram cache uses n = 1..4, Pardec's max_ngram is 3); llama-lookahead's W=15, N=5, G=15 are "
-              "hard-coded in its source (the build script lets PARDEC_LOOKAHEAD_W/N/G override them; W5 N3 G5 = Pardec Lookahead's "
-              "window 5, n-gram 3, guesses 5). Every other configuration is in the next table.")
+              "hard-coded in its source (the build script lets PARDEC_LOOKAHEAD_W/N/G override them; W4 N5 G2 = Pardec Lookahead's "
+              "window 4, n-gram 5, guesses 2). Every other configuration is in the next table.")
     md.append("")
     md.append("## Every llama.cpp run, in run order")
     md.append("")
