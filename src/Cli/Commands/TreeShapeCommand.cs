@@ -70,8 +70,9 @@ internal static class TreeShapeCommand
             var mode = parse.GetValue(source);
             var (device, dtype) = decode.Torch(parse);
 
-            using var targetModel = LoadModel(paths.Target, "--target", device, dtype);
-            using var draftModel = LoadModel(paths.DraftDir, "--draft", device, dtype);
+            using var binding = new ModelBinding(paths, device, dtype);
+            var targetModel = binding.Load(paths.Target, "target", "--target");
+            var draftModel = binding.Load(paths.DraftDir, "draft", "--draft");
             var tokenizer = targetModel.Tokenizer ?? throw new CliException($"the model in {paths.Target} has no tokenizer (expected tokenizer.model)");
             if (draftModel.Model.Config.VocabSize != targetModel.Model.Config.VocabSize)
                 throw new CliException($"the draft's vocabulary ({draftModel.Model.Config.VocabSize}) differs from the target's ({targetModel.Model.Config.VocabSize})");
@@ -157,14 +158,6 @@ internal static class TreeShapeCommand
             paths.Add(path[i]);
         }
         return TokenTreeShape.Create(paths).ToString();
-    }
-
-    private static PretrainedModel LoadModel(string dir, string option, TorchSharp.torch.Device device, TorchSharp.torch.ScalarType dtype)
-    {
-        if (!Directory.Exists(dir)) throw new CliException($"model directory not found: {dir} (pass {option} DIR)");
-        var model = PretrainedModel.Load(dir, device, dtype);
-        model.Model.eval();
-        return model;
     }
 
     /// <summary>Greedy verification of <paramref name="shape"/> replayed over every continuation: tokens, steps, and accepted per step (bonus excluded).</summary>

@@ -84,7 +84,8 @@ public sealed class ModelBinding : IDisposable
         return null;
     }
 
-    private PretrainedModel Load(string dir, string role, string option)
+    /// <summary>Loads (once per directory) the model for <paramref name="role"/>; a missing directory names the option to pass.</summary>
+    public PretrainedModel Load(string dir, string role, string option)
     {
         string key = Path.GetFullPath(dir);
         if (_models.TryGetValue(key, out var loaded)) return loaded;

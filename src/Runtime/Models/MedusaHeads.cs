@@ -1,4 +1,3 @@
-using Pardec.Runtime.Models;
 using System.Text.Json;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -82,26 +82,24 @@ public sealed class NgramPoolProposer : IProposer
     /// <summary>Per first token, a ring of up to <c>capacity</c> distinct continuations of <c>length</c> tokens.</summary>
     private sealed class Tier(int length, int capacity)
     {
-        private readonly Dictionary<int, int[]> _rings = new(); // allocated when a key first appears, reused across decodes
-        private readonly Dictionary<int, int> _counts = new();
+        private readonly Dictionary<int, Ring> _rings = new(); // allocated when a key first appears, reused across decodes
 
         /// <summary>Empties every ring but keeps it, so the next decode allocates only for keys it sees first.</summary>
         public void Clear()
         {
-            foreach (var key in _rings.Keys) _counts[key] = 0; // overwriting a value does not invalidate the enumeration
+            foreach (var ring in _rings.Values) ring.Count = 0;
         }
 
         /// <summary>Proposes up to <paramref name="limit"/> continuations of <paramref name="key"/>, most recent first; returns how many.</summary>
         public int Propose(int key, CandidateTree tree, int source, int limit)
         {
             if (limit <= 0 || !_rings.TryGetValue(key, out var ring)) return 0;
-            int count = _counts[key];
-            int stored = Math.Min(count, capacity);
+            int stored = Math.Min(ring.Count, capacity);
             int proposed = 0;
             for (int g = 0; g < stored && proposed < limit; g++, proposed++)
             {
-                int slot = (count - 1 - g) % capacity; // most recent first
-                tree.AddChain(0, ring.AsSpan(slot * length, length), source);
+                int slot = (ring.Count - 1 - g) % capacity; // most recent first
+                tree.AddChain(0, ring.Slots.AsSpan(slot * length, length), source);
             }
             return proposed;
         }
@@ -110,18 +108,19 @@ public sealed class NgramPoolProposer : IProposer
         {
             int key = ngram[0];
             var continuation = ngram.Slice(1);
-            if (!_rings.TryGetValue(key, out var ring))
-            {
-                ring = new int[capacity * length];
-                _rings[key] = ring;
-                _counts[key] = 0;
-            }
-            int count = _counts[key];
-            int stored = Math.Min(count, capacity);
+            if (!_rings.TryGetValue(key, out var ring)) _rings[key] = ring = new Ring(new int[capacity * length]);
+            int stored = Math.Min(ring.Count, capacity);
             for (int s = 0; s < stored; s++) // already present: keep it where it is
-                if (ring.AsSpan(s * length, length).SequenceEqual(continuation)) return;
-            continuation.CopyTo(ring.AsSpan((count % capacity) * length, length));
-            _counts[key] = count + 1;
+                if (ring.Slots.AsSpan(s * length, length).SequenceEqual(continuation)) return;
+            continuation.CopyTo(ring.Slots.AsSpan((ring.Count % capacity) * length, length));
+            ring.Count++;
+        }
+
+        /// <summary>Continuations in slots of <c>length</c>; <see cref="Count"/> counts every one ever added (the ring overwrites the oldest).</summary>
+        private sealed class Ring(int[] slots)
+        {
+            public int[] Slots { get; } = slots;
+            public int Count { get; set; }
         }
     }
 }
