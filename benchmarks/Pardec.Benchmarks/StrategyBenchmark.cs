@@ -32,6 +32,8 @@ public static class StrategyBenchmark
           --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 6)
           --strategies a,b,...       subset (default: every causal library strategy)
           --threads T                torch threads (default 1)
+          --dtype f32|bf16           weights and activations of target, draft and heads (default f32); bf16 runs oneDNN's
+                                     bf16 GEMMs, far cheaper for several tokens on CPUs with AVX512_BF16/AMX
           --param S.name=value       override a declared param of strategy S (repeatable), e.g. --param Lookahead.window=3 (then S runs on the interpreter)
           --keep-bos                 a prompt cut to fit the context keeps its BOS in front of its last tokens, cut
                                      where the text round-trips (a text-only peer such as llama.cpp always adds
@@ -46,7 +48,7 @@ public static class StrategyBenchmark
         torch.set_num_threads(o.Threads);
         string root = RepoRoot();
         string family = Path.Combine(root, "models", o.Domain);
-        using var loaded = PretrainedModel.Load(Path.Combine(family, "target"), CPU, ScalarType.Float32, requireTokenizer: true);
+        using var loaded = PretrainedModel.Load(Path.Combine(family, "target"), CPU, o.DType, requireTokenizer: true);
         var tokenizer = loaded.Tokenizer!;
         CausalLMBase target = loaded.Model;
         CausalLMBase? padded = null;
@@ -55,9 +57,9 @@ public static class StrategyBenchmark
             padded = PaddedModel.Pad(loaded.Model, o.PadLayers, Math.Max(o.PadMlp, loaded.Config.IntermediateSize));
             target = padded;
         }
-        using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, ScalarType.Float32) : null;
+        using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, o.DType) : null;
         using var heads = Directory.Exists(Path.Combine(family, "medusa"))
-            ? MedusaHeads.Load(Path.Combine(family, "medusa"), loaded.Config, CPU, ScalarType.Float32) : null;
+            ? MedusaHeads.Load(Path.Combine(family, "medusa"), loaded.Config, CPU, o.DType) : null;
         var timedTarget = new TimedModel(target);
         var timedDraft = draftModel is null ? null : new TimedModel(draftModel.Model);
         var models = new ModelSet().Add("target", timedTarget);
@@ -82,7 +84,7 @@ public static class StrategyBenchmark
         var rows = new List<Row>();
         int[][]? reference = null;
         Row? baseline = null;
-        Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), {DTypeName(o.DType)}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         // The AR baseline runs first and again last; speedups are over the mean of the two, and the drift between them
         // (a shared machine's load changing during the run) is reported beside the table.
         var order = strategies.Append(strategies[0]).ToList();
@@ -148,18 +150,18 @@ public static class StrategyBenchmark
     private static void Write(Options o, List<Row> rows, CausalLMBase target, string[] args)
     {
         Directory.CreateDirectory(o.Out);
-        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}";
+        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}{(o.DType == ScalarType.Float32 ? "" : "-" + DTypeName(o.DType))}";
         var command = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies " + string.Join(' ', args);
         var json = new
         {
             command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(),
-            threads = o.Threads, domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
+            threads = o.Threads, dtype = DTypeName(o.DType), domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
         };
         File.WriteAllText(Path.Combine(o.Out, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         var md = new StringBuilder();
         md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
-        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), f32, load average at start `{json.load}`).");
+        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {DTypeName(o.DType)}, load average at start `{json.load}`).");
         md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; speedup is tokens/s over the mean of the two `Greedy` (AR) rows of this run (measured first and last, so load drift shows: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s).");
         md.AppendLine();
         md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step: model forwards | managed B/step: decode loop | GC pause | host overhead/step | identical to AR |");
@@ -224,7 +226,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32)
     {
         /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
         public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
@@ -254,12 +256,22 @@ public static class StrategyBenchmark
                         values[assignment[(dot + 1)..eq]] = assignment[(eq + 1)..];
                         break;
                     case "--keep-bos": o = o with { KeepBos = true }; break;
+                    case "--dtype": o = o with { DType = ParseDType(Next()) }; break;
                     default: return null;
                 }
             }
             return o;
         }
     }
+
+    internal static ScalarType ParseDType(string name) => name switch
+    {
+        "f32" or "float32" => ScalarType.Float32,
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        _ => throw new ArgumentException($"--dtype {name}: expected f32 or bf16"),
+    };
+
+    internal static string DTypeName(ScalarType dtype) => dtype == ScalarType.BFloat16 ? "bf16" : "f32";
 
     internal static string RepoRoot()
     {

@@ -68,7 +68,11 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
                     throw new ArgumentOutOfRangeException(nameof(skip), layer, $"layer index must be in [0, {Config.NumHiddenLayers})");
 
         using var scope = torch.NewDisposeScope();
-        var hidden = ForwardHidden(tokens, positions, attentionMask, cache, skip); // [batch, n, hidden]
+        // The explicit attention path takes the mask as additive float32 (0 / -inf), built once for all layers.
+        var mask = UsesExplicitAttention
+            ? torch.zeros(attentionMask.shape, ScalarType.Float32, attentionMask.device).masked_fill_(attentionMask.logical_not(), Scalars.NegativeInfinity)
+            : attentionMask;
+        var hidden = ForwardHidden(tokens, positions, mask, cache, skip); // [batch, n, hidden]
         var logits = ProjectToVocab(hidden);                                        // [batch, n, vocab]
         if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
         cache?.Advance((int)n);
@@ -82,6 +86,17 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
         return logits.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// True when attention runs as explicit matmul / float32 softmax / matmul (Hugging Face's "eager" attention) rather
+    /// than libtorch's fused <c>scaled_dot_product_attention</c>: in bfloat16 on the CPU. There the fused kernel's output
+    /// for a query depends on how many queries share the call (its query blocking changes the rounding), so verifying k
+    /// draft tokens in one forward gave logits one bf16 step away from decoding them one at a time, and lossless
+    /// strategies drifted from greedy decoding. The explicit path, with oneDNN's bf16 GEMMs (which accumulate each
+    /// row the same way whatever the row count), gives bit-identical logits for a token whether it is decoded alone, in
+    /// a chain or in a token tree (<c>BatchInvariantForwardTests</c>); it costs about 5-10% of a forward here.
+    /// </summary>
+    public bool UsesExplicitAttention => Device.type == DeviceType.CPU && DType is ScalarType.BFloat16 or ScalarType.Float16;
 
     /// <summary>Runs the decoder stack and the final norm; writes every non-skipped layer's K/V to the cache.</summary>
     protected abstract Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip);
@@ -119,6 +134,8 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     /// <param name="k"><c>[batch, kvHeads, n, headDim]</c></param>
     /// <param name="v"><c>[batch, kvHeads, n, headDim]</c></param>
     /// <returns><c>[batch, n, heads * headDim]</c></returns>
+    /// <param name="mask">bool (true = attend) for the fused kernel, or additive float32 (0 / -inf) for the explicit path
+    /// (<see cref="UsesExplicitAttention"/>); <c>[batch or 1, 1, n, total]</c>.</param>
     internal static Tensor Attend(Tensor q, Tensor k, Tensor v, int layer, KVCache? cache, Tensor mask)
     {
         if (cache is not null) (k, v) = cache.Append(layer, k, v); // [batch, kvHeads, L + n, headDim]
@@ -128,7 +145,7 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         Tensor o; // [batch, heads, n, headDim]
         if (kvHeads == heads)
         {
-            o = nn.functional.scaled_dot_product_attention(q, k, v, mask);
+            o = Attention(q, k, v, mask);
         }
         else
         {
@@ -138,8 +155,17 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
             long group = heads / kvHeads, total = k.shape[2], maskBatch = mask.shape[0];
             var folded = q.reshape(batch, kvHeads, group * n, headDim);                                    // [batch, kvHeads, group * n, headDim]
             var foldedMask = mask.unsqueeze(2).expand(maskBatch, 1, group, n, total).reshape(maskBatch, 1, group * n, total);
-            o = nn.functional.scaled_dot_product_attention(folded, k, v, foldedMask).reshape(batch, heads, n, headDim);
+            o = Attention(folded, k, v, foldedMask).reshape(batch, heads, n, headDim);
         }
         return o.transpose(1, 2).reshape(batch, n, heads * headDim);
+    }
+
+    // softmax(q k^T / sqrt(d) + mask) v: fused for a bool mask, explicit (scores and softmax in float32) for an additive one.
+    private static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor mask)
+    {
+        if (mask.dtype == ScalarType.Bool) return nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        var scores = torch.matmul(q, k.transpose(2, 3)).to_type(ScalarType.Float32); // [batch, heads, n, total]
+        scores.mul_(Scalars.InverseSquareRoot(q.shape[3])).add_(mask, Scalars.One);    // explicit alpha: see Scalars
+        return torch.matmul(scores.softmax(-1).to_type(q.dtype), v);
     }
 }

@@ -19,4 +19,9 @@ internal static class Scalars
     public static readonly Scalar Zero = 0;
     public static readonly Scalar One = 1.0;
     public static readonly Scalar NegativeInfinity = double.NegativeInfinity;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<long, Scalar> InverseSquareRoots = new();
+
+    /// <summary>1 / sqrt(<paramref name="n"/>) (attention's score scale for head size n), one rooted Scalar per n.</summary>
+    public static Scalar InverseSquareRoot(long n) => InverseSquareRoots.GetOrAdd(n, static d => 1.0 / Math.Sqrt(d));
 }
