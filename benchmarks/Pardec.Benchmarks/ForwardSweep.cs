@@ -18,7 +18,7 @@ public static class ForwardSweep
 {
     public static int Run(string[] args)
     {
-        string domain = "english"; int padLayers = 0, padMlp = 0, rounds = 7, context = 64; int threads = 1;
+        string domain = "english", role = "target"; int padLayers = 0, padMlp = 0, rounds = 7, context = 64; int threads = 1;
         string? outDir = null; var dtype = ScalarType.Float32;
         var widths = new List<int> { 1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32 };
         for (int i = 0; i < args.Length; i++)
@@ -27,6 +27,7 @@ public static class ForwardSweep
             switch (args[i])
             {
                 case "--domain": domain = Next(); break;
+                case "--role": role = Next(); break;
                 case "--pad-layers": padLayers = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--pad-mlp": padMlp = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--rounds": rounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -41,7 +42,7 @@ public static class ForwardSweep
         torch.set_num_threads(threads);
         using var _ = no_grad();
         var family = Path.Combine(StrategyBenchmark.RepoRoot(), "models", domain);
-        using var loaded = PretrainedModel.Load(Path.Combine(family, "target"), CPU, dtype);
+        using var loaded = PretrainedModel.Load(Path.Combine(family, role), CPU, dtype);
         using var padded = padLayers > 0 ? PaddedModel.Pad(loaded.Model, padLayers, Math.Max(padMlp, loaded.Config.IntermediateSize)) : null;
         var model = padded ?? loaded.Model;
         int maxNew = widths.Max();
@@ -69,7 +70,7 @@ public static class ForwardSweep
         double one = Median(ones);
         var md = new StringBuilder();
         long parameters = PaddedModel.Parameters(model);
-        md.AppendLine($"# Verify cost by width: {domain} target{(padded is null ? "" : ", padded")} ({parameters / 1e6:F1}M parameters)").AppendLine();
+        md.AppendLine($"# Verify cost by width: {domain} {role}{(padded is null ? "" : ", padded")} ({parameters / 1e6:F1}M parameters)").AppendLine();
         md.AppendLine($"Command: `dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- forward-sweep {string.Join(' ', args)}` " +
                       $"({DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, {threads} torch thread(s), {StrategyBenchmark.DTypeName(dtype)}, cache holding {context} tokens, load `{Load()}`).").AppendLine();
         md.AppendLine($"Median of {rounds} rounds; a T=1 forward is timed before every sample and the ratio is against their median ({one:F1} ms).").AppendLine();
@@ -80,7 +81,7 @@ public static class ForwardSweep
             md.AppendLine(CultureInfo.InvariantCulture, $"| {t} | {m:F1} | {m / one:F2}x | {m / t:F1} |");
         }
         Console.WriteLine(md.ToString());
-        if (outDir is not null) File.WriteAllText(Path.Combine(outDir, $"forward-sweep-{domain}{(padded is null ? "" : "-padded")}{(dtype == ScalarType.Float32 ? "" : "-" + StrategyBenchmark.DTypeName(dtype))}.md"), md.ToString());
+        if (outDir is not null) File.WriteAllText(Path.Combine(outDir, $"forward-sweep-{domain}{(role == "target" ? "" : "-" + role)}{(padded is null ? "" : "-padded")}{(dtype == ScalarType.Float32 ? "" : "-" + StrategyBenchmark.DTypeName(dtype))}.md"), md.ToString());
         return 0;
     }
 

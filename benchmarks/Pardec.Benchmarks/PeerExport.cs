@@ -15,7 +15,7 @@ namespace Pardec.Benchmarks;
 /// benchmarks/peer) converts and runs exactly the same model. It then loads the directory back and checks that its
 /// greedy tokens equal the shipped target's on the benchmark's prompts, and writes <c>reference.&lt;N&gt;.json</c> beside it:
 /// per prompt, the token ids the strategy benchmark feeds (same truncation) and the greedy continuation, which the peer
-/// script compares with the peer's tokenization and plain output.
+/// script compares with the peer's tokenization and plain output (the f32 and the bf16 greedy continuations).
 /// </summary>
 public static class PeerExport
 {
@@ -80,6 +80,9 @@ public static class PeerExport
                 return prompts.Select(p => decoder.Generate(p, options).Tokens.ToArray()).ToArray();
             }
             var fromShipped = Decode(shipped.Model);
+            // The bf16 comparison's reference: the shipped weights are bf16, so this is the trained model run natively.
+            int[][] fromShippedBf16;
+            using (var bf16 = PretrainedModel.Load(source, CPU, ScalarType.BFloat16)) fromShippedBf16 = Decode(bf16.Model);
             var fromExport = Decode(exported.Model);
             bool identical = fromShipped.Zip(fromExport).All(p => p.First.SequenceEqual(p.Second));
             allIdentical &= identical;
@@ -95,6 +98,7 @@ public static class PeerExport
                     text = texts[i], truncated = p.Length < tokenizer.Encode(texts[i], addBos: true).Length,
                     promptIds = p, promptText = tokenizer.Decode(p), tailText = StrategyBenchmark.TailText(tokenizer, p),
                     greedyIds = fromShipped[i], greedyText = tokenizer.Decode(fromShipped[i]),
+                    greedyIdsBf16 = fromShippedBf16[i], greedyTextBf16 = tokenizer.Decode(fromShippedBf16[i]),
                 }),
             };
             File.WriteAllText(Path.Combine(@out, $"reference.{maxTokens}.json"), JsonSerializer.Serialize(reference, new JsonSerializerOptions { WriteIndented = true }));

@@ -34,6 +34,10 @@ public static class StrategyBenchmark
           --threads T                torch threads (default 1)
           --dtype f32|bf16           weights and activations of target, draft and heads (default f32); bf16 runs oneDNN's
                                      bf16 GEMMs, far cheaper for several tokens on CPUs with AVX512_BF16/AMX
+          --draft-dtype f32|bf16     the draft model's dtype if not --dtype (a tiny draft's forward is op overhead, and
+                                     f32 ops are cheaper per call than bf16 ones; the draft's precision cannot change a
+                                     lossless strategy's output)
+          --ar-between               run AR between every two strategies too; speedups are over each strategy's neighbours
           --param S.name=value       override a declared param of strategy S (repeatable), e.g. --param Lookahead.window=3 (then S runs on the interpreter)
           --keep-bos                 a prompt cut to fit the context keeps its BOS in front of its last tokens, cut
                                      where the text round-trips (a text-only peer such as llama.cpp always adds
@@ -57,7 +61,7 @@ public static class StrategyBenchmark
             padded = PaddedModel.Pad(loaded.Model, o.PadLayers, Math.Max(o.PadMlp, loaded.Config.IntermediateSize));
             target = padded;
         }
-        using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, o.DType) : null;
+        using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, o.DraftDType ?? o.DType) : null;
         using var heads = Directory.Exists(Path.Combine(family, "medusa"))
             ? MedusaHeads.Load(Path.Combine(family, "medusa"), loaded.Config, CPU, o.DType) : null;
         var timedTarget = new TimedModel(target);
@@ -87,11 +91,18 @@ public static class StrategyBenchmark
         Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), {DTypeName(o.DType)}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         // The AR baseline runs first and again last; speedups are over the mean of the two, and the drift between them
         // (a shared machine's load changing during the run) is reported beside the table.
-        var order = strategies.Append(strategies[0]).ToList();
+        // With --ar-between the AR baseline also runs between every two strategies, and each strategy's speedup is over
+        // the mean of the AR runs just before and just after it: on a machine whose load (or memory-bandwidth contention,
+        // which a bandwidth-bound decode feels first) changes within the run, neighbours are a fairer baseline.
+        var order = o.ArBetween
+            ? strategies.Skip(1).SelectMany(s => new[] { strategies[0], s }).Append(strategies[0]).ToList()
+            : strategies.Append(strategies[0]).ToList();
+        var arRuns = new List<Row>();
         for (int index = 0; index < order.Count; index++)
         {
             var strategy = order[index];
             bool closingBaseline = index == order.Count - 1;
+            bool betweenBaseline = !closingBaseline && index > 0 && strategy == strategies[0];
             IDecoder decoder;
             try
             {
@@ -129,18 +140,34 @@ public static class StrategyBenchmark
                     row.DecodeSeconds += result.Stats.DecodeTime.TotalSeconds;
                     row.PrefillSeconds += result.Stats.PrefillTime.TotalSeconds;
                     var forwardTime = timedTarget.ForwardTime + (timedDraft?.ForwardTime ?? TimeSpan.Zero);
+                    row.TargetForwardSeconds += timedTarget.ForwardTime.TotalSeconds;
+                    row.TargetForwardCalls += timedTarget.Forwards;
+                    row.DraftForwardSeconds += timedDraft?.ForwardTime.TotalSeconds ?? 0;
+                    row.DraftForwardCalls += timedDraft?.Forwards ?? 0;
                     row.HostSeconds += Math.Max(0, (wall - forwardTime).TotalSeconds); // prefill is a timed forward too
                     row.WallSeconds += wall.TotalSeconds;
                 }
                 reference ??= outputs;
                 row.IdenticalToAr = outputs.Zip(reference).All(p => p.First.SequenceEqual(p.Second));
                 baseline ??= row;
-                rows.Add(row);
-                Console.WriteLine($"  {row.Strategy,-22} {row.TokensPerSecond,7:F1} tok/s  {row.TokensPerStep:F2} tok/step  host {row.HostPercent:F1}%  {(row.IdenticalToAr ? "identical" : "differs")}");
+                if (strategy == strategies[0]) arRuns.Add(row);
+                if (!betweenBaseline) rows.Add(row);
+                Console.WriteLine($"  {row.Strategy,-22} {row.TokensPerSecond,7:F1} tok/s  {row.TokensPerStep:F2} tok/step  host {row.HostPercent:F1}%  target {row.TargetMsPerForward:F1} ms/fwd ({100 * row.TargetForwardSeconds / row.WallSeconds:F0}%)  draft {row.DraftMsPerForward:F2} ms/fwd ({100 * row.DraftForwardSeconds / row.WallSeconds:F0}%)  {(row.IdenticalToAr ? "identical" : "differs")}");
             }
         }
         double arTokensPerSecond = (rows[0].TokensPerSecond + rows[^1].TokensPerSecond) / 2;
         foreach (var row in rows) row.Speedup = row.TokensPerSecond / arTokensPerSecond;
+        if (o.ArBetween)
+        {
+            // Strategy k (1-based among the non-AR rows) ran between AR runs k - 1 and k.
+            for (int k = 1; k < rows.Count - 1; k++)
+            {
+                var (before, after) = (arRuns[k - 1], arRuns[k]);
+                rows[k].ArNeighbourTokensPerSecond = (before.TokensPerSecond + after.TokensPerSecond) / 2;
+                rows[k].ArNeighbourEndToEndTokensPerSecond = (before.EndToEndTokensPerSecond + after.EndToEndTokensPerSecond) / 2;
+                rows[k].Speedup = rows[k].TokensPerSecond / rows[k].ArNeighbourTokensPerSecond!.Value;
+            }
+        }
         Console.WriteLine($"AR baseline: {rows[0].TokensPerSecond:F1} tok/s first, {rows[^1].TokensPerSecond:F1} tok/s last");
         Write(o, rows, padded is null ? loaded.Model : padded, args);
         padded?.Dispose();
@@ -162,13 +189,17 @@ public static class StrategyBenchmark
         md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
         md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {DTypeName(o.DType)}, load average at start `{json.load}`).");
-        md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; speedup is tokens/s over the mean of the two `Greedy` (AR) rows of this run (measured first and last, so load drift shows: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s).");
+        md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
+            (o.ArBetween
+                ? $"AR also ran between every two strategies, and each strategy's speedup is over the mean of the AR runs just before and after it (the AR rows shown are the first and last; load drift: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s)."
+                : $"speedup is tokens/s over the mean of the two `Greedy` (AR) rows of this run (measured first and last, so load drift shows: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s).") +
+            (o.DraftDType is { } dd && dd != o.DType ? $" The draft model runs in {DTypeName(dd)}." : ""));
         md.AppendLine();
-        md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step: model forwards | managed B/step: decode loop | GC pause | host overhead/step | identical to AR |");
-        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step: model forwards | managed B/step: decode loop | GC pause | host overhead/step | target ms/forward (share of time) | draft ms/forward (share) | identical to AR |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var r in rows)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Strategy} | {r.Guarantee} | {r.TokensPerSecond:F1} | {r.Speedup:F2}x | {r.TokensPerStep:F2} | {r.TargetForwardsPerToken:F2} | {r.DraftForwardsPerToken:F2} | {r.ForwardKBPerStep:F1} | {r.LoopBytesPerStep:F0} | {r.GcPausePercent:F2}% ({r.Gen0Collections} gen0) | {r.HostMsPerStep:F2} ms ({r.HostPercent:F1}%) | {(r.IdenticalToAr ? "yes" : "no")} |"));
+                $"| {r.Strategy} | {r.Guarantee} | {r.TokensPerSecond:F1} | {r.Speedup:F2}x | {r.TokensPerStep:F2} | {r.TargetForwardsPerToken:F2} | {r.DraftForwardsPerToken:F2} | {r.ForwardKBPerStep:F1} | {r.LoopBytesPerStep:F0} | {r.GcPausePercent:F2}% ({r.Gen0Collections} gen0) | {r.HostMsPerStep:F2} ms ({r.HostPercent:F1}%) | {r.TargetMsPerForward:F1} ({100 * r.TargetForwardSeconds / Math.Max(r.WallSeconds, 1e-9):F0}%) | {(r.DraftForwardCalls == 0 ? "" : $"{r.DraftMsPerForward:F2} ({100 * r.DraftForwardSeconds / Math.Max(r.WallSeconds, 1e-9):F0}%)")} | {(r.IdenticalToAr ? "yes" : "no")} |"));
         File.WriteAllText(Path.Combine(o.Out, name + ".md"), md.ToString());
         Console.WriteLine($"wrote {Path.Combine(o.Out, name)}.md/.json");
     }
@@ -206,6 +237,17 @@ public static class StrategyBenchmark
         /// <summary>Prompt prefill inside <see cref="WallSeconds"/>: wall - prefill is the end-to-end generation time (the peer comparison uses it).</summary>
         public double PrefillSeconds { get; set; }
         public double HostSeconds { get; set; }
+        /// <summary>With --ar-between: the mean of the AR runs just before and after this strategy (DecodeTime and end-to-end).</summary>
+        public double? ArNeighbourTokensPerSecond { get; set; }
+        public double? ArNeighbourEndToEndTokensPerSecond { get; set; }
+        public double EndToEndTokensPerSecond => Tokens / Math.Max(WallSeconds - PrefillSeconds, 1e-9);
+        /// <summary>Wall time inside the target's / the draft's forwards (prefill included) and how many there were.</summary>
+        public double TargetForwardSeconds { get; set; }
+        public int TargetForwardCalls { get; set; }
+        public double DraftForwardSeconds { get; set; }
+        public int DraftForwardCalls { get; set; }
+        public double TargetMsPerForward => TargetForwardSeconds * 1000 / Math.Max(TargetForwardCalls, 1);
+        public double DraftMsPerForward => DraftForwardSeconds * 1000 / Math.Max(DraftForwardCalls, 1);
         public long ManagedBytes { get; set; }
         /// <summary>The part of <see cref="ManagedBytes"/> allocated inside model forwards (TorchSharp's per-op tensor handles).</summary>
         public long ForwardBytes { get; set; }
@@ -226,7 +268,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null)
     {
         /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
         public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
@@ -257,6 +299,8 @@ public static class StrategyBenchmark
                         break;
                     case "--keep-bos": o = o with { KeepBos = true }; break;
                     case "--dtype": o = o with { DType = ParseDType(Next()) }; break;
+                    case "--draft-dtype": o = o with { DraftDType = ParseDType(Next()) }; break;
+                    case "--ar-between": o = o with { ArBetween = true }; break;
                     default: return null;
                 }
             }

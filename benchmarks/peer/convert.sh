@@ -10,6 +10,8 @@
 #                            --keep-bos: a prompt cut to fit the context keeps BOS, as llama.cpp's will)
 #   english-padded.f32.gguf  the primary model of the comparison (f32 on both sides: Pardec runs f32 on this CPU)
 #   english-padded.f16.gguf  extra: what llama.cpp would normally run
+#   english-padded.bf16.gguf the bf16 comparison (DTYPE=bf16 run-side-by-side.sh): the trained weights exactly
+#   english-draft.bf16.gguf  its draft
 #   english-target.f32.gguf  the shipped 5M target (bf16 weights widened to f32, as Pardec loads them)
 #   english-draft.f32.gguf   the shipped 0.89M draft
 set -euo pipefail
@@ -34,6 +36,7 @@ IFS=',' read -ra max_tokens <<< "$MAX_TOKENS_LIST"
 for n in "${max_tokens[@]}"; do
   [[ "$padded/reference.$n.json" -nt "$REPO/models/english/target/model.safetensors" ]] || need_export=1
   grep -q '"keepBos": true' "$padded/reference.$n.json" 2>/dev/null || need_export=1
+  grep -q '"greedyTextBf16"' "$padded/reference.$n.json" 2>/dev/null || need_export=1
 done
 if ((need_export)); then
   OMP_NUM_THREADS=1 dotnet run -c Release --project "$REPO/benchmarks/Pardec.Benchmarks" -- pad-export \
@@ -50,5 +53,7 @@ convert() { # hf_dir outtype out.gguf
 }
 convert "$padded" f32 "$MODELS/english-padded.f32.gguf"
 convert "$padded" f16 "$MODELS/english-padded.f16.gguf"
+convert "$padded" bf16 "$MODELS/english-padded.bf16.gguf"
 convert "$REPO/models/english/target" f32 "$MODELS/english-target.f32.gguf"
 convert "$REPO/models/english/draft" f32 "$MODELS/english-draft.f32.gguf"
+convert "$REPO/models/english/draft" bf16 "$MODELS/english-draft.bf16.gguf"

@@ -4,6 +4,7 @@
 #
 #   benchmarks/peer/run-side-by-side.sh              # 48 tokens -> benchmarks/results/peer-llama-cpp.{md,json}
 #   MAX_TOKENS=128 benchmarks/peer/run-side-by-side.sh   # -> benchmarks/results/peer-llama-cpp-128.{md,json}
+#   DTYPE=bf16 benchmarks/peer/run-side-by-side.sh       # both engines in bf16 -> benchmarks/results/peer-llama-cpp-bf16.{md,json}
 #
 # Environment: PEER_DIR (default $HOME/.cache/pardec-peer), MAX_TOKENS (48), PROMPTS (3), EXTRAS ("--f16 --shipped":
 # extra llama.cpp rows on the f16 padded target and the shipped 5M target; set EXTRAS= to skip), WAIT_LOAD (wait up to
@@ -15,6 +16,7 @@ MAX_TOKENS="${MAX_TOKENS:-48}"
 PROMPTS="${PROMPTS:-3}"
 EXTRAS="${EXTRAS---f16 --shipped}"
 WAIT_LOAD="${WAIT_LOAD:-1.5}"
+DTYPE="${DTYPE:-f32}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 "$REPO/benchmarks/peer/build-llama-cpp.sh" "$PEER_DIR"
@@ -32,4 +34,4 @@ if [[ "$WAIT_LOAD" != 0 ]]; then
 fi
 
 # shellcheck disable=SC2086
-python3 "$REPO/benchmarks/peer/side_by_side.py" --peer-dir "$PEER_DIR" --max-tokens "$MAX_TOKENS" --prompts "$PROMPTS" $EXTRAS
+python3 "$REPO/benchmarks/peer/side_by_side.py" --peer-dir "$PEER_DIR" --max-tokens "$MAX_TOKENS" --prompts "$PROMPTS" --dtype "$DTYPE" $EXTRAS "$@"

@@ -101,7 +101,7 @@ class Peer:
                 row["steps"] += int(dec.group(1)) - (int(acc.group(1)) if acc else 0)
                 generated = out[out.find(prompt) + len(prompt):] if prompt in out else out
             generated = generated.replace("\r", "")
-            ref = p["greedyText"]
+            ref = p["greedyText"] if self.a.dtype == "f32" else p["greedyTextBf16"]
             same = generated.startswith(ref) or ref.startswith(generated.rstrip("\n")) and len(generated.strip()) > 0
             row["identical"] &= bool(same)
             row["outputs"].append(generated[: len(ref) + 40])
@@ -125,12 +125,20 @@ class Peer:
 
 def run_peer(a, reference):
     peer = Peer(a, reference)
-    T, D = "english-padded.f32.gguf", "english-draft.f32.gguf"
+    T, D = f"english-padded.{a.dtype}.gguf", f"english-draft.{a.draft_dtype or a.dtype}.gguf"
     d = ["-md", str(peer.models / D), "-td", "1", "-tbd", "1"]
     ds = d + ["--spec-type", "draft-simple"]
-    rows = []
+
+    class Rows(list):
+        def append(self, row):
+            super().append(row)
+            # --plain-between: a plain run after every configuration, so each is measured between two plain runs.
+            if a.plain_between and row["model"] == T and not row.get("between") and "again last" not in row["name"]:
+                super().append(dict(peer.run("plain (between)", "llama-completion", [], T, "plain", "a neighbour for the speedups"), between=True))
+
+    rows = Rows()
     print(f"llama.cpp, {a.max_tokens} tokens, load {loadavg()}", flush=True)
-    rows.append(peer.run("plain (llama-completion)", "llama-completion", [], T, "plain", "", primary=True))
+    list.append(rows, dict(peer.run("plain (llama-completion)", "llama-completion", [], T, "plain", "", primary=True), between=True))
     rows.append(peer.run("plain (llama-lookup, draft 0)", "llama-lookup", ["--spec-draft-n-max", "0"], T, "plain",
                          "cross-check: plain decode timed like the speculative tools"))
     rows.append(peer.run("speculative-simple, draft 4", "llama-speculative-simple", ds + ["--spec-draft-n-max", "4"], T,
@@ -150,26 +158,30 @@ def run_peer(a, reference):
                          "Pardec's Lookahead parameters (window 4, n-gram 5, guesses 2) via PARDEC_LOOKAHEAD_*",
                          env_extra=dict(PARDEC_LOOKAHEAD_W="4", PARDEC_LOOKAHEAD_N="5", PARDEC_LOOKAHEAD_G="2")))
     rows.append(peer.run("plain (llama-completion), again last", "llama-completion", [], T, "plain", "", primary=True))
-    if a.f16:
+    if a.f16 and a.dtype == "f32":
         rows.append(peer.run("plain f16 (llama-completion)", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
         rows.append(peer.run("speculative-simple f16, draft 4", "llama-speculative-simple", ds + ["--spec-draft-n-max", "4"],
                              "english-padded.f16.gguf", "extra: f16", "f16 target, f32 draft"))
         rows.append(peer.run("plain f16 (llama-completion), again last", "llama-completion", [], "english-padded.f16.gguf", "extra: f16", "f16 weights"))
-    if a.shipped:
+    if a.shipped and a.dtype == "f32":
         rows.append(peer.run("plain, shipped 5M target", "llama-completion", [], "english-target.f32.gguf", "extra: shipped target", ""))
         rows.append(peer.run("speculative-simple, shipped target, draft 4", "llama-speculative-simple",
                              ds + ["--spec-draft-n-max", "4"], "english-target.f32.gguf", "extra: shipped target", ""))
         rows.append(peer.run("lookup, shipped target, draft 10", "llama-lookup", ["--spec-draft-n-max", "10"],
                              "english-target.f32.gguf", "extra: shipped target", ""))
-    return rows, peer.checks
+    return list(rows), peer.checks
 
 
 def run_pardec(a):
     out = Path(a.work) / f"pardec-{a.max_tokens}"
     out.mkdir(parents=True, exist_ok=True)
     args = ["strategies", "--domain", "english", "--pad-layers", "12", "--pad-mlp", "8192", "--max-tokens", str(a.max_tokens),
-            "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,SpeculativeAdaptive,PromptLookup,AdaptiveNgram,Lookahead",
-            "--threads", "1", "--keep-bos", "--out", str(out)]
+            "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,SpeculativeAdaptive,SequoiaTree,PromptLookup,AdaptiveNgram,Lookahead",
+            "--threads", "1", "--dtype", a.dtype, "--keep-bos", "--out", str(out)]
+    if a.draft_dtype:
+        args += ["--draft-dtype", a.draft_dtype]
+    if a.plain_between:
+        args += ["--ar-between"]
     cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(REPO / "benchmarks/Pardec.Benchmarks"), "--"] + args
     print(f"Pardec, {a.max_tokens} tokens, load {loadavg()}", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -177,12 +189,12 @@ def run_pardec(a):
     print(r.stdout, flush=True)
     if r.returncode != 0:
         raise SystemExit("Pardec benchmark failed")
-    result = json.loads((out / "strategies-english-padded.json").read_text())
+    result = json.loads((out / ("strategies-english-padded" + ("" if a.dtype == "f32" else "-" + a.dtype) + ".json")).read_text())
     result["command_line"] = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- " + " ".join(args)
     return result
 
 
-FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy", "SpeculativeAdaptive"]),
+FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy", "SpeculativeAdaptive", "SequoiaTree"]),
             ("prompt lookup", "prompt lookup", ["PromptLookup", "AdaptiveNgram"]),
             ("lookahead", "lookahead", ["Lookahead"])]
 
@@ -198,8 +210,12 @@ def speedups(peer_rows, pardec):
     for r in peer_rows:
         if r["tool"] == "llama-completion":
             plains.setdefault(r["model"], []).append(r["tok_s"])
-    for r in peer_rows:
-        r["speedup"] = r["tok_s"] / statistics.mean(plains[r["model"]])
+    for k, r in enumerate(peer_rows):
+        # Plain runs between configurations (--plain-between): each configuration over the plain runs next to it.
+        if r.get("between") is None and k > 0 and k + 1 < len(peer_rows) and peer_rows[k - 1].get("between") and peer_rows[k + 1].get("between"):
+            r["speedup"] = r["tok_s"] / statistics.mean([peer_rows[k - 1]["tok_s"], peer_rows[k + 1]["tok_s"]])
+        else:
+            r["speedup"] = r["tok_s"] / statistics.mean(plains[r["model"]])
     prs = pardec["rows"]
     for r in prs:
         r["EndToEndTokensPerSecond"] = r["Tokens"] / (r["WallSeconds"] - r["PrefillSeconds"])
@@ -207,8 +223,9 @@ def speedups(peer_rows, pardec):
     g_e2e = statistics.mean(r["EndToEndTokensPerSecond"] for r in greedy)
     g_dec = statistics.mean(r["TokensPerSecond"] for r in greedy)
     for r in prs:
-        r["EndToEndSpeedup"] = r["EndToEndTokensPerSecond"] / g_e2e
-        r["DecodeTimeSpeedup"] = r["TokensPerSecond"] / g_dec
+        # With --ar-between each strategy is measured against the AR runs just before and after it.
+        r["EndToEndSpeedup"] = r["EndToEndTokensPerSecond"] / (r.get("ArNeighbourEndToEndTokensPerSecond") or g_e2e)
+        r["DecodeTimeSpeedup"] = r["TokensPerSecond"] / (r.get("ArNeighbourTokensPerSecond") or g_dec)
 
 
 def merge(rounds):
@@ -236,7 +253,8 @@ def merge(rounds):
 
 
 def write(a, reference, peer_rows, checks, pardec, meta):
-    peer_plain = [r for r in peer_rows if r["tool"] == "llama-completion" and r["model"] == "english-padded.f32.gguf"]
+    T, D = f"english-padded.{a.dtype}.gguf", f"english-draft.{a.draft_dtype or a.dtype}.gguf"
+    peer_plain = [r for r in peer_rows if r["tool"] == "llama-completion" and r["model"] == T and r["primary"]]
     prs = pardec["rows"]
     greedy = [r for r in prs if r["Strategy"].startswith("Greedy")]
     prow = {r["Strategy"]: r for r in prs}
@@ -279,11 +297,13 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append("")
     md.append(f"* **Model**: the padded English target of `strategies --pad-layers 12 --pad-mlp 8192` — the shipped 5M target plus 12 "
               f"layers whose o_proj/down_proj are zero and MLPs widened to 8192 with zeros, so it computes the shipped target's outputs at "
-              f"the cost of {reference['parameters']:,} parameters (llama.cpp's GGUF: {meta['peer_params']['english-padded.f32.gguf']:,} "
-              f"parameters). **f32 on both sides.** Exported by `Pardec.Benchmarks pad-export` (which checks the exported directory "
+              f"the cost of {reference['parameters']:,} parameters (llama.cpp's GGUF: {meta['peer_params'][T]:,} "
+              f"parameters). **{a.dtype} on both sides.** Exported by `Pardec.Benchmarks pad-export` (which checks the exported directory "
               f"reproduces the shipped target's greedy tokens: {reference['identicalToShipped']}), converted by llama.cpp's "
-              f"`convert_hf_to_gguf.py --outtype f32`. Draft: the shipped English draft ({meta['peer_params']['english-draft.f32.gguf']:,} "
-              f"parameters), f32 on both sides.")
+              f"`convert_hf_to_gguf.py --outtype {a.dtype}`. Draft: the shipped English draft ({meta['peer_params'][D]:,} "
+              f"parameters), {a.draft_dtype or a.dtype} on both sides." + (" The shipped weights are bfloat16, so both files hold exactly the trained "
+              f"weights; Pardec runs bf16 attention explicitly (matmul, float32 softmax, matmul) so its verification forwards are "
+              f"bit-identical to one-token decoding." if a.dtype == "bf16" else ""))
     md.append(f"* **Prompts**: the first {a.prompts} of `models/eval/prompts.english.jsonl`, {a.max_tokens} greedy tokens each, EOS ignored. "
               f"Prompt token ids: " + "; ".join(f"prompt {c['prompt']}: {c['peer']} (llama.cpp) vs {c['ours']} (Pardec), "
               f"{'identical' if c['identical'] else 'first difference at ' + str(c['first_difference'])}" for c in checks[: a.prompts])
@@ -292,7 +312,7 @@ def write(a, reference, peer_rows, checks, pardec, meta):
                  f"as the strategy benchmark leaves {a.max_tokens} + 80 positions of the 256-token context for generation and the widest tree."
                  if any(p["truncated"] for p in reference["prompts"]) else ""))
     md.append(f"* **Same text**: every llama.cpp run's continuation starts with Pardec's greedy continuation on every prompt: "
-              f"{'yes' if all(r['identical'] for r in peer_rows if r['model'] == 'english-padded.f32.gguf') else 'NO (see the table below)'}; "
+              f"{'yes' if all(r['identical'] for r in peer_rows if r['model'] == T) else 'NO (see the table below)'}; "
               f"every Pardec strategy reproduced its AR tokens: {'yes' if all(r['IdenticalToAr'] for r in prs) else 'NO'}.")
     md.append(f"* **Threads**: 1. llama.cpp `-t 1 -tb 1` (draft `-td 1 -tbd 1`), Pardec `--threads 1` (torch.set_num_threads(1)); "
               f"OMP/MKL/OPENBLAS_NUM_THREADS=1 for both.")
@@ -309,7 +329,7 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append("* **tokens/step** = tokens / target verification steps = accepted draft tokens per step + 1 (llama.cpp: steps = tokens - n_accept). "
               "**accept rate** = n_accept / n_drafted, as llama.cpp prints it (lookahead prints no n_drafted).")
     md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4 (Pardec SpeculativeAdaptive: "
-              "draft length from 4, grown on full acceptance up to 16, draft stops below confidence 0.5); lookup draft 10 = Pardec PromptLookup's "
+              "draft length from 4, grown on full acceptance up to 16, draft stops below confidence 0.1; SequoiaTree: the draft expands a fitted 8-node tree); lookup draft 10 = Pardec PromptLookup's "
               "length 10 (llama-lookup's n-gram cache uses n = 1..4, Pardec's max_ngram is 3); llama-lookahead's W=15, N=5, G=15 are "
               "hard-coded in its source (the build script lets PARDEC_LOOKAHEAD_W/N/G override them; W4 N5 G2 = Pardec Lookahead's "
               "window 4, n-gram 5, guesses 2). Every other configuration is in the next table.")
@@ -353,11 +373,11 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append(pardec["command_line"].replace(str(Path(a.work)), "$WORK"))
     md.append("```")
     md.append("")
-    name = "peer-llama-cpp" if a.max_tokens == 48 else f"peer-llama-cpp-{a.max_tokens}"
+    name = ("peer-llama-cpp" if a.max_tokens == 48 else f"peer-llama-cpp-{a.max_tokens}") + ("" if a.dtype == "f32" else f"-{a.dtype}") + (f"-draft-{a.draft_dtype}" if a.draft_dtype and a.draft_dtype != a.dtype else "")
     outdir = Path(a.out)
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / f"{name}.md").write_text("\n".join(md))
-    js = dict(meta=meta, max_tokens=a.max_tokens, prompts=a.prompts, threads=1, dtype="f32", parameters_padded=reference["parameters"],
+    js = dict(meta=meta, max_tokens=a.max_tokens, prompts=a.prompts, threads=1, dtype=a.dtype, parameters_padded=reference["parameters"],
               prompt_token_checks=checks, table=[dict(family=t["family"], llama_cpp=[dict(name=r["name"], tok_s=r["tok_s"], speedup=r["speedup"],
               tokens_per_step=r["tokens_per_step"], accept_rate=r["accept_rate"]) for r in t["peer"]], pardec=t["pardec"]) for t in table],
               peer=peer_rows, pardec=pardec)
@@ -383,6 +403,10 @@ def main():
     ap.add_argument("--f16", action="store_true", help="also run the f16 padded target (extra rows)")
     ap.add_argument("--shipped", action="store_true", help="also run the shipped 5M target (extra rows)")
     ap.add_argument("--rounds", type=int, default=3, help="llama.cpp block then Pardec block, this many times; medians reported")
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="weights of the padded target and the draft on both engines")
+    ap.add_argument("--draft-dtype", choices=["f32", "bf16"], help="the draft's weights on both engines, if not --dtype")
+    ap.add_argument("--plain-between", action="store_true",
+                    help="plain decoding between every two configurations on both engines; speedups over the neighbouring plain runs")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the last run's saved measurements")
     a = ap.parse_args()
 
@@ -397,12 +421,12 @@ def main():
     meta = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"), load_start=loadavg(),
                 llama_commit=sh(["git", "-C", str(Path(a.peer_dir) / "llama.cpp"), "rev-parse", "HEAD"]).stdout.strip(),
                 cpu=next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), ""))
-    info = sh([str(Path(a.peer_dir) / "llama.cpp/build/bin/llama-completion"), "-m", str(Path(a.peer_dir) / "models/english-padded.f32.gguf"),
+    info = sh([str(Path(a.peer_dir) / "llama.cpp/build/bin/llama-completion"), "-m", str(Path(a.peer_dir) / f"models/english-padded.{a.dtype}.gguf"),
                "-t", "1", "-n", "1", "-p", "a", "-no-cnv", "--no-warmup"])
     meta["peer_system_info"] = next((l.split("system_info: ", 1)[1].strip(" |") for l in info.stderr.splitlines() if "system_info" in l), "")
-    meta["peer_params"] = gguf_parameters(a.peer_dir, ["english-padded.f32.gguf", "english-draft.f32.gguf", "english-target.f32.gguf"])
+    meta["peer_params"] = gguf_parameters(a.peer_dir, [f"english-padded.{a.dtype}.gguf", f"english-draft.{a.draft_dtype or a.dtype}.gguf", "english-target.f32.gguf"])
 
-    saved = Path(a.work) / f"measurements-{a.max_tokens}.json"
+    saved = Path(a.work) / f"measurements-{a.max_tokens}-{a.dtype}{'-draft-' + a.draft_dtype if a.draft_dtype else ''}.json"
     if a.report_only:
         m = json.loads(saved.read_text())
         meta, rounds, checks = m["meta"], m["rounds"], m["checks"]
