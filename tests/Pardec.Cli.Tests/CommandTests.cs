@@ -80,6 +80,18 @@ public sealed class RunTests
     }
 
     [Fact]
+    public void The_summary_names_the_dtype_auto_chose_or_the_one_asked_for()
+    {
+        // The tiny models are far below AutoDType.SmallModelBytes, so auto keeps them in f32 on any CPU.
+        Assert.Contains("(max tokens, f32)", CliDriver.RunTiny(["run", "Greedy", .. Tiny]).Out);
+        var bf16 = CliDriver.RunTiny(["run", "Greedy", "--dtype", "bf16", .. Tiny]);
+        Assert.True(bf16.ExitCode == 0, bf16.ToString());
+        Assert.Contains("(max tokens, bf16)", bf16.Out);
+        var bad = CliDriver.RunTiny(["run", "Greedy", "--dtype", "f8", .. Tiny]);
+        Assert.Contains("--dtype f8: expected auto, f32 or bf16", bad.Err);
+    }
+
+    [Fact]
     public void Lossless_strategies_print_the_same_text_as_greedy_with_draft_and_heads_roles_bound()
     {
         string Text(CliResult r) => r.Out[..r.Out.LastIndexOf('[')];

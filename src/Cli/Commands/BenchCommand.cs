@@ -90,7 +90,7 @@ internal static class BenchCommand
             var settings = new
             {
                 strategies = chosen.Select(s => s.Plan.Name).ToArray(), tasks = taskList.Select(t => t.Name).ToArray(), prompts = promptCount,
-                maxTokens = options.MaxNewTokens, temperature = options.Temperature, seed = options.Seed, dtype = dtype.ToString(),
+                maxTokens = options.MaxNewTokens, temperature = options.Temperature, seed = options.Seed, dtype = dtype?.ToString() ?? "auto",
                 device = device.ToString(), threads = parse.GetValue(decode.Threads), date = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             };
             BenchReport.Write(outDir, rows, settings);

@@ -25,7 +25,11 @@ internal sealed class DecodeOptions
     public Option<long> Seed { get; } = new("--seed") { Description = "Sampling seed: the same seed gives the same text", DefaultValueFactory = _ => 0L };
     public Option<string[]> Params { get; } = new("--param") { Description = "Strategy parameter override name=value (repeatable)", Arity = ArgumentArity.ZeroOrMore };
     public Option<Engine?> EngineOption { get; } = new("--engine") { Description = "generated (default for library strategies) or interpreted" };
-    public Option<string> DType { get; } = new("--dtype") { Description = "f32 or bf16", DefaultValueFactory = _ => "f32" };
+    public Option<string> DType { get; } = new("--dtype")
+    {
+        Description = "auto, f32 or bf16. auto: a bf16 checkpoint runs in bf16 where the device computes it fast (CUDA; a CPU with AVX512_BF16 or AMX), except small models on the CPU; everything else in f32",
+        DefaultValueFactory = _ => "auto",
+    };
     public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
     public Option<int> Threads { get; } = new("--threads") { Description = "Torch CPU threads", DefaultValueFactory = _ => 1 };
 
@@ -61,17 +65,19 @@ internal sealed class DecodeOptions
         return options;
     }
 
-    /// <summary>Applies --threads and returns the device and dtype; the first tensor operation happens here.</summary>
-    public (Device Device, ScalarType DType) Torch(ParseResult parse)
+    /// <summary>Applies --threads and returns the device and dtype (null: auto, chosen per model directory by
+    /// <see cref="Runtime.Loading.AutoDType"/>); the first tensor operation happens here.</summary>
+    public (Device Device, ScalarType? DType) Torch(ParseResult parse)
     {
         int threads = parse.GetValue(Threads);
         if (threads < 1) throw new CliException($"--threads {threads}: must be at least 1");
         torch.set_num_threads(threads);
-        var dtype = parse.GetValue(DType)?.ToLowerInvariant() switch
+        ScalarType? dtype = parse.GetValue(DType)?.ToLowerInvariant() switch
         {
+            "auto" => null,
             "f32" or "float32" => ScalarType.Float32,
             "bf16" or "bfloat16" => ScalarType.BFloat16,
-            var other => throw new CliException($"--dtype {other}: expected f32 or bf16"),
+            var other => throw new CliException($"--dtype {other}: expected auto, f32 or bf16"),
         };
         var device = parse.GetValue(Device)?.ToLowerInvariant() switch
         {

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Pardec.Cli.Models;
 using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Loading;
+using static TorchSharp.torch;
 
 namespace Pardec.Cli.Commands;
 
@@ -33,18 +35,19 @@ internal static class RunCommand
             context.Output.Write(text);
             var result = textDecoder.Generate(text, options, piece => { context.Output.Write(piece); context.Output.Flush(); });
             context.Output.WriteLine();
-            context.Output.WriteLine(Summary(resolved.Plan.Name, result));
+            context.Output.WriteLine(Summary(resolved.Plan.Name, result, models.Main.DType));
             return Cli.Success;
         }));
         return command;
     }
 
-    public static string Summary(string strategy, DecodeResult result)
+    /// <param name="dtype">The main model's dtype, named in the summary (with --dtype auto it depends on the machine).</param>
+    public static string Summary(string strategy, DecodeResult result, ScalarType? dtype = null)
     {
         var s = result.Stats;
         return string.Create(CultureInfo.InvariantCulture,
             $"[{strategy}] {s.Tokens} tokens, {s.TokensPerSecond:F1} tok/s, {s.MeanAcceptedPerStep:F2} accepted/step, "
-            + $"{s.TargetForwards} target forwards, {s.DraftForwards} draft forwards ({StopText(result.StopReason)})");
+            + $"{s.TargetForwards} target forwards, {s.DraftForwards} draft forwards ({StopText(result.StopReason)}{(dtype is { } d ? ", " + AutoDType.Name(d) : "")})");
     }
 
     private static string StopText(StopReason reason) => reason switch

@@ -34,7 +34,7 @@ internal static class TraceCommand
             string path = parse.GetValue(output)!;
             if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir) Directory.CreateDirectory(dir);
             File.WriteAllText(path, html);
-            context.Output.WriteLine(RunCommand.Summary(resolved.Plan.Name, result));
+            context.Output.WriteLine(RunCommand.Summary(resolved.Plan.Name, result, models.Main.DType));
             context.Output.WriteLine($"wrote {path} ({recorder.Steps.Count} steps)");
             return Cli.Success;
         }));

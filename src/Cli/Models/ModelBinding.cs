@@ -27,7 +27,8 @@ public sealed class ModelBinding : IDisposable
     private readonly Dictionary<string, PretrainedModel> _models = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MedusaHeads> _heads = new(StringComparer.Ordinal);
 
-    public ModelBinding(ModelPaths paths, Device device, ScalarType dtype)
+    /// <param name="dtype">null: each directory in the dtype <see cref="AutoDType.For"/> picks for it.</param>
+    public ModelBinding(ModelPaths paths, Device device, ScalarType? dtype)
     {
         Paths = paths;
         Device = device;
@@ -36,7 +37,7 @@ public sealed class ModelBinding : IDisposable
 
     public ModelPaths Paths { get; }
     public Device Device { get; }
-    public ScalarType DType { get; }
+    public ScalarType? DType { get; }
 
     /// <summary>Binds every role of <paramref name="plan"/>; the tokenizer is the main model's.</summary>
     public BoundModels Bind(DecodePlan plan)
@@ -91,7 +92,7 @@ public sealed class ModelBinding : IDisposable
         if (_models.TryGetValue(key, out var loaded)) return loaded;
         if (!Directory.Exists(dir))
             throw new CliException($"model directory not found for role '{role}': {dir} (pass {option} DIR)");
-        var model = PretrainedModel.Load(dir, Device, DType);
+        var model = PretrainedModel.Load(dir, Device, DType ?? AutoDType.For(dir, Device));
         model.Model.eval();
         _models[key] = model;
         return model;
