@@ -19,7 +19,7 @@ public static class ForwardSweep
     public static int Run(string[] args)
     {
         string domain = "english", role = "target"; int padLayers = 0, padMlp = 0, rounds = 7, context = 64; int threads = 1;
-        string? outDir = null; var dtype = ScalarType.Float32;
+        string? outDir = null; var dtype = ScalarType.Float32; bool eager = false;
         var widths = new List<int> { 1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32 };
         for (int i = 0; i < args.Length; i++)
         {
@@ -36,6 +36,7 @@ public static class ForwardSweep
                 case "--widths": widths = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(); break;
                 case "--out": outDir = Next(); break;
                 case "--dtype": dtype = StrategyBenchmark.ParseDType(Next()); break;
+                case "--eager": eager = true; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -45,6 +46,7 @@ public static class ForwardSweep
         using var loaded = PretrainedModel.Load(Path.Combine(family, role), CPU, dtype);
         using var padded = padLayers > 0 ? PaddedModel.Pad(loaded.Model, padLayers, Math.Max(padMlp, loaded.Config.IntermediateSize)) : null;
         var model = padded ?? loaded.Model;
+        model.CompiledForwardEnabled = !eager;
         int maxNew = widths.Max();
         using var cache = model.CreateCache(1, context + maxNew);
         using var masks = new AttentionMaskBuffer(1, Math.Max(maxNew, context), context + maxNew, CPU);
@@ -72,7 +74,7 @@ public static class ForwardSweep
         long parameters = PaddedModel.Parameters(model);
         md.AppendLine($"# Verify cost by width: {domain} {role}{(padded is null ? "" : ", padded")} ({parameters / 1e6:F1}M parameters)").AppendLine();
         md.AppendLine($"Command: `dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- forward-sweep {string.Join(' ', args)}` " +
-                      $"({DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, {threads} torch thread(s), {StrategyBenchmark.DTypeName(dtype)}, cache holding {context} tokens, load `{Load()}`).").AppendLine();
+                      $"({DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, {threads} torch thread(s), {StrategyBenchmark.DTypeName(dtype)}{(eager ? ", eager modules" : ", compiled forward")}, cache holding {context} tokens, load `{Load()}`).").AppendLine();
         md.AppendLine($"Median of {rounds} rounds; a T=1 forward is timed before every sample and the ratio is against their median ({one:F1} ms).").AppendLine();
         md.AppendLine("| new tokens T | median ms | cost vs T=1 | ms per token |").AppendLine("| ---: | ---: | ---: | ---: |");
         foreach (var t in widths)

@@ -37,6 +37,7 @@ public static class StrategyBenchmark
           --draft-dtype f32|bf16     the draft model's dtype if not --dtype (a tiny draft's forward is op overhead, and
                                      f32 ops are cheaper per call than bf16 ones; the draft's precision cannot change a
                                      lossless strategy's output)
+          --eager                    run the models' eager modules instead of the compiled (TorchScript) forward
           --ar-between               run AR between every two strategies too; speedups are over each strategy's neighbours
           --param S.name=value       override a declared param of strategy S (repeatable), e.g. --param Lookahead.window=3 (then S runs on the interpreter)
           --keep-bos                 a prompt cut to fit the context keeps its BOS in front of its last tokens, cut
@@ -64,6 +65,7 @@ public static class StrategyBenchmark
         using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, o.DraftDType ?? o.DType) : null;
         using var heads = Directory.Exists(Path.Combine(family, "medusa"))
             ? MedusaHeads.Load(Path.Combine(family, "medusa"), loaded.Config, CPU, o.DType) : null;
+        if (o.Eager) { target.CompiledForwardEnabled = false; if (draftModel is not null) draftModel.Model.CompiledForwardEnabled = false; }
         var timedTarget = new TimedModel(target);
         var timedDraft = draftModel is null ? null : new TimedModel(draftModel.Model);
         var models = new ModelSet().Add("target", timedTarget);
@@ -188,7 +190,7 @@ public static class StrategyBenchmark
         var md = new StringBuilder();
         md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
-        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {DTypeName(o.DType)}, load average at start `{json.load}`).");
+        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {DTypeName(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`).");
         md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
             (o.ArBetween
                 ? $"AR also ran between every two strategies, and each strategy's speedup is over the mean of the AR runs just before and after it (the AR rows shown are the first and last; load drift: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s)."
@@ -268,7 +270,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null, bool Eager = false)
     {
         /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
         public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
@@ -301,6 +303,7 @@ public static class StrategyBenchmark
                     case "--dtype": o = o with { DType = ParseDType(Next()) }; break;
                     case "--draft-dtype": o = o with { DraftDType = ParseDType(Next()) }; break;
                     case "--ar-between": o = o with { ArBetween = true }; break;
+                    case "--eager": o = o with { Eager = true }; break;
                     default: return null;
                 }
             }

@@ -68,6 +68,11 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
                     throw new ArgumentOutOfRangeException(nameof(skip), layer, $"layer index must be in [0, {Config.NumHiddenLayers})");
 
         using var scope = torch.NewDisposeScope();
+        if (ForwardCompiled(tokens, positions, attentionMask, cache, returnHidden, skip) is { } compiled)
+        {
+            cache?.Advance((int)n);
+            return new ModelOutput(compiled[0].MoveToOuterDisposeScope(), returnHidden ? compiled[1].MoveToOuterDisposeScope() : null);
+        }
         // The explicit attention path takes the mask as additive float32 (0 / -inf), built once for all layers.
         var mask = UsesExplicitAttention
             ? torch.zeros(attentionMask.shape, ScalarType.Float32, attentionMask.device).masked_fill_(attentionMask.logical_not(), Scalars.NegativeInfinity)
@@ -97,6 +102,20 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     /// a chain or in a token tree (<c>BatchInvariantForwardTests</c>); it costs about 5-10% of a forward here.
     /// </summary>
     public bool UsesExplicitAttention => Device.type == DeviceType.CPU && DType is ScalarType.BFloat16 or ScalarType.Float16;
+
+    /// <summary>
+    /// Runs the whole forward as one compiled call when the architecture has one and it applies (see
+    /// <see cref="LlamaForCausalLM"/>): float32 logits first, then the final hidden state if asked for; null to run the
+    /// eager modules. The cache is written in place; the caller advances it.
+    /// </summary>
+    protected virtual Tensor[]? ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden, LayerSkip? skip) => null;
+
+    /// <summary>
+    /// Whether forwards may run compiled (TorchScript) where the architecture supports it; on by default. The eager
+    /// modules compute the same logits bit for bit (<c>ScriptedForwardTests</c>); the compiled call saves one P/Invoke
+    /// and one managed tensor handle per op. Autograd always runs the eager modules.
+    /// </summary>
+    public bool CompiledForwardEnabled { get; set; } = true;
 
     /// <summary>Runs the decoder stack and the final norm; writes every non-skipped layer's K/V to the cache.</summary>
     protected abstract Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip);

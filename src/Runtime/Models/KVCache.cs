@@ -56,6 +56,12 @@ public sealed class KVCache : IDisposable
     /// <summary>Committed slots; the next forward writes at this index.</summary>
     public int Length { get; private set; }
 
+    /// <summary>Every layer's whole key / value buffer (the compiled forward writes them in place).</summary>
+    internal Tensor[] KeyBuffers => _keys;
+    /// <summary>Per-call arguments of a compiled forward on this cache ([4] int64, CPU): a cache serves one decode at a time.</summary>
+    internal Tensor CallArguments { get; } = torch.zeros(4, ScalarType.Int64).DetachFromDisposeScope();
+    internal Tensor[] ValueBuffers => _values;
+
     /// <summary>The whole preallocated key buffer of a layer, <c>[batch, kvHeads, maxLength, headDim]</c>.</summary>
     public Tensor Keys(int layer) => _keys[layer];
 
@@ -183,6 +189,7 @@ public sealed class KVCache : IDisposable
         _disposed = true;
         foreach (var t in _keys) t.Dispose();
         foreach (var t in _values) t.Dispose();
+        CallArguments.Dispose();
         if (!ReferenceEquals(_deviceIndex, _hostIndex)) _deviceIndex.Dispose();
         _hostIndex.Dispose();
     }

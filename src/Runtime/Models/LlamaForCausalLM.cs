@@ -26,10 +26,50 @@ public sealed class LlamaForCausalLM : CausalLMBase
             _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
             register_module("lm_head", _lmHead);
         }
+        _scriptWeights = ScriptWeights();
     }
 
     public override bool IsIgnorableCheckpointKey(string key) =>
         key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (Config.TieWordEmbeddings && key == "lm_head.weight");
+
+    private Tensor[]? _scriptWeights;
+    private Tensor _scriptConstants = null!; // [6] float64: heads, kv heads, head dim, layers, norm eps, attention scale
+    // The compiled forward's "no layer skipped" argument, made with the model (a tensor created lazily on the first
+    // forward would look like a leak to a caller counting live tensors around its decodes).
+    private readonly Tensor _noSkip = torch.zeros(0, ScalarType.Int64).DetachFromDisposeScope();
+
+    /// <summary>
+    /// The compiled forward (<see cref="ScriptedLlamaForward"/>) for the common Llama layout: no q/k/v/o or MLP biases
+    /// (Qwen2's q/k/v bias and Llama's attention_bias run eager), gradients off.
+    /// </summary>
+    protected override Tensor[]? ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden, LayerSkip? skip)
+    {
+        if (!CompiledForwardEnabled || Config.AttentionBias || Config.MlpBias || torch.is_grad_enabled()) return null;
+        _scriptWeights ??= ScriptWeights();
+        var skipped = skip is null || skip.SkippedLayers.Count == 0 ? _noSkip : torch.tensor(skip.SkippedLayers.Select(l => (long)l).ToArray(), ScalarType.Int64);
+        var call = cache?.CallArguments ?? torch.zeros(4, ScalarType.Int64);
+        var args = call.data<long>();
+        args[0] = cache?.Length ?? 0;
+        args[1] = cache is null ? 0 : 1;
+        args[2] = UsesExplicitAttention ? 1 : 0;
+        args[3] = returnHidden ? 1 : 0;
+        var result = ScriptedLlamaForward.Compiled.invoke("forward",
+            tokens, positions, attentionMask, _scriptWeights, _model.Rotary.CosTable, _model.Rotary.SinTable,
+            cache?.KeyBuffers ?? Array.Empty<Tensor>(), cache?.ValueBuffers ?? Array.Empty<Tensor>(), skipped, _scriptConstants, call);
+        return (Tensor[])result!;
+    }
+
+    // The parameters in the compiled forward's order, and its constants. Made with the model: some module
+    // getters wrap the parameter in a new handle, which a forward's dispose scope would free (hence detached), and
+    // handles created lazily on the first forward would look like a leak to a caller counting live tensors.
+    private Tensor[] ScriptWeights()
+    {
+        var weights = new List<Tensor> { _model.EmbedTokens.weight!, _model.Norm.Weight, _lmHead?.weight ?? _model.EmbedTokens.weight! };
+        for (int i = 0; i < _model.Layers.Count; i++) _model.Layers[i].AddWeights(weights);
+        _scriptConstants = torch.tensor(new double[] { Config.NumAttentionHeads, Config.NumKeyValueHeads, Config.HeadDim, Config.NumHiddenLayers,
+            Config.NormEps, 1.0 / Math.Sqrt(Config.HeadDim) }, ScalarType.Float64).DetachFromDisposeScope();
+        return weights.Select(w => w.DetachFromDisposeScope()).ToArray();
+    }
 
     protected override Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip) =>
         _model.Forward(tokens, positions, attentionMask, cache, skip);
@@ -39,7 +79,16 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _model.Rotary.Dispose();
+        if (disposing)
+        {
+            _model.Rotary.Dispose();
+            _noSkip.Dispose();
+            _scriptConstants.Dispose();
+            // TorchSharp's Embedding.weight getter makes a new handle per call: ScriptWeights took one for the embedding
+            // (and one more for a tied head); the modules own every other entry.
+            _scriptWeights?[0].Dispose();
+            if (_lmHead is null) _scriptWeights?[2].Dispose();
+        }
         base.Dispose(disposing);
     }
 
@@ -61,6 +110,8 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
         public Embedding EmbedTokens { get; }
         public RotaryEmbedding Rotary { get; }
+        public RmsNorm Norm => _norm;
+        public ModuleStack<DecoderLayer> Layers => _layers;
 
         public Tensor Forward(Tensor tokens, Tensor positions, Tensor mask, KVCache? cache, LayerSkip? skip)
         {
@@ -72,7 +123,7 @@ public sealed class LlamaForCausalLM : CausalLMBase
         }
     }
 
-    private sealed class DecoderLayer : nn.Module
+    internal sealed class DecoderLayer : nn.Module
     {
         private readonly RmsNorm _inputNorm, _postAttentionNorm;
         private readonly Attention _attention;
@@ -88,6 +139,15 @@ public sealed class LlamaForCausalLM : CausalLMBase
             register_module("self_attn", _attention);
             register_module("post_attention_layernorm", _postAttentionNorm);
             register_module("mlp", _mlp);
+        }
+
+        /// <summary>This layer's weights in <see cref="ScriptedLlamaForward"/>'s order.</summary>
+        public void AddWeights(List<Tensor> weights)
+        {
+            weights.Add(_inputNorm.Weight);
+            _attention.AddWeights(weights);
+            weights.Add(_postAttentionNorm.Weight);
+            _mlp.AddWeights(weights);
         }
 
         public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
@@ -116,6 +176,11 @@ public sealed class LlamaForCausalLM : CausalLMBase
             register_module("o_proj", _o);
         }
 
+        public void AddWeights(List<Tensor> weights)
+        {
+            weights.Add(_q.weight!); weights.Add(_k.weight!); weights.Add(_v.weight!); weights.Add(_o.weight!);
+        }
+
         public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
         {
             long batch = x.shape[0], n = x.shape[1];
@@ -140,6 +205,11 @@ public sealed class LlamaForCausalLM : CausalLMBase
             register_module("gate_proj", _gate);
             register_module("up_proj", _up);
             register_module("down_proj", _down);
+        }
+
+        public void AddWeights(List<Tensor> weights)
+        {
+            weights.Add(_gate.weight!); weights.Add(_up.weight!); weights.Add(_down.weight!);
         }
 
         // SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x)).

@@ -18,6 +18,8 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
         register_parameter("weight", _weight);
     }
 
+    internal Tensor Weight => _weight;
+
     public override Tensor forward(Tensor x)
     {
         var xf = x.to_type(ScalarType.Float32);

@@ -29,6 +29,8 @@ internal sealed class RotaryEmbedding : IDisposable
     }
 
     public int MaxPositions => (int)_cos.shape[0];
+    internal Tensor CosTable => _cos;
+    internal Tensor SinTable => _sin;
 
     /// <summary>Gathers the tables for <paramref name="positions"/> <c>[batch, n]</c>: cos and sin <c>[batch, 1, n, headDim]</c>.</summary>
     public (Tensor Cos, Tensor Sin) Lookup(Tensor positions)

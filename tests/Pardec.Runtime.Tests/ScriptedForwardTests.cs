@@ -1,0 +1,92 @@
+using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Models;
+using TorchSharp;
+using Xunit;
+using static Pardec.Runtime.Tests.TestEnvironment;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Tests;
+
+/// <summary>
+/// The compiled (TorchScript) Llama forward must be the eager modules' forward, bit for bit, in every way the
+/// strategies call it: prefill, one token and chains on a cache, token trees, skipped layers (self-speculation), the
+/// hidden state (Medusa heads), without a cache, and in both dtypes — and it must leave the cache as the eager one does.
+/// </summary>
+public sealed class ScriptedForwardTests
+{
+    public ScriptedForwardTests() => Init();
+
+    public static TheoryData<string> DTypes => new() { "f32", "bf16" };
+
+    private static CausalLMBase Model(ScalarType dtype, int kvHeads) => CausalLM.CreateRandom(new ModelConfig
+    {
+        ModelType = "llama", VocabSize = 300, HiddenSize = 128, IntermediateSize = 344, NumHiddenLayers = 3,
+        NumAttentionHeads = 4, NumKeyValueHeads = kvHeads, HeadDim = 32, MaxPositionEmbeddings = 128, EosTokenIds = [299], BosTokenId = 0,
+    }, CPU, dtype, seed: 21, std: 0.08);
+
+    [Theory, MemberData(nameof(DTypes))]
+    public void Compiled_and_eager_forwards_give_identical_logits_hidden_states_and_caches(string dtypeName)
+    {
+        var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        foreach (int kvHeads in new[] { 2, 4 }) // grouped-query and plain multi-head attention
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            using var model = Model(dtype, kvHeads);
+            using var masks = new AttentionMaskBuffer(1, 32, 128, CPU);
+            var tokens = randint(0, 300, [1, 40], ScalarType.Int64, generator: new Generator(3));
+            int[] parents = [-1, 0, 0, 1, -1, 4];
+            var depths = new int[parents.Length];
+            AttentionMaskBuffer.TreeDepths(parents, depths);
+
+            // One decode: prefill 20, a token, a chain of 5, a tree of 6 (hidden returned), then 3 with layer 1 skipped.
+            List<Tensor> Run(bool compiled, KVCache cache)
+            {
+                model.CompiledForwardEnabled = compiled;
+                var outputs = new List<Tensor>();
+                void Step(int start, int n)
+                {
+                    var o = model.Forward(tokens.narrow(1, start, n), Positions(start, n), masks.Causal(cache.Length, n), cache);
+                    outputs.Add(o.Logits.clone());
+                }
+                Step(0, 20);
+                Step(20, 1);
+                Step(21, 5);
+                var tree = model.Forward(tokens.narrow(1, 26, parents.Length),
+                    tensor(depths.Select(d => (long)(26 + d)).ToArray(), ScalarType.Int64).unsqueeze(0), masks.Tree(cache.Length, parents), cache, returnHidden: true);
+                outputs.Add(tree.Logits.clone());
+                outputs.Add(tree.Hidden!.to_type(ScalarType.Float32).clone());
+                cache.Truncate(26);
+                var skipped = model.Forward(tokens.narrow(1, 26, 3), Positions(26, 3), masks.Causal(26, 3), cache, skip: new LayerSkip([1]));
+                outputs.Add(skipped.Logits.clone());
+                var noCache = model.Forward(tokens.narrow(1, 0, 7), Positions(0, 7), masks.Causal(0, 7), null);
+                outputs.Add(noCache.Logits.clone());
+                for (int layer = 0; layer < cache.Layers; layer++)
+                {
+                    outputs.Add(cache.Keys(layer).narrow(2, 0, cache.Length).to_type(ScalarType.Float32).clone());
+                    outputs.Add(cache.Values(layer).narrow(2, 0, cache.Length).to_type(ScalarType.Float32).clone());
+                }
+                return outputs;
+            }
+
+            using var eagerCache = model.CreateCache(1, 128);
+            using var compiledCache = model.CreateCache(1, 128);
+            var eager = Run(false, eagerCache);
+            var compiledOutputs = Run(true, compiledCache);
+            Assert.Equal(eagerCache.Length, compiledCache.Length);
+            for (int i = 0; i < eager.Count; i++)
+                Assert.True(eager[i].eq(compiledOutputs[i]).all().item<bool>(),
+                    $"{dtypeName}, {kvHeads} kv heads, output {i}: max |diff| {MaxAbsDiff(eager[i], compiledOutputs[i])}");
+        }
+    }
+
+    [Fact]
+    public void Under_autograd_the_forward_runs_the_eager_modules_and_gradients_flow()
+    {
+        using var model = Model(ScalarType.Float32, 2);
+        using var masks = new AttentionMaskBuffer(1, 8, 8, CPU);
+        var output = model.Forward(Tokens(1, 2, 3, 4), Positions(0, 4), masks.Causal(0, 4), null);
+        output.Logits.sum().backward();
+        Assert.All(model.parameters(), p => Assert.NotNull(p.grad));
+    }
+}
