@@ -80,6 +80,31 @@ public sealed class ScriptedForwardTests
         }
     }
 
+    [Theory, MemberData(nameof(DTypes))]
+    public void A_mask_wider_than_the_cache_is_cut_to_it_and_a_narrower_one_is_refused(string dtypeName)
+    {
+        var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var model = Model(dtype, 2);
+        using var masks = new AttentionMaskBuffer(1, 16, 64, CPU);
+        var tokens = randint(0, 300, [1, 12], ScalarType.Int64, generator: new Generator(4));
+        foreach (bool compiled in new[] { true, false })
+        {
+            model.CompiledForwardEnabled = compiled;
+            using var exact = model.CreateCache(1, 64);
+            using var wide = model.CreateCache(1, 64);
+            model.Forward(tokens.narrow(1, 0, 9), Positions(0, 9), masks.Causal(0, 9), exact);
+            model.Forward(tokens.narrow(1, 0, 9), Positions(0, 9), masks.Causal(0, 9), wide);
+            var a = model.Forward(tokens.narrow(1, 9, 3), Positions(9, 3), masks.Causal(9, 3), exact).Logits;
+            var full = masks.Causal(9, 3).clone();
+            var widened = cat([full, zeros(1, 1, 3, 20, ScalarType.Bool)], 3);          // 20 extra columns, all false
+            var b = model.Forward(tokens.narrow(1, 9, 3), Positions(9, 3), widened, wide).Logits;
+            Assert.True(a.eq(b).all().item<bool>(), $"compiled {compiled}: max |diff| {MaxAbsDiff(a, b)}");
+            Assert.Throws<ArgumentException>(() => model.Forward(tokens.narrow(1, 9, 3), Positions(12, 3), full.narrow(3, 0, 11), wide));
+        }
+    }
+
     [Fact]
     public void Under_autograd_the_forward_runs_the_eager_modules_and_gradients_flow()
     {

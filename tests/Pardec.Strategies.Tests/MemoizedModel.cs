@@ -38,6 +38,7 @@ internal sealed class MemoizedModel(ICausalLM inner) : ICausalLM
         int prefix = cache?.Length ?? 0;
         var tok = tokens.cpu().contiguous().data<long>().ToArray();
         var pos = positions.cpu().contiguous().data<long>().ToArray();
+        if (attentionMask.shape[3] > prefix + n) attentionMask = attentionMask.narrow(3, 0, prefix + n); // the contract: wider masks are cut
         var mask = attentionMask.cpu().contiguous().data<bool>().ToArray(); // [n, prefix + n]
         float[] slots = prefix > 0 ? cache!.Keys(0)[0, 0].narrow(0, 0, prefix).contiguous().data<float>().ToArray() : []; // [prefix, 2]
         int vocab = Config.VocabSize;

@@ -43,16 +43,19 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache,
                                bool returnHidden = false, LayerSkip? skip = null)
     {
+        // size(d), not shape: shape allocates an array per call, and this runs once per forward of every decode step.
         if (tokens.dim() != 2)
             throw new ArgumentException($"tokens must be [batch, n], got [{string.Join(", ", tokens.shape)}]", nameof(tokens));
-        long batch = tokens.shape[0], n = tokens.shape[1];
-        if (positions.dim() != 2 || positions.shape[0] != batch || positions.shape[1] != n)
+        long batch = tokens.size(0), n = tokens.size(1);
+        if (positions.dim() != 2 || positions.size(0) != batch || positions.size(1) != n)
             throw new ArgumentException($"positions must be [{batch}, {n}], got [{string.Join(", ", positions.shape)}]", nameof(positions));
         long total = (cache?.Length ?? 0) + n;
-        if (attentionMask.dim() != 4 || (attentionMask.shape[0] != batch && attentionMask.shape[0] != 1) || attentionMask.shape[1] != 1
-            || attentionMask.shape[2] != n || attentionMask.shape[3] != total)
+        // A mask may be wider than total (a caller's preallocated buffer, viewed once per width): its columns from
+        // total on are ignored, which spares the caller a view per step as the cache grows.
+        if (attentionMask.dim() != 4 || (attentionMask.size(0) != batch && attentionMask.size(0) != 1) || attentionMask.size(1) != 1
+            || attentionMask.size(2) != n || attentionMask.size(3) < total)
             throw new ArgumentException(
-                $"attentionMask must be [{batch}, 1, {n}, {total}] (bool, true = attend), got [{string.Join(", ", attentionMask.shape)}]",
+                $"attentionMask must be [{batch}, 1, {n}, {total}] or wider in its last dimension (bool, true = attend), got [{string.Join(", ", attentionMask.shape)}]",
                 nameof(attentionMask));
         if (attentionMask.dtype != ScalarType.Bool)
             throw new ArgumentException($"attentionMask must be bool (true = attend), got {attentionMask.dtype}", nameof(attentionMask));
@@ -73,6 +76,7 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
             cache?.Advance((int)n);
             return new ModelOutput(compiled[0].MoveToOuterDisposeScope(), returnHidden ? compiled[1].MoveToOuterDisposeScope() : null);
         }
+        if (attentionMask.size(3) != total) attentionMask = attentionMask.narrow(3, 0, total);
         // The explicit attention path takes the mask as additive float32 (0 / -inf), built once for all layers.
         var mask = UsesExplicitAttention
             ? torch.zeros(attentionMask.shape, ScalarType.Float32, attentionMask.device).masked_fill_(attentionMask.logical_not(), Scalars.NegativeInfinity)

@@ -13,7 +13,8 @@ namespace Pardec.Runtime.Models;
 /// <item><c>tokens</c> <c>[batch, n]</c> int64; <c>positions</c> <c>[batch, n]</c> int64 (RoPE / learned positions).</item>
 /// <item><c>attentionMask</c> <c>[batch, 1, n, cache.Length + n]</c> bool, true = attend. Columns
 /// <c>0..cache.Length</c> are the cached keys, the last <c>n</c> columns the new tokens (causal, tree or
-/// bidirectional — the caller decides). Without a cache the mask is <c>[batch, 1, n, n]</c>.</item>
+/// bidirectional — the caller decides). Without a cache the mask is <c>[batch, 1, n, n]</c>. The last dimension may be
+/// wider (a preallocated buffer's rows): columns from <c>cache.Length + n</c> on are ignored.</item>
 /// <item>With a cache, the new keys/values are written in place at slots <c>[cache.Length, cache.Length + n)</c>
 /// and <c>cache.Length</c> advances by <c>n</c>; the caller keeps or discards them with
 /// <see cref="KVCache.Truncate"/> / <see cref="KVCache.Compact"/>.</item>

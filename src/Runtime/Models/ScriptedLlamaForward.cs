@@ -54,6 +54,9 @@ def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[
     cached = a[1] != 0
     explicit = a[2] != 0
     return_hidden = a[3] != 0
+    total = (length if cached else 0) + tokens.size(1)
+    if bool_mask.size(3) != total:
+        bool_mask = bool_mask.narrow(3, 0, total)
     if explicit:
         mask = torch.zeros(bool_mask.size(), dtype=6, device=bool_mask.device).masked_fill_(bool_mask.logical_not(), float("-inf"))
     else:

@@ -25,8 +25,8 @@ public sealed class TreeVerifier : IDisposable
     private readonly Tensor _positions;      // [1, capacity] int64
     private readonly Tensor _mask;           // [1, 1, capacity, maxLength] bool
     private readonly bool _onHost;
-    // On the CPU, the per-width views of the inputs, made on first use and kept: a step creates one handle (the mask's
-    // column view, whose width grows with the cache) instead of a dozen.
+    // On the CPU, the per-width views of the inputs, made on first use and kept: a step creates no handle (the mask
+    // goes in at its full width; the model ignores the columns past the cache).
     private readonly Tensor?[] _tokenViews, _positionViews, _maskRows;
 
     public TreeVerifier(ICausalLM model, KVCache cache, int capacity)
@@ -82,8 +82,8 @@ public sealed class TreeVerifier : IDisposable
             var rows = _maskRows[n] ??= Keep(_mask.narrow(2, 0, n));
             var tokenView = _tokenViews[n] ??= Keep(_tokens.narrow(1, 0, n));
             var positionView = _positionViews[n] ??= Keep(_positions.narrow(1, 0, n));
-            using var columns = rows.narrow(3, 0, prefix + n); // [1, 1, n, prefix + n]
-            return _model.Forward(tokenView, positionView, columns, _cache, returnHidden);
+            // The full-width rows: the model ignores columns from prefix + n on, so no view is made per step.
+            return _model.Forward(tokenView, positionView, rows, _cache, returnHidden);
         }
 
         using var scope = NewDisposeScope();

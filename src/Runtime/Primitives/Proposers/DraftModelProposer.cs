@@ -166,8 +166,8 @@ public sealed class DraftModelProposer : IProposer
         int start = _cache.Length;
         MemoryMarshal.Cast<byte, long>(_oneToken!.bytes)[0] = token;
         MemoryMarshal.Cast<byte, long>(_onePosition!.bytes)[0] = start;
-        using var mask = _allTrue!.narrow(3, 0, start + 1);
-        using var output = _draft.Forward(_oneToken, _onePosition, mask, _cache, returnHidden: false, skip: _skip);
+        // All true at full width: the model ignores the columns past start + 1, so no view is made per token.
+        using var output = _draft.Forward(_oneToken, _onePosition, _allTrue!, _cache, returnHidden: false, skip: _skip);
         ReadLastRow(output.Logits);
         return null;
     }
