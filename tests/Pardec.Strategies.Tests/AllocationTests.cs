@@ -17,8 +17,8 @@ namespace Pardec.Strategies.Tests;
 /// counts bytes inside them. Our own buffers are sized once for the tree capacity and context (an n-gram pool adds a
 /// ring only for a key it has not seen; verification and one-token drafts pass full-width masks the model cuts, so
 /// they make no view per step). What remains is TorchSharp's managed handle for every eager op result (~110 B each):
-/// measured, a greedy chain or prompt lookup ~50 B per step, a draft chain ~0.9 KB (its catch-up forward's views),
-/// sampling ~0.8 KB more, draft trees ~15 KB (the views of each level's expansion). The bound catches per-node or
+/// measured, greedy chains (prompt lookup, a greedy draft model, self-speculation) ~50 B per step (the batch-row view of
+/// the verified logits), sampling ~0.75 KB more, draft trees ~15 KB (the views of each level's expansion). The bound catches per-node or
 /// per-token allocation creeping into a
 /// loop (a LINQ query, a list, a closure per step), which would scale with the tree and the text; the strategy
 /// benchmark reports the measured bytes beside the model's own.

@@ -30,10 +30,15 @@ public sealed class DraftModelProposer : IProposer
     private readonly int[] _drafted;
     private int _draftedCount, _forwardedDrafts;
     // A greedy draft on the CPU reads its logits in place and forwards each drafted token from one-slot inputs: no
-    // tensor op outside the draft's own forward apart from the mask's column view, and no device sync per token.
+    // tensor op outside the draft's own forward (masks go in at full width; the model cuts them), no device sync.
     private readonly bool _hostGreedy;
     private readonly Tensor? _oneToken, _onePosition; // [1, 1] int64
     private readonly Tensor? _allTrue;                // [1, 1, 1, maxLength] bool
+    // Catching up on committed tokens (greedy, CPU): the tokens, positions and offset-causal mask rows are written into
+    // these from their first slot, and each width's views are made once, so a catch-up makes no tensor view either.
+    private readonly Tensor? _catchTokens, _catchPositions; // [1, maxLength] int64
+    private readonly Tensor? _catchMask;                    // [1, 1, maxLength, maxLength] bool
+    private readonly Tensor?[]? _catchTokenViews, _catchPositionViews, _catchMaskRows;
     private int _argmax;
     private float _topProbability;
 
@@ -62,6 +67,12 @@ public sealed class DraftModelProposer : IProposer
             _oneToken = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
             _onePosition = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
             _allTrue = ones(new long[] { 1, 1, 1, maxLength }, ScalarType.Bool).DetachFromDisposeScope();
+            _catchTokens = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
+            _catchPositions = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
+            _catchMask = zeros(new long[] { 1, 1, maxLength, maxLength }, ScalarType.Bool).DetachFromDisposeScope();
+            _catchTokenViews = new Tensor?[maxLength + 1];
+            _catchPositionViews = new Tensor?[maxLength + 1];
+            _catchMaskRows = new Tensor?[maxLength + 1];
         }
     }
 
@@ -150,12 +161,32 @@ public sealed class DraftModelProposer : IProposer
     private Tensor? Forward(int start, int n)
     {
         DraftForwards++;
-        using var scope = _hostGreedy ? NewDisposeScope() : null;
+        if (_hostGreedy)
+        {
+            var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes).Slice(start, n);
+            var tokensIn = MemoryMarshal.Cast<byte, long>(_catchTokens!.bytes);
+            var positionsIn = MemoryMarshal.Cast<byte, long>(_catchPositions!.bytes);
+            var maskIn = MemoryMarshal.Cast<byte, bool>(_catchMask!.bytes);
+            int width = (int)_catchMask.size(3);
+            for (int i = 0; i < n; i++)
+            {
+                tokensIn[i] = staged[i];
+                positionsIn[i] = start + i;
+                var row = maskIn.Slice(i * width, start + n);  // the model reads columns [0, start + n) only
+                row[..(start + i + 1)].Fill(true);              // the cache and the new tokens up to itself
+                row[(start + i + 1)..].Clear();
+            }
+            var tokensView = _catchTokenViews![n] ??= _catchTokens.narrow(1, 0, n).DetachFromDisposeScope();
+            var positionsView = _catchPositionViews![n] ??= _catchPositions.narrow(1, 0, n).DetachFromDisposeScope();
+            var rows = _catchMaskRows![n] ??= _catchMask.narrow(2, 0, n).DetachFromDisposeScope();
+            using var greedyOutput = _draft.Forward(tokensView, positionsView, rows, _cache, returnHidden: false, skip: _skip);
+            ReadLastRow(greedyOutput.Logits);
+            return null;
+        }
         var tokens = _tokens.narrow(1, start, n);
         tokens.copy_(_tokensHost.narrow(1, start, n));
         var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n] offset-causal
         using var output = _draft.Forward(tokens, _positions.narrow(1, start, n), mask, _cache, returnHidden: false, skip: _skip);
-        if (_hostGreedy) { ReadLastRow(output.Logits); return null; }
         return output.Logits[0, n - 1].clone();
     }
 
@@ -198,6 +229,8 @@ public sealed class DraftModelProposer : IProposer
         _cache.Dispose();
         _tokensHost.Dispose(); _positionsHost.Dispose(); _tokens.Dispose(); _positions.Dispose();
         _causal.Dispose(); _distributions.Dispose();
+        foreach (var view in (_catchTokenViews ?? []).Concat(_catchPositionViews ?? []).Concat(_catchMaskRows ?? [])) view?.Dispose();
+        _catchTokens?.Dispose(); _catchPositions?.Dispose(); _catchMask?.Dispose();
         _oneToken?.Dispose(); _onePosition?.Dispose(); _allTrue?.Dispose();
     }
 }
