@@ -27,13 +27,15 @@ public sealed class LlamaForCausalLM : CausalLMBase
             register_module("lm_head", _lmHead);
         }
         _scriptWeights = ScriptWeights();
+        _scriptConstants = torch.tensor(new double[] { config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, config.NumHiddenLayers,
+            config.NormEps, 1.0 / Math.Sqrt(config.HeadDim) }, ScalarType.Float64).DetachFromDisposeScope();
     }
 
     public override bool IsIgnorableCheckpointKey(string key) =>
         key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (Config.TieWordEmbeddings && key == "lm_head.weight");
 
-    private Tensor[]? _scriptWeights;
-    private Tensor _scriptConstants = null!; // [6] float64: heads, kv heads, head dim, layers, norm eps, attention scale
+    private readonly Tensor[] _scriptWeights;   // the parameters in the compiled forward's order
+    private readonly Tensor _scriptConstants;   // [6] float64: heads, kv heads, head dim, layers, norm eps, attention scale
     // The compiled forward's "no layer skipped" argument, made with the model (a tensor created lazily on the first
     // forward would look like a leak to a caller counting live tensors around its decodes).
     private readonly Tensor _noSkip = torch.zeros(0, ScalarType.Int64).DetachFromDisposeScope();
@@ -45,7 +47,6 @@ public sealed class LlamaForCausalLM : CausalLMBase
     protected override Tensor[]? ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden, LayerSkip? skip)
     {
         if (!CompiledForwardEnabled || Config.AttentionBias || Config.MlpBias || torch.is_grad_enabled()) return null;
-        _scriptWeights ??= ScriptWeights();
         var skipped = skip is null || skip.SkippedLayers.Count == 0 ? _noSkip : torch.tensor(skip.SkippedLayers.Select(l => (long)l).ToArray(), ScalarType.Int64);
         var call = cache?.CallArguments ?? torch.zeros(4, ScalarType.Int64);
         var args = call.data<long>();
@@ -59,15 +60,13 @@ public sealed class LlamaForCausalLM : CausalLMBase
         return (Tensor[])result!;
     }
 
-    // The parameters in the compiled forward's order, and its constants. Made with the model: some module
-    // getters wrap the parameter in a new handle, which a forward's dispose scope would free (hence detached), and
-    // handles created lazily on the first forward would look like a leak to a caller counting live tensors.
+    // The parameters in the compiled forward's order. Made with the model: some module getters wrap the parameter in a
+    // new handle, which a forward's dispose scope would free (hence detached), and handles created lazily on the first
+    // forward would look like a leak to a caller counting live tensors.
     private Tensor[] ScriptWeights()
     {
         var weights = new List<Tensor> { _model.EmbedTokens.weight!, _model.Norm.Weight, _lmHead?.weight ?? _model.EmbedTokens.weight! };
         for (int i = 0; i < _model.Layers.Count; i++) _model.Layers[i].AddWeights(weights);
-        _scriptConstants = torch.tensor(new double[] { Config.NumAttentionHeads, Config.NumKeyValueHeads, Config.HeadDim, Config.NumHiddenLayers,
-            Config.NormEps, 1.0 / Math.Sqrt(Config.HeadDim) }, ScalarType.Float64).DetachFromDisposeScope();
         return weights.Select(w => w.DetachFromDisposeScope()).ToArray();
     }
 
@@ -86,8 +85,8 @@ public sealed class LlamaForCausalLM : CausalLMBase
             _scriptConstants.Dispose();
             // TorchSharp's Embedding.weight getter makes a new handle per call: ScriptWeights took one for the embedding
             // (and one more for a tied head); the modules own every other entry.
-            _scriptWeights?[0].Dispose();
-            if (_lmHead is null) _scriptWeights?[2].Dispose();
+            _scriptWeights[0].Dispose();
+            if (_lmHead is null) _scriptWeights[2].Dispose();
         }
         base.Dispose(disposing);
     }
@@ -123,7 +122,7 @@ public sealed class LlamaForCausalLM : CausalLMBase
         }
     }
 
-    internal sealed class DecoderLayer : nn.Module
+    private sealed class DecoderLayer : nn.Module
     {
         private readonly RmsNorm _inputNorm, _postAttentionNorm;
         private readonly Attention _attention;
