@@ -90,7 +90,7 @@ public static class StrategyBenchmark
         var rows = new List<Row>();
         int[][]? reference = null;
         Row? baseline = null;
-        Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), {DTypeName(o.DType)}, load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), {AutoDType.Name(o.DType)}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         // The AR baseline runs first and again last; speedups are over the mean of the two, and the drift between them
         // (a shared machine's load changing during the run) is reported beside the table.
         // With --ar-between the AR baseline also runs between every two strategies, and each strategy's speedup is over
@@ -179,23 +179,23 @@ public static class StrategyBenchmark
     private static void Write(Options o, List<Row> rows, CausalLMBase target, string[] args)
     {
         Directory.CreateDirectory(o.Out);
-        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}{(o.DType == ScalarType.Float32 ? "" : "-" + DTypeName(o.DType))}";
+        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}{(o.DType == ScalarType.Float32 ? "" : "-" + AutoDType.Name(o.DType))}";
         var command = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies " + string.Join(' ', args);
         var json = new
         {
             command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(),
-            threads = o.Threads, dtype = DTypeName(o.DType), domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
+            threads = o.Threads, dtype = AutoDType.Name(o.DType), domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
         };
         File.WriteAllText(Path.Combine(o.Out, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         var md = new StringBuilder();
         md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
-        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {DTypeName(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`).");
+        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {AutoDType.Name(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`).");
         md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
             (o.ArBetween
                 ? $"AR also ran between every two strategies, and each strategy's speedup is over the mean of the AR runs just before and after it (the AR rows shown are the first and last; load drift: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s)."
                 : $"speedup is tokens/s over the mean of the two `Greedy` (AR) rows of this run (measured first and last, so load drift shows: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s).") +
-            (o.DraftDType is { } dd && dd != o.DType ? $" The draft model runs in {DTypeName(dd)}." : ""));
+            (o.DraftDType is { } dd && dd != o.DType ? $" The draft model runs in {AutoDType.Name(dd)}." : ""));
         md.AppendLine();
         md.AppendLine("| strategy | guarantee | tok/s | speedup vs AR | tokens/step | target fwd/token | draft fwd/token | managed KB/step: model forwards | managed B/step: decode loop | GC pause | host overhead/step | target ms/forward (share of time) | draft ms/forward (share) | identical to AR |");
         md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
@@ -317,8 +317,6 @@ public static class StrategyBenchmark
         "bf16" or "bfloat16" => ScalarType.BFloat16,
         _ => throw new ArgumentException($"--dtype {name}: expected f32 or bf16"),
     };
-
-    internal static string DTypeName(ScalarType dtype) => dtype == ScalarType.BFloat16 ? "bf16" : "f32";
 
     internal static string RepoRoot()
     {
