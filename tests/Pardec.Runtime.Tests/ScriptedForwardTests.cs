@@ -10,7 +10,8 @@ namespace Pardec.Runtime.Tests;
 /// <summary>
 /// The compiled (TorchScript) Llama forward must be the eager modules' forward, bit for bit, in every way the
 /// strategies call it: prefill, one token and chains on a cache, token trees, skipped layers (self-speculation), the
-/// hidden state (Medusa heads), without a cache, and in both dtypes — and it must leave the cache as the eager one does.
+/// hidden state (Medusa heads), without a cache, and in both dtypes, returned or written into preallocated outputs —
+/// and it must leave the cache as the eager one does.
 /// </summary>
 public sealed class ScriptedForwardTests
 {
@@ -39,26 +40,33 @@ public sealed class ScriptedForwardTests
             var depths = new int[parents.Length];
             AttentionMaskBuffer.TreeDepths(parents, depths);
 
-            // One decode: prefill 20, a token, a chain of 5, a tree of 6 (hidden returned), then 3 with layer 1 skipped.
-            List<Tensor> Run(bool compiled, KVCache cache)
+            // One decode: prefill 20, a token, a chain of 5, a tree of 6 (hidden returned), then 3 with layer 1 skipped,
+            // returned as new tensors or written into preallocated outputs (ForwardInto).
+            using var buffers = new ForwardOutputs(model, 1, 32, hidden: true);
+            List<Tensor> Run(bool compiled, bool into, KVCache cache)
             {
                 model.CompiledForwardEnabled = compiled;
                 var outputs = new List<Tensor>();
+                ModelOutput Forward(Tensor t, Tensor p, Tensor m, bool hidden = false, LayerSkip? skip = null) =>
+                    into ? model.ForwardInto(t, p, m, cache, buffers, hidden, skip) : model.Forward(t, p, m, cache, hidden, skip);
                 void Step(int start, int n)
                 {
-                    var o = model.Forward(tokens.narrow(1, start, n), Positions(start, n), masks.Causal(cache.Length, n), cache);
+                    var o = Forward(tokens.narrow(1, start, n), Positions(start, n), masks.Causal(cache.Length, n));
                     outputs.Add(o.Logits.clone());
                 }
                 Step(0, 20);
                 Step(20, 1);
                 Step(21, 5);
-                var tree = model.Forward(tokens.narrow(1, 26, parents.Length),
-                    tensor(depths.Select(d => (long)(26 + d)).ToArray(), ScalarType.Int64).unsqueeze(0), masks.Tree(cache.Length, parents), cache, returnHidden: true);
+                var tree = Forward(tokens.narrow(1, 26, parents.Length),
+                    tensor(depths.Select(d => (long)(26 + d)).ToArray(), ScalarType.Int64).unsqueeze(0), masks.Tree(cache.Length, parents), hidden: true);
+                Assert.Equal(into, tree.Borrowed);
                 outputs.Add(tree.Logits.clone());
                 outputs.Add(tree.Hidden!.to_type(ScalarType.Float32).clone());
                 cache.Truncate(26);
-                var skipped = model.Forward(tokens.narrow(1, 26, 3), Positions(26, 3), masks.Causal(26, 3), cache, skip: new LayerSkip([1]));
+                var skipped = Forward(tokens.narrow(1, 26, 3), Positions(26, 3), masks.Causal(26, 3), skip: new LayerSkip([1]));
                 outputs.Add(skipped.Logits.clone());
+                var skippedTwo = Forward(tokens.narrow(1, 29, 2), Positions(29, 2), masks.Causal(29, 2), skip: new LayerSkip([0, 2]));
+                outputs.Add(skippedTwo.Logits.clone());
                 var noCache = model.Forward(tokens.narrow(1, 0, 7), Positions(0, 7), masks.Causal(0, 7), null);
                 outputs.Add(noCache.Logits.clone());
                 for (int layer = 0; layer < cache.Layers; layer++)
@@ -70,13 +78,16 @@ public sealed class ScriptedForwardTests
             }
 
             using var eagerCache = model.CreateCache(1, 128);
-            using var compiledCache = model.CreateCache(1, 128);
-            var eager = Run(false, eagerCache);
-            var compiledOutputs = Run(true, compiledCache);
-            Assert.Equal(eagerCache.Length, compiledCache.Length);
-            for (int i = 0; i < eager.Count; i++)
-                Assert.True(eager[i].eq(compiledOutputs[i]).all().item<bool>(),
-                    $"{dtypeName}, {kvHeads} kv heads, output {i}: max |diff| {MaxAbsDiff(eager[i], compiledOutputs[i])}");
+            var eager = Run(false, false, eagerCache);
+            foreach (var (compiled, into) in new[] { (true, false), (true, true), (false, true) })
+            {
+                using var cache = model.CreateCache(1, 128);
+                var other = Run(compiled, into, cache);
+                Assert.Equal(eagerCache.Length, cache.Length);
+                for (int i = 0; i < eager.Count; i++)
+                    Assert.True(eager[i].eq(other[i]).all().item<bool>(),
+                        $"{dtypeName}, {kvHeads} kv heads, compiled {compiled}, into {into}, output {i}: max |diff| {MaxAbsDiff(eager[i], other[i])}");
+            }
         }
     }
 

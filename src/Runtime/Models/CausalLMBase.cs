@@ -41,7 +41,15 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         new(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, Device, DType);
 
     public ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache,
-                               bool returnHidden = false, LayerSkip? skip = null)
+                               bool returnHidden = false, LayerSkip? skip = null) =>
+        Run(tokens, positions, attentionMask, cache, returnHidden, skip, into: null);
+
+    public ModelOutput ForwardInto(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, ForwardOutputs into,
+                                   bool returnHidden = false, LayerSkip? skip = null) =>
+        Run(tokens, positions, attentionMask, cache, returnHidden, skip, into ?? throw new ArgumentNullException(nameof(into)));
+
+    private ModelOutput Run(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden, LayerSkip? skip,
+                            ForwardOutputs? into)
     {
         // size(d), not shape: shape allocates an array per call, and this runs once per forward of every decode step.
         if (tokens.dim() != 2)
@@ -66,16 +74,24 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
             cache.EnsureRoom((int)n);
         }
         if (skip is not null)
+        {
+            if (skip.SkippedLayers.Count > Config.NumHiddenLayers)
+                throw new ArgumentException($"{skip.SkippedLayers.Count} skipped layers listed; the model has {Config.NumHiddenLayers}", nameof(skip));
             foreach (int layer in skip.SkippedLayers)
                 if (layer < 0 || layer >= Config.NumHiddenLayers)
                     throw new ArgumentOutOfRangeException(nameof(skip), layer, $"layer index must be in [0, {Config.NumHiddenLayers})");
-
-        using var scope = torch.NewDisposeScope();
-        if (ForwardCompiled(tokens, positions, attentionMask, cache, returnHidden, skip) is { } compiled)
-        {
-            cache?.Advance((int)n);
-            return new ModelOutput(compiled[0].MoveToOuterDisposeScope(), returnHidden ? compiled[1].MoveToOuterDisposeScope() : null);
         }
+        into?.Validate(this, batch, n, returnHidden);
+
+        if (CompiledForwardApplies)
+        {
+            // No dispose scope: a compiled forward into caller-owned outputs creates no tensor handle at all, and one
+            // that returns its results registers them in the caller's scope, as the eager path's moved results are.
+            ForwardCompiled(tokens, positions, attentionMask, cache, returnHidden, skip, into, out var compiledLogits, out var compiledHidden);
+            cache?.Advance((int)n);
+            return into is not null ? into.Output((int)n, returnHidden) : new ModelOutput(compiledLogits!, returnHidden ? compiledHidden : null);
+        }
+        using var scope = torch.NewDisposeScope();
         if (attentionMask.size(3) != total) attentionMask = attentionMask.narrow(3, 0, total);
         // The explicit attention path takes the mask as additive float32 (0 / -inf), built once for all layers.
         var mask = UsesExplicitAttention
@@ -83,8 +99,14 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
             : attentionMask;
         var hidden = ForwardHidden(tokens, positions, mask, cache, skip); // [batch, n, hidden]
         var logits = ProjectToVocab(hidden);                                        // [batch, n, vocab]
-        if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
         cache?.Advance((int)n);
+        if (into is not null)
+        {
+            into.LogitsView((int)n).copy_(logits);
+            if (returnHidden) into.HiddenView((int)n).copy_(hidden);
+            return into.Output((int)n, returnHidden);
+        }
+        if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
         return new ModelOutput(logits.MoveToOuterDisposeScope(), returnHidden ? hidden.MoveToOuterDisposeScope() : null);
     }
 
@@ -108,11 +130,17 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     public bool UsesExplicitAttention => Device.type == DeviceType.CPU && DType is ScalarType.BFloat16 or ScalarType.Float16;
 
     /// <summary>
-    /// Runs the whole forward as one compiled call when the architecture has one and it applies (see
-    /// <see cref="LlamaForCausalLM"/>): float32 logits first, then the final hidden state if asked for; null to run the
-    /// eager modules. The cache is written in place; the caller advances it.
+    /// Whether this forward runs as one compiled call (see <see cref="LlamaForCausalLM"/>); false runs the eager modules.
     /// </summary>
-    protected virtual Tensor[]? ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden, LayerSkip? skip) => null;
+    protected virtual bool CompiledForwardApplies => false;
+
+    /// <summary>
+    /// The compiled forward: writes float32 logits (and the final hidden state if asked) into <paramref name="into"/>,
+    /// or, without outputs, returns them as new tensors. The cache is written in place; the caller advances it.
+    /// </summary>
+    protected virtual void ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden,
+                                           LayerSkip? skip, ForwardOutputs? into, out Tensor? logits, out Tensor? hidden) =>
+        throw new NotSupportedException($"{GetType().Name} has no compiled forward");
 
     /// <summary>
     /// Whether forwards may run compiled (TorchScript) where the architecture supports it; on by default. The eager

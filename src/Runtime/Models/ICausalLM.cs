@@ -34,15 +34,45 @@ public interface ICausalLM : IDisposable
     ModelOutput Forward(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache,
                         bool returnHidden = false, LayerSkip? skip = null);
 
+    /// <summary>
+    /// <see cref="Forward"/> with the results written into caller-owned <paramref name="into"/> (made once per decode
+    /// loop): returns views of its first <c>n</c> rows, valid until the next forward into it, which disposing leaves
+    /// alone. A decode loop's steps then create no tensor for the model's results; on the compiled Llama forward the
+    /// whole call allocates no managed memory. The default runs <see cref="Forward"/> and copies.
+    /// </summary>
+    ModelOutput ForwardInto(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, ForwardOutputs into,
+                            bool returnHidden = false, LayerSkip? skip = null)
+    {
+        int n = (int)tokens.size(1);
+        into.Validate(this, tokens.size(0), n, returnHidden);
+        using (var output = Forward(tokens, positions, attentionMask, cache, returnHidden, skip))
+        {
+            into.LogitsView(n).copy_(output.Logits);
+            if (returnHidden) into.HiddenView(n).copy_(output.Hidden!);
+        }
+        return into.Output(n, returnHidden);
+    }
+
     /// <summary>The model's own LM head applied to final hidden states <c>[..., hidden]</c>: float32 logits <c>[..., vocab]</c>.
     /// Medusa heads that share the target's LM head use it.</summary>
     Tensor LogitsFromHidden(Tensor hidden);
 }
 
-/// <summary>Logits <c>[batch, n, vocab]</c> (float32) and optionally the last hidden state <c>[batch, n, hidden]</c>.</summary>
+/// <summary>
+/// Logits <c>[batch, n, vocab]</c> (float32) and optionally the last hidden state <c>[batch, n, hidden]</c>. Disposing
+/// frees them, unless they are <see cref="Borrowed"/> views of a loop's <see cref="ForwardOutputs"/>.
+/// </summary>
 public readonly record struct ModelOutput(Tensor Logits, Tensor? Hidden) : IDisposable
 {
-    public void Dispose() { Logits.Dispose(); Hidden?.Dispose(); }
+    /// <summary>The tensors belong to a <see cref="ForwardOutputs"/>: valid until its next forward; disposing does nothing.</summary>
+    public bool Borrowed { get; init; }
+
+    public void Dispose()
+    {
+        if (Borrowed) return;
+        Logits.Dispose();
+        Hidden?.Dispose();
+    }
 }
 
 /// <summary>Layers a self-speculative draft skips (Draft &amp; Verify, Zhang et al. 2023). Skipped layers leave the cache untouched.</summary>

@@ -39,6 +39,7 @@ public sealed class KVCache : IDisposable
                 _values[i] = torch.zeros([batch, kvHeads, maxLength, headDim], dtype, device).DetachFromDisposeScope();
             }
             _hostIndex = torch.zeros(maxLength, ScalarType.Int64).DetachFromDisposeScope();
+            CallArguments = torch.zeros(ScriptedLlamaForward.CallSlots(layers), ScalarType.Int64).DetachFromDisposeScope();
             _deviceIndex = device.type == DeviceType.CPU
                 ? _hostIndex
                 : torch.zeros(maxLength, ScalarType.Int64, device).DetachFromDisposeScope();
@@ -58,8 +59,9 @@ public sealed class KVCache : IDisposable
 
     /// <summary>Every layer's whole key / value buffer (the compiled forward writes them in place).</summary>
     internal Tensor[] KeyBuffers => _keys;
-    /// <summary>Per-call arguments of a compiled forward on this cache ([4] int64, CPU): a cache serves one decode at a time.</summary>
-    internal Tensor CallArguments { get; } = torch.zeros(4, ScalarType.Int64).DetachFromDisposeScope();
+    /// <summary>Per-call arguments of a compiled forward on this cache (int64, CPU; <see cref="ScriptedLlamaForward.CallSlots"/>):
+    /// a cache serves one decode at a time.</summary>
+    internal Tensor CallArguments { get; }
     internal Tensor[] ValueBuffers => _values;
 
     /// <summary>The whole preallocated key buffer of a layer, <c>[batch, kvHeads, maxLength, headDim]</c>.</summary>

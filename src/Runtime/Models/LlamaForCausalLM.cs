@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -36,28 +37,73 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
     private readonly Tensor[] _scriptWeights;   // the parameters in the compiled forward's order
     private readonly Tensor _scriptConstants;   // [6] float64: heads, kv heads, head dim, layers, norm eps, attention scale
-    // The compiled forward's "no layer skipped" argument, made with the model (a tensor created lazily on the first
-    // forward would look like a leak to a caller counting live tensors around its decodes).
-    private readonly Tensor _noSkip = torch.zeros(0, ScalarType.Int64).DetachFromDisposeScope();
 
     /// <summary>
-    /// The compiled forward (<see cref="ScriptedLlamaForward"/>) for the common Llama layout: no q/k/v/o or MLP biases
-    /// (Qwen2's q/k/v bias and Llama's attention_bias run eager), gradients off.
+    /// The compiled forward (<see cref="ScriptedLlamaForward"/>) runs for the common Llama layout: no q/k/v/o or MLP
+    /// biases (Qwen2's q/k/v bias and Llama's attention_bias run eager), gradients off.
     /// </summary>
-    protected override Tensor[]? ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden, LayerSkip? skip)
+    protected override bool CompiledForwardApplies =>
+        CompiledForwardEnabled && !Config.AttentionBias && !Config.MlpBias && !torch.is_grad_enabled();
+
+    protected override unsafe void ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden,
+                                                   LayerSkip? skip, ForwardOutputs? into, out Tensor? logits, out Tensor? hidden)
     {
-        if (!CompiledForwardEnabled || Config.AttentionBias || Config.MlpBias || torch.is_grad_enabled()) return null;
-        var skipped = skip is null || skip.SkippedLayers.Count == 0 ? _noSkip : torch.tensor(skip.SkippedLayers.Select(l => (long)l).ToArray(), ScalarType.Int64);
-        var call = cache?.CallArguments ?? torch.zeros(4, ScalarType.Int64);
-        var args = call.data<long>();
-        args[0] = cache?.Length ?? 0;
-        args[1] = cache is null ? 0 : 1;
-        args[2] = UsesExplicitAttention ? 1 : 0;
-        args[3] = returnHidden ? 1 : 0;
-        var result = ScriptedLlamaForward.Compiled.invoke("forward",
-            tokens, positions, attentionMask, _scriptWeights, _model.Rotary.CosTable, _model.Rotary.SinTable,
-            cache?.KeyBuffers ?? Array.Empty<Tensor>(), cache?.ValueBuffers ?? Array.Empty<Tensor>(), skipped, _scriptConstants, call);
-        return (Tensor[])result!;
+        int layers = Config.NumHiddenLayers;
+        // The per-call values travel in an int64 tensor the cache owns (a forward without a cache, in tests and tools,
+        // makes its own): see ScriptedLlamaForward.CallSlots.
+        using var uncached = cache is null ? torch.zeros(ScriptedLlamaForward.CallSlots(layers), ScalarType.Int64) : null;
+        var call = cache?.CallArguments ?? uncached!;
+        var a = MemoryMarshal.Cast<byte, long>(call.bytes);
+        a[0] = cache?.Length ?? 0;
+        a[1] = cache is null ? 0 : 1;
+        a[2] = UsesExplicitAttention ? 1 : 0;
+        a[3] = returnHidden ? 1 : 0;
+        int skipped = skip?.SkippedLayers.Count ?? 0;
+        a[4] = skipped;
+        for (int i = 0; i < skipped; i++) a[5 + i] = skip!.SkippedLayers[i];
+
+        // The arguments on the stack, in the script's order: nothing managed is allocated for the call.
+        int weightCount = _scriptWeights.Length, cacheLayers = cache is null ? 0 : layers;
+        var weights = stackalloc ScriptArgument[weightCount];
+        for (int i = 0; i < weightCount; i++) weights[i] = ScriptArgument.Of(_scriptWeights[i]);
+        var keys = stackalloc ScriptArgument[Math.Max(1, cacheLayers)];
+        var values = stackalloc ScriptArgument[Math.Max(1, cacheLayers)];
+        for (int i = 0; i < cacheLayers; i++)
+        {
+            keys[i] = ScriptArgument.Of(cache!.KeyBuffers[i]);
+            values[i] = ScriptArgument.Of(cache.ValueBuffers[i]);
+        }
+        var args = stackalloc ScriptArgument[12];
+        args[0] = ScriptArgument.Of(tokens);
+        args[1] = ScriptArgument.Of(positions);
+        args[2] = ScriptArgument.Of(attentionMask);
+        args[3] = ScriptArgument.List(weights, weightCount);
+        args[4] = ScriptArgument.Of(_model.Rotary.CosTable);
+        args[5] = ScriptArgument.Of(_model.Rotary.SinTable);
+        args[6] = ScriptArgument.List(keys, cacheLayers);
+        args[7] = ScriptArgument.List(values, cacheLayers);
+        args[8] = ScriptArgument.Of(_scriptConstants);
+        args[9] = ScriptArgument.Of(call);
+        if (into is not null)
+        {
+            args[10] = ScriptArgument.Of(into.Logits);
+            args[11] = ScriptArgument.Of(into.Hidden ?? into.Logits); // unused unless hidden states are asked for
+            sbyte code = ScriptedLlamaForward.Script.Invoke(ScriptedLlamaForward.ForwardInto, args, 12);
+            if (code != NativeScript.ReturnsNone) throw new InvalidOperationException($"forward_into returned type code {code}, expected none");
+            logits = hidden = null;
+        }
+        else
+        {
+            sbyte code = ScriptedLlamaForward.Script.Invoke(ScriptedLlamaForward.Forward, args, 10);
+            var results = NativeScript.Results;
+            if (code != NativeScript.ReturnsTensorList || results.Length != (returnHidden ? 2 : 1))
+                throw new InvalidOperationException($"forward returned type code {code} with {results.Length} results");
+            logits = Tensor.UnsafeCreateTensor(results[0].Handle);
+            hidden = returnHidden ? Tensor.UnsafeCreateTensor(results[1].Handle) : null;
+        }
+        // The handles above were read from these tensors; they must outlive the native call.
+        GC.KeepAlive(tokens); GC.KeepAlive(positions); GC.KeepAlive(attentionMask); GC.KeepAlive(call);
+        GC.KeepAlive(cache); GC.KeepAlive(into);
     }
 
     // The parameters in the compiled forward's order. Made with the model: some module getters wrap the parameter in a
@@ -81,7 +127,6 @@ public sealed class LlamaForCausalLM : CausalLMBase
         if (disposing)
         {
             _model.Rotary.Dispose();
-            _noSkip.Dispose();
             _scriptConstants.Dispose();
             // TorchSharp's Embedding.weight getter makes a new handle per call: ScriptWeights took one for the embedding
             // (and one more for a tied head); the modules own every other entry.

@@ -8,15 +8,14 @@ namespace Pardec.Runtime.Models;
 /// invoked once per forward: the same ATen ops in the same order as the eager modules (so the logits are
 /// bit-identical, <c>ScriptedForwardTests</c>), but run by libtorch's interpreter instead of one P/Invoke and one
 /// managed <see cref="Tensor"/> handle per op. A 16-layer eager forward makes about 1,100 op calls and allocates
-/// ~115 KB of handles that the GC must collect; this allocates the call's arguments and one result.
+/// ~115 KB of handles that the GC must collect; <c>forward_into</c> through <see cref="NativeScript"/> allocates nothing.
 /// </summary>
 internal static class ScriptedLlamaForward
 {
     // TorchScript compiled from a string resolves no torch.* dtype names: 6 is ScalarType Float (float32) and
-    // .float() is to(float32). Every argument is a tensor or a tensor list: TorchSharp marshals a number or a bool
-    // argument through a temporary Scalar that a collection on another thread can free during the call (see
-    // Scalars), so the constants travel in a float64 tensor made with the model and the per-call values (cache length,
-    // flags) in an int64 tensor the cache owns.
+    // .float() is to(float32). Every argument is a tensor or a tensor list (NativeScript passes handles only): the
+    // constants travel in a float64 tensor made with the model and the per-call values (cache length, flags, skipped
+    // layers) in an int64 tensor the cache owns (CallSlots).
     // Weights per layer, in this order; the model's own three (embed_tokens, norm, lm_head or the tied embedding) come first.
     public const int PerLayer = 9;
 
@@ -40,8 +39,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, explicit: bool, sca
     scores.mul_(scale).add_(mask, alpha=1)
     return torch.matmul(scores.softmax(-1).to(q.dtype), v)
 
-def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
-            keys: List[Tensor], values: List[Tensor], skip: Tensor, consts: Tensor, call: Tensor) -> List[Tensor]:
+def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
+        keys: List[Tensor], values: List[Tensor], consts: Tensor, call: Tensor) -> Tuple[Tensor, Tensor]:
     c: List[float] = consts.tolist()
     heads = int(c[0])
     kv_heads = int(c[1])
@@ -53,7 +52,7 @@ def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[
     length = a[0]
     cached = a[1] != 0
     explicit = a[2] != 0
-    return_hidden = a[3] != 0
+    skipped = a[5:5 + a[4]]
     total = (length if cached else 0) + tokens.size(1)
     if bool_mask.size(3) != total:
         bool_mask = bool_mask.narrow(3, 0, total)
@@ -61,7 +60,6 @@ def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[
         mask = torch.zeros(bool_mask.size(), dtype=6, device=bool_mask.device).masked_fill_(bool_mask.logical_not(), float("-inf"))
     else:
         mask = bool_mask
-    skipped: List[int] = skip.tolist()
     batch = tokens.size(0)
     n = tokens.size(1)
     h = torch.embedding(weights[0], tokens)
@@ -98,15 +96,40 @@ def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[
         m = torch.linear(torch.silu(torch.linear(x, weights[w + 6])) * torch.linear(x, weights[w + 7]), weights[w + 8])
         h = h.add(m, alpha=1)
     h = rms_norm(h, weights[1], eps)
-    logits = torch.linear(h, weights[2])
+    return torch.linear(h, weights[2]), h
+
+def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
+            keys: List[Tensor], values: List[Tensor], consts: Tensor, call: Tensor) -> List[Tensor]:
+    logits, h = run(tokens, positions, bool_mask, weights, cos_table, sin_table, keys, values, consts, call)
     if logits.dtype != 6:
         logits = logits.float()
-    if return_hidden:
+    if int(call[3].item()) != 0:
         return [logits, h]
     return [logits]
+
+def forward_into(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
+                 keys: List[Tensor], values: List[Tensor], consts: Tensor, call: Tensor, logits_out: Tensor, hidden_out: Tensor):
+    logits, h = run(tokens, positions, bool_mask, weights, cos_table, sin_table, keys, values, consts, call)
+    n = tokens.size(1)
+    logits_out.narrow(1, 0, n).copy_(logits)
+    if int(call[3].item()) != 0:
+        hidden_out.narrow(1, 0, n).copy_(h)
 """;
 
-    private static readonly Lazy<torch.jit.CompilationUnit> Unit = new(() => torch.jit.compile(Source + "\n"));
+    private static readonly Lazy<NativeScript> Unit = new(() => new NativeScript(Source));
 
-    public static torch.jit.CompilationUnit Compiled => Unit.Value;
+    /// <summary>The compiled unit, compiled on first use (a few tens of milliseconds) and kept for the process.</summary>
+    public static NativeScript Script => Unit.Value;
+
+    /// <summary><c>forward(...)</c>: returns <c>[logits]</c> or <c>[logits, hidden]</c> as new tensors.</summary>
+    public static readonly unsafe byte* Forward = NativeScript.Name("forward");
+
+    /// <summary><c>forward_into(..., logits_out, hidden_out)</c>: writes the first n rows of caller-owned outputs, returns nothing.</summary>
+    public static readonly unsafe byte* ForwardInto = NativeScript.Name("forward_into");
+
+    /// <summary>
+    /// Slots of the per-call int64 argument: cache length, cached (0/1), explicit attention (0/1), return hidden (0/1),
+    /// the number of skipped layers, then the skipped layer indices.
+    /// </summary>
+    public static int CallSlots(int layers) => 5 + layers;
 }
