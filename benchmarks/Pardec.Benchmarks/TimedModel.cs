@@ -35,6 +35,15 @@ public sealed class TimedModel(ICausalLM inner) : ICausalLM
         finally { _ticks += Stopwatch.GetTimestamp() - start; _bytes += GC.GetAllocatedBytesForCurrentThread() - bytes; Forwards++; }
     }
 
+    public ModelOutput ForwardInto(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, ForwardOutputs into,
+                                   bool returnHidden = false, LayerSkip? skip = null)
+    {
+        long bytes = GC.GetAllocatedBytesForCurrentThread();
+        long start = Stopwatch.GetTimestamp();
+        try { return inner.ForwardInto(tokens, positions, attentionMask, cache, into, returnHidden, skip); }
+        finally { _ticks += Stopwatch.GetTimestamp() - start; _bytes += GC.GetAllocatedBytesForCurrentThread() - bytes; Forwards++; }
+    }
+
     public Tensor LogitsFromHidden(Tensor hidden)
     {
         long bytes = GC.GetAllocatedBytesForCurrentThread();

@@ -52,6 +52,40 @@ public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestO
         }
     }
 
+    /// <summary>
+    /// Greedy chains on a compiled Llama forward: the whole step — proposals, the draft's and the target's forwards,
+    /// acceptance and commit — allocates no managed memory. Forwards write into the loop's preallocated outputs through
+    /// the native script call, proposers and acceptance read logits in place, and every view is made once per width. The
+    /// bound allows the token list's amortised growth (a few bytes per step); one TorchSharp handle per step (~100 B)
+    /// fails it.
+    /// </summary>
+    [Theory]
+    [InlineData("Greedy")]
+    [InlineData("SpeculativeGreedy")]
+    [InlineData("SpeculativeAdaptive")]
+    [InlineData("PromptLookup")]
+    [InlineData("SelfSpeculative")]
+    [InlineData("Jacobi")]
+    [InlineData("GaussSeidelJacobi")]
+    public void A_greedy_chain_loop_allocates_nothing_per_step_with_its_forwards(string name)
+    {
+        var strategy = GeneratedStrategies.All.Single(s => s.Name == name);
+        using var decoder = strategy.Create(models.Set, null, 160);
+        var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false, Temperature = 0 };
+        decoder.Generate(Prompt, options); // warm: JIT, lazily made views
+        decoder.Generate(Prompt, options with { MaxNewTokens = 96 });
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var shortRun = decoder.Generate(Prompt, options);
+        long shortBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        var longRun = decoder.Generate(Prompt, options with { MaxNewTokens = 96 });
+        long longBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps);
+        double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
+        output.WriteLine($"{name}: {perStep:F1} B/step with forwards ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps)");
+        Assert.True(perStep <= 32, $"{name}: {perStep:F0} B allocated per step, forwards included");
+    }
+
     private static (long Bytes, int Steps) Measure(IDecoder decoder, ModelSet set, GenerationOptions options)
     {
         decoder.Generate(Prompt, options); // warm: JIT, lazily sized buffers
@@ -77,6 +111,14 @@ public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestO
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             try { return inner.Forward(tokens, positions, attentionMask, cache, returnHidden, skip); }
+            finally { Bytes += GC.GetAllocatedBytesForCurrentThread() - before; }
+        }
+
+        public ModelOutput ForwardInto(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, ForwardOutputs into,
+                                       bool returnHidden = false, LayerSkip? skip = null)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            try { return inner.ForwardInto(tokens, positions, attentionMask, cache, into, returnHidden, skip); }
             finally { Bytes += GC.GetAllocatedBytesForCurrentThread() - before; }
         }
 

@@ -77,9 +77,10 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         {
             if (skip.SkippedLayers.Count > Config.NumHiddenLayers)
                 throw new ArgumentException($"{skip.SkippedLayers.Count} skipped layers listed; the model has {Config.NumHiddenLayers}", nameof(skip));
-            foreach (int layer in skip.SkippedLayers)
-                if (layer < 0 || layer >= Config.NumHiddenLayers)
-                    throw new ArgumentOutOfRangeException(nameof(skip), layer, $"layer index must be in [0, {Config.NumHiddenLayers})");
+            var layers = skip.SkippedLayers;
+            for (int i = 0; i < layers.Count; i++) // indexed: a foreach over the interface would allocate its enumerator per forward
+                if (layers[i] < 0 || layers[i] >= Config.NumHiddenLayers)
+                    throw new ArgumentOutOfRangeException(nameof(skip), layers[i], $"layer index must be in [0, {Config.NumHiddenLayers})");
         }
         into?.Validate(this, batch, n, returnHidden);
 

@@ -12,7 +12,7 @@ namespace Pardec.Runtime.Models;
 /// </summary>
 public sealed class ForwardOutputs : IDisposable
 {
-    private readonly Tensor?[] _logitViews, _hiddenViews, _logitRows;
+    private readonly Tensor?[] _logitViews, _hiddenViews, _logitRows, _hiddenRows;
 
     public ForwardOutputs(ICausalLM model, int batch, int capacity, bool hidden = false)
     {
@@ -28,6 +28,7 @@ public sealed class ForwardOutputs : IDisposable
         _logitViews = new Tensor?[capacity + 1];
         _hiddenViews = new Tensor?[capacity + 1];
         _logitRows = new Tensor?[capacity + 1];
+        _hiddenRows = new Tensor?[capacity + 1];
     }
 
     public int Batch { get; }
@@ -55,8 +56,18 @@ public sealed class ForwardOutputs : IDisposable
     public Tensor LogitRows(int n)
     {
         if (Batch != 1) throw new InvalidOperationException($"LogitRows is for batch 1; these outputs hold {Batch} rows");
-        return _logitRows[Check(n)] ??= Logits[0].narrow(0, 0, n).DetachFromDisposeScope();
+        return _logitRows[Check(n)] ??= FirstRows(Logits, n);
     }
+
+    /// <summary>Batch 1: the first <paramref name="n"/> hidden rows as <c>[n, hidden]</c> (a kept view).</summary>
+    public Tensor HiddenRows(int n)
+    {
+        if (Batch != 1) throw new InvalidOperationException($"HiddenRows is for batch 1; these outputs hold {Batch} rows");
+        return _hiddenRows[Check(n)] ??= FirstRows(Hidden ?? throw new InvalidOperationException("these outputs hold no hidden states (made with hidden: false)"), n);
+    }
+
+    /// <summary>Batch 1: the borrowed rows of a forward of <paramref name="n"/> tokens, <c>[n, vocab]</c> and <c>[n, hidden]</c>.</summary>
+    public ModelOutput Rows(int n, bool hidden) => new(LogitRows(n), hidden ? HiddenRows(n) : null) { Borrowed = true };
 
     /// <summary>The borrowed output a forward of <paramref name="n"/> tokens returns: its views, which disposing leaves alone.</summary>
     public ModelOutput Output(int n, bool hidden) => new(LogitsView(n), hidden ? HiddenView(n) : null) { Borrowed = true };
@@ -74,6 +85,13 @@ public sealed class ForwardOutputs : IDisposable
             throw new ArgumentException("hidden states were asked for but the outputs were made with hidden: false", "into");
     }
 
+    // Batch row 0's first n rows as a kept 2-D view (the intermediate row handle is freed here).
+    private static Tensor FirstRows(Tensor buffer, int n)
+    {
+        using var row = buffer.select(0, 0);
+        return row.narrow(0, 0, n).DetachFromDisposeScope();
+    }
+
     private int Check(int n)
     {
         if (n < 1 || n > Capacity) throw new ArgumentOutOfRangeException(nameof(n), n, $"must be in [1, {Capacity}]");
@@ -82,7 +100,7 @@ public sealed class ForwardOutputs : IDisposable
 
     public void Dispose()
     {
-        foreach (var view in _logitViews.Concat(_hiddenViews).Concat(_logitRows)) view?.Dispose();
+        foreach (var view in _logitViews.Concat(_hiddenViews).Concat(_logitRows).Concat(_hiddenRows)) view?.Dispose();
         Logits.Dispose();
         Hidden?.Dispose();
     }

@@ -115,14 +115,15 @@ public sealed class CausalSession : IDisposable
     /// <summary>Candidates (the root excluded) verified by the last step.</summary>
     public int ProposedLastStep => Tree.Count - 1;
 
-    /// <summary>One target forward over the tree. Returns logits <c>[nodes, vocab]</c> and hidden <c>[nodes, hidden]</c>.</summary>
+    /// <summary>
+    /// One target forward over the tree. Returns logits <c>[nodes, vocab]</c> and hidden <c>[nodes, hidden]</c>, borrowed
+    /// from the verifier's preallocated outputs: valid until the next verification (disposing them does nothing).
+    /// </summary>
     public ModelOutput Verify(bool returnHidden)
     {
         TargetForwards++;
         ProposedDraftTokens += Tree.Count - 1;
-        // Views of batch row 0 share the forward's storage, so no [nodes, vocab] copy is made; the batched handles go.
-        using var output = _verifier.Verify(Tree, returnHidden);
-        return new ModelOutput(output.Logits.squeeze(0), output.Hidden?.squeeze(0));
+        return _verifier.Verify(Tree, returnHidden);
     }
 
     /// <summary>

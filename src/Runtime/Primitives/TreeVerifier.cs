@@ -28,6 +28,10 @@ public sealed class TreeVerifier : IDisposable
     // On the CPU, the per-width views of the inputs, made on first use and kept: a step creates no handle (the mask
     // goes in at its full width; the model ignores the columns past the cache).
     private readonly Tensor?[] _tokenViews, _positionViews, _maskRows;
+    // The target's results land in these (ForwardInto): a verification creates no tensor for them. The hidden-state
+    // buffer is made on the first verification that asks for hidden states (Medusa heads).
+    private readonly ForwardOutputs _outputs;
+    private ForwardOutputs? _outputsWithHidden;
 
     public TreeVerifier(ICausalLM model, KVCache cache, int capacity)
     {
@@ -44,6 +48,7 @@ public sealed class TreeVerifier : IDisposable
         _tokenViews = new Tensor?[capacity + 1];
         _positionViews = new Tensor?[capacity + 1];
         _maskRows = new Tensor?[capacity + 1];
+        _outputs = new ForwardOutputs(model, 1, capacity);
     }
 
     public KVCache Cache => _cache;
@@ -52,7 +57,10 @@ public sealed class TreeVerifier : IDisposable
     /// Forwards the tree on top of the cache. Afterwards the cache holds the tree's keys at slots
     /// <c>[prefix, prefix + tree.Count)</c> in node order; <see cref="CommitPath"/> keeps the accepted ones.
     /// </summary>
-    /// <returns>Logits <c>[1, tree.Count, vocab]</c> (node i's row predicts the token after node i) and, if asked, hidden states.</returns>
+    /// <returns>
+    /// Logits <c>[tree.Count, vocab]</c> (node i's row predicts the token after node i) and, if asked, hidden states
+    /// <c>[tree.Count, hidden]</c>: borrowed views of the verifier's outputs, valid until its next verification.
+    /// </returns>
     public ModelOutput Verify(CandidateTree tree, bool returnHidden)
     {
         int n = tree.Count;
@@ -83,7 +91,9 @@ public sealed class TreeVerifier : IDisposable
             var tokenView = _tokenViews[n] ??= Keep(_tokens.narrow(1, 0, n));
             var positionView = _positionViews[n] ??= Keep(_positions.narrow(1, 0, n));
             // The full-width rows: the model ignores columns from prefix + n on, so no view is made per step.
-            return _model.Forward(tokenView, positionView, rows, _cache, returnHidden);
+            var outputs = Outputs(returnHidden);
+            _model.ForwardInto(tokenView, positionView, rows, _cache, outputs, returnHidden);
+            return outputs.Rows(n, returnHidden);
         }
 
         using var scope = NewDisposeScope();
@@ -95,9 +105,13 @@ public sealed class TreeVerifier : IDisposable
         if (prefix > 0) mask.narrow(3, 0, prefix).fill_(Scalars.True);       // every node sees the committed prefix
         mask.narrow(3, prefix, n).copy_(_treeMaskHost.narrow(0, 0, (long)n * n).view(1, 1, n, n));
 
-        var output = _model.Forward(tokensView, positionsView, mask, _cache, returnHidden);
-        return new ModelOutput(output.Logits.MoveToOuterDisposeScope(), output.Hidden?.MoveToOuterDisposeScope());
+        var into = Outputs(returnHidden);
+        _model.ForwardInto(tokensView, positionsView, mask, _cache, into, returnHidden);
+        return into.Rows(n, returnHidden);
     }
+
+    private ForwardOutputs Outputs(bool hidden) =>
+        !hidden ? _outputs : _outputsWithHidden ??= new ForwardOutputs(_model, 1, _capacity, hidden: true);
 
     private static Tensor Keep(Tensor view) => view.DetachFromDisposeScope();
 
@@ -127,5 +141,7 @@ public sealed class TreeVerifier : IDisposable
         _tokensHost.Dispose(); _positionsHost.Dispose(); _treeMaskHost.Dispose();
         if (!_onHost) { _tokens.Dispose(); _positions.Dispose(); }
         _mask.Dispose();
+        _outputs.Dispose();
+        _outputsWithHidden?.Dispose();
     }
 }

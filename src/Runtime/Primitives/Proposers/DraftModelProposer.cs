@@ -39,6 +39,10 @@ public sealed class DraftModelProposer : IProposer
     private readonly Tensor? _catchTokens, _catchPositions; // [1, maxLength] int64
     private readonly Tensor? _catchMask;                    // [1, 1, maxLength, maxLength] bool
     private readonly Tensor?[]? _catchTokenViews, _catchPositionViews, _catchMaskRows;
+    // The draft's logits land here (ForwardInto), so its per-token forwards create no tensor: one row per drafted token
+    // and per catch-up token after a step (at most the accepted tokens and the next one). A longer catch-up (the prompt,
+    // on a decode's first proposal) returns its logits as usual.
+    private readonly ForwardOutputs? _outputs;
     private int _argmax;
     private float _topProbability;
 
@@ -73,6 +77,7 @@ public sealed class DraftModelProposer : IProposer
             _catchTokenViews = new Tensor?[maxLength + 1];
             _catchPositionViews = new Tensor?[maxLength + 1];
             _catchMaskRows = new Tensor?[maxLength + 1];
+            _outputs = new ForwardOutputs(draft, 1, Math.Min(maxLength, Math.Max(treeCapacity, length) + 2));
         }
     }
 
@@ -179,7 +184,9 @@ public sealed class DraftModelProposer : IProposer
             var tokensView = _catchTokenViews![n] ??= _catchTokens.narrow(1, 0, n).DetachFromDisposeScope();
             var positionsView = _catchPositionViews![n] ??= _catchPositions.narrow(1, 0, n).DetachFromDisposeScope();
             var rows = _catchMaskRows![n] ??= _catchMask.narrow(2, 0, n).DetachFromDisposeScope();
-            using var greedyOutput = _draft.Forward(tokensView, positionsView, rows, _cache, returnHidden: false, skip: _skip);
+            using var greedyOutput = n <= _outputs!.Capacity
+                ? _draft.ForwardInto(tokensView, positionsView, rows, _cache, _outputs, returnHidden: false, skip: _skip)
+                : _draft.Forward(tokensView, positionsView, rows, _cache, returnHidden: false, skip: _skip);
             ReadLastRow(greedyOutput.Logits);
             return null;
         }
@@ -198,7 +205,7 @@ public sealed class DraftModelProposer : IProposer
         MemoryMarshal.Cast<byte, long>(_oneToken!.bytes)[0] = token;
         MemoryMarshal.Cast<byte, long>(_onePosition!.bytes)[0] = start;
         // All true at full width: the model ignores the columns past start + 1, so no view is made per token.
-        using var output = _draft.Forward(_oneToken, _onePosition, _allTrue!, _cache, returnHidden: false, skip: _skip);
+        using var output = _draft.ForwardInto(_oneToken, _onePosition, _allTrue!, _cache, _outputs!, returnHidden: false, skip: _skip);
         ReadLastRow(output.Logits);
         return null;
     }
@@ -232,5 +239,6 @@ public sealed class DraftModelProposer : IProposer
         foreach (var view in (_catchTokenViews ?? []).Concat(_catchPositionViews ?? []).Concat(_catchMaskRows ?? [])) view?.Dispose();
         _catchTokens?.Dispose(); _catchPositions?.Dispose(); _catchMask?.Dispose();
         _oneToken?.Dispose(); _onePosition?.Dispose(); _allTrue?.Dispose();
+        _outputs?.Dispose();
     }
 }
