@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -131,9 +132,13 @@ public sealed class KVCache : IDisposable
                     $"keepOffsets[{i}] = {off} must be strictly increasing and within [0, {Length - start}).", nameof(keepOffsets));
             identity &= off == i;
         }
-        if (!identity && count > 0)
+        if (!identity && count > 0 && Device.type == DeviceType.CPU && (long)Batch * KVHeads * MaxLength * HeadDim * _keys[0].ElementSize <= int.MaxValue)
         {
-            var host = _hostIndex.data<long>();
+            CompactOnHost(start, keepOffsets);
+        }
+        else if (!identity && count > 0)
+        {
+            var host = MemoryMarshal.Cast<byte, long>(_hostIndex.bytes);
             for (int i = 0; i < count; i++) host[i] = start + keepOffsets[i];
             using var scope = torch.NewDisposeScope();
             var index = _deviceIndex.narrow(0, 0, count);
@@ -169,6 +174,32 @@ public sealed class KVCache : IDisposable
             throw new ArgumentOutOfRangeException(nameof(start), start, $"must be in [0, {Length}]");
         if (start + count > Length)
             throw new ArgumentException($"cannot keep {count} entries after slot {start}: only {Length - start} exist.");
+    }
+
+    // On the CPU the kept slots move in place, row by row, in increasing order: slot start + i takes slot start + off_i
+    // with off_i >= i and increasing, so no row is overwritten before it is read. No op, no tensor handle.
+    private void CompactOnHost(int start, ReadOnlySpan<long> keepOffsets)
+    {
+        int row = HeadDim * (int)_keys[0].ElementSize;   // bytes per slot
+        int plane = MaxLength * row;                      // bytes per (batch, head)
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            Move(_keys[layer].bytes, start, keepOffsets, row, plane, Batch * KVHeads);
+            Move(_values[layer].bytes, start, keepOffsets, row, plane, Batch * KVHeads);
+        }
+
+        static void Move(Span<byte> bytes, int start, ReadOnlySpan<long> keepOffsets, int row, int plane, int planes)
+        {
+            for (int p = 0; p < planes; p++)
+            {
+                var slots = bytes.Slice(p * plane, plane);
+                for (int i = 0; i < keepOffsets.Length; i++)
+                {
+                    int from = start + (int)keepOffsets[i], to = start + i;
+                    if (from != to) slots.Slice(from * row, row).CopyTo(slots.Slice(to * row, row));
+                }
+            }
+        }
     }
 
     // index: [count] absolute slots. The gather goes through a temporary because source and destination overlap.

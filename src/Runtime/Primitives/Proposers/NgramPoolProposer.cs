@@ -79,27 +79,30 @@ public sealed class NgramPoolProposer : IProposer
 
     public void Dispose() { }
 
-    /// <summary>Per first token, a ring of up to <c>capacity</c> distinct continuations of <c>length</c> tokens.</summary>
+    /// <summary>
+    /// Per first token, a ring of up to <c>capacity</c> distinct continuations of <c>length</c> tokens, in flat arrays
+    /// indexed by the token id (grown by doubling to the largest id seen, then reused across steps and decodes), so
+    /// adding and proposing allocate nothing once the vocabulary's ids have been seen.
+    /// </summary>
     private sealed class Tier(int length, int capacity)
     {
-        private readonly Dictionary<int, Ring> _rings = new(); // allocated when a key first appears, reused across decodes
+        private int[] _counts = new int[256];                      // per key: continuations ever added (the ring overwrites the oldest)
+        private int[] _slots = new int[256 * capacity * length];   // per key: capacity slots of length tokens
 
-        /// <summary>Empties every ring but keeps it, so the next decode allocates only for keys it sees first.</summary>
-        public void Clear()
-        {
-            foreach (var ring in _rings.Values) ring.Count = 0;
-        }
+        /// <summary>Empties every ring but keeps the arrays, so the next decode allocates nothing.</summary>
+        public void Clear() => Array.Clear(_counts);
 
         /// <summary>Proposes up to <paramref name="limit"/> continuations of <paramref name="key"/>, most recent first; returns how many.</summary>
         public int Propose(int key, CandidateTree tree, int source, int limit)
         {
-            if (limit <= 0 || !_rings.TryGetValue(key, out var ring)) return 0;
-            int stored = Math.Min(ring.Count, capacity);
+            if (limit <= 0 || key < 0 || key >= _counts.Length) return 0;
+            int count = _counts[key];
+            int stored = Math.Min(count, capacity);
             int proposed = 0;
             for (int g = 0; g < stored && proposed < limit; g++, proposed++)
             {
-                int slot = (ring.Count - 1 - g) % capacity; // most recent first
-                tree.AddChain(0, ring.Slots.AsSpan(slot * length, length), source);
+                int slot = (count - 1 - g) % capacity; // most recent first
+                tree.AddChain(0, Slot(key, slot), source);
             }
             return proposed;
         }
@@ -107,20 +110,25 @@ public sealed class NgramPoolProposer : IProposer
         public void Add(ReadOnlySpan<int> ngram)
         {
             int key = ngram[0];
+            if (key < 0) return;
+            if (key >= _counts.Length) Grow(key);
             var continuation = ngram.Slice(1);
-            if (!_rings.TryGetValue(key, out var ring)) _rings[key] = ring = new Ring(new int[capacity * length]);
-            int stored = Math.Min(ring.Count, capacity);
+            int count = _counts[key];
+            int stored = Math.Min(count, capacity);
             for (int s = 0; s < stored; s++) // already present: keep it where it is
-                if (ring.Slots.AsSpan(s * length, length).SequenceEqual(continuation)) return;
-            continuation.CopyTo(ring.Slots.AsSpan((ring.Count % capacity) * length, length));
-            ring.Count++;
+                if (Slot(key, s).SequenceEqual(continuation)) return;
+            continuation.CopyTo(Slot(key, count % capacity));
+            _counts[key] = count + 1;
         }
 
-        /// <summary>Continuations in slots of <c>length</c>; <see cref="Count"/> counts every one ever added (the ring overwrites the oldest).</summary>
-        private sealed class Ring(int[] slots)
+        private Span<int> Slot(int key, int slot) => _slots.AsSpan((key * capacity + slot) * length, length);
+
+        private void Grow(int key)
         {
-            public int[] Slots { get; } = slots;
-            public int Count { get; set; }
+            int size = _counts.Length;
+            while (size <= key) size *= 2;
+            Array.Resize(ref _counts, size);
+            Array.Resize(ref _slots, size * capacity * length);
         }
     }
 }
