@@ -53,10 +53,11 @@ public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestO
     }
 
     /// <summary>
-    /// Greedy chains and n-gram trees on a compiled Llama forward: the whole step — proposals, the draft's and the
+    /// Greedy chains, n-gram trees and draft-model trees on a compiled Llama forward: the whole step — proposals, the draft's and the
     /// target's forwards, acceptance and commit (a tree path's keys compacted in place) — allocates no managed memory.
     /// Forwards write into the loop's preallocated outputs through the native script call, proposers and acceptance
-    /// read logits in place, n-gram pools are flat arrays, and every view is made once per width. The
+    /// read logits in place (a draft tree's top-k is selected on the host), n-gram pools are flat arrays, and every view
+    /// is made once per width. The
     /// bound allows the token list's amortised growth (a few bytes per step); one TorchSharp handle per step (~100 B)
     /// fails it.
     /// </summary>
@@ -70,6 +71,8 @@ public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestO
     [InlineData("GaussSeidelJacobi")]
     [InlineData("Lookahead")]
     [InlineData("AdaptiveNgram")]
+    [InlineData("DraftTree")]
+    [InlineData("SequoiaTree")]
     public void A_greedy_chain_loop_allocates_nothing_per_step_with_its_forwards(string name)
     {
         var strategy = GeneratedStrategies.All.Single(s => s.Name == name);

@@ -46,6 +46,16 @@ public sealed class DraftTreeProposer : IProposer
     private readonly int[] _rowOf;         // static mode: row of each shape node in its level's draft forward (-1 = none)
     private int _prefix;                   // committed tokens in the draft cache during this step (root included)
     private int _forwarded;                // tree slots appended after the prefix this step
+    // On the CPU a proposal makes no tensor op outside the draft's forwards: inputs are written from slot 0 of these
+    // buffers (each width's views made once), masks go in at full width (the model cuts them), the draft forwards
+    // into preallocated outputs, and top-k is selected on the host from the logits in place.
+    private readonly bool _onHost;
+    private readonly int _width;                                    // widest host forward (a longer catch-up takes the tensor path)
+    private readonly Tensor? _inTokens, _inPositions;               // [1, width] int64
+    private readonly Tensor? _inMask;                               // [1, 1, width, maxLength] bool
+    private readonly Tensor?[]? _inTokenViews, _inPositionViews, _inMaskRows;
+    private readonly ForwardOutputs? _outputs;
+    private readonly float[]? _exp;                                 // [vocab] scratch for log-softmax normalisers
 
     /// <summary>Static tree: the draft fills <paramref name="shape"/> with its ranked tokens.</summary>
     public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape shape)
@@ -94,6 +104,20 @@ public sealed class DraftTreeProposer : IProposer
         _topScores = new float[_capacity * _topK];
         _shapeToTree = new int[_capacity];
         _rowOf = new int[_capacity];
+        _onHost = draft.Device.type == DeviceType.CPU;
+        if (_onHost)
+        {
+            // A step's catch-up is the accepted path and the new root: at most depth + 1 tokens.
+            _width = Math.Min(maxLength, Math.Max(_capacity, _depth + 2));
+            _inTokens = zeros(1, _width, ScalarType.Int64);
+            _inPositions = zeros(1, _width, ScalarType.Int64);
+            _inMask = zeros(new long[] { 1, 1, _width, maxLength }, ScalarType.Bool);
+            _inTokenViews = new Tensor?[_width + 1];
+            _inPositionViews = new Tensor?[_width + 1];
+            _inMaskRows = new Tensor?[_width + 1];
+            _outputs = new ForwardOutputs(draft, 1, _width);
+            _exp = new float[draft.Config.VocabSize];
+        }
     }
 
     // The step's tree may carry other proposers' nodes too; size the node→slot map for any tree that fits a verify.
@@ -126,24 +150,26 @@ public sealed class DraftTreeProposer : IProposer
         _forwarded = 0;
         _slot.AsSpan(0, Math.Min(_slot.Length, tree.Capacity)).Fill(-1);
 
-        using var scope = NewDisposeScope();
+        // The host path makes no tensor; a device, or the first step's long catch-up on the CPU, makes a few.
+        using var scope = _onHost && n <= _width ? null : NewDisposeScope();
         // Catch up: causal forward over the unseen committed tokens; the last row predicts the root's children.
-        var rootLogits = CatchUp(have, n); // [1, vocab]
-        if (_shape is null) ProposeDynamic(tree, source, rootLogits);
-        else ProposeStatic(tree, source, rootLogits);
+        var (rootLogits, rootRow) = CatchUp(have, n); // row rootRow of [rows, vocab]
+        if (_shape is null) ProposeDynamic(tree, source, rootLogits, rootRow);
+        else ProposeStatic(tree, source, rootLogits, rootRow);
     }
 
-    private void ProposeStatic(CandidateTree tree, int source, Tensor rootLogits)
+    private void ProposeStatic(CandidateTree tree, int source, Tensor rootLogits, int rootRow)
     {
         var shape = _shape!;
         var parents = shape.Parents;
         var choices = shape.Choices;
         _shapeToTree[0] = 0;
         _rowOf[0] = 0;
-        var logits = rootLogits; // [rows, vocab]: row _rowOf[s] predicts the children of shape node s
+        var logits = rootLogits; // [rows, vocab]: row first + _rowOf[s] predicts the children of shape node s
+        int first = rootRow, levelRows = 1;
         for (int d = 1; d <= shape.MaxDepth; d++)
         {
-            TopK(logits, (int)logits.shape[0], logProbScores: false);
+            TopK(logits, first, levelRows, logProbScores: false);
             int start = shape.LevelStart(d), count = shape.LevelCount(d);
             int rows = 0;
             for (int i = start; i < start + count; i++)
@@ -161,13 +187,15 @@ public sealed class DraftTreeProposer : IProposer
             }
             if (d == shape.MaxDepth || rows == 0) break;
             logits = ForwardLevel(tree, rows); // one draft forward for the whole level
+            first = 0;
+            levelRows = rows;
         }
     }
 
-    private void ProposeDynamic(CandidateTree tree, int source, Tensor rootLogits)
+    private void ProposeDynamic(CandidateTree tree, int source, Tensor rootLogits, int rootRow)
     {
         // Depth 1: the root's top-k, scored by log q.
-        TopK(rootLogits, 1, logProbScores: true);
+        TopK(rootLogits, rootRow, 1, logProbScores: true);
         int frontier = 0;
         for (int j = 0; j < _topK; j++)
         {
@@ -213,17 +241,44 @@ public sealed class DraftTreeProposer : IProposer
         _forwarded = 0;
     }
 
-    // Forwards staged committed tokens [start, start + n) causally; returns the last row's logits [1, vocab].
-    private Tensor CatchUp(int start, int n)
+    // Forwards staged committed tokens [start, start + n) causally; returns logits whose given row is the last token's.
+    private (Tensor Logits, int Row) CatchUp(int start, int n)
     {
         DraftForwards++;
+        if (_onHost && n <= _width)
+        {
+            var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
+            var tokensIn = MemoryMarshal.Cast<byte, long>(_inTokens!.bytes);
+            var positionsIn = MemoryMarshal.Cast<byte, long>(_inPositions!.bytes);
+            var maskIn = MemoryMarshal.Cast<byte, bool>(_inMask!.bytes);
+            int stride = (int)_inMask.size(3);
+            for (int i = 0; i < n; i++)
+            {
+                tokensIn[i] = staged[start + i];
+                positionsIn[i] = start + i;
+                var row = maskIn.Slice(i * stride, start + n);  // the model reads columns [0, start + n) only
+                row[..(start + i + 1)].Fill(true);              // the cache and the new tokens up to itself
+                row[(start + i + 1)..].Clear();
+            }
+            return (HostForward(n), n - 1);
+        }
         var tokens = _tokens.narrow(1, start, n);
         tokens.copy_(_tokensHost.narrow(1, start, n));
         var positions = _positions.narrow(1, start, n);
         positions.copy_(_positionsHost.narrow(1, start, n));
         var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n]
         using var output = _draft.Forward(tokens, positions, mask, _cache);
-        return output.Logits[0].narrow(0, n - 1, 1).clone();
+        return (output.Logits[0].narrow(0, n - 1, 1).clone(), 0);
+    }
+
+    // The host inputs' first n rows through the draft, into the preallocated outputs: logits [n, vocab], borrowed.
+    private Tensor HostForward(int n)
+    {
+        var tokens = _inTokenViews![n] ??= _inTokens!.narrow(1, 0, n).DetachFromDisposeScope();
+        var positions = _inPositionViews![n] ??= _inPositions!.narrow(1, 0, n).DetachFromDisposeScope();
+        var rows = _inMaskRows![n] ??= _inMask!.narrow(2, 0, n).DetachFromDisposeScope();
+        _draft.ForwardInto(tokens, positions, rows, _cache, _outputs!);
+        return _outputs!.LogitRows(n);
     }
 
     // Forwards tree nodes _levelNodes[0..m) after the prefix and the earlier levels, each attending to the prefix and
@@ -233,20 +288,31 @@ public sealed class DraftTreeProposer : IProposer
         DraftForwards++;
         int first = _prefix + _forwarded;   // absolute slot of the level's first node
         int columns = _forwarded + m;       // tree columns this level sees
-        var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
-        var positions = MemoryMarshal.Cast<byte, long>(_positionsHost.bytes);
-        var treeMask = MemoryMarshal.Cast<byte, bool>(_treeMaskHost.bytes);
+        // On the CPU the level goes straight into the host inputs' first m slots, each mask row at full width with
+        // the committed prefix and the node's ancestors set; elsewhere into staging at absolute slots.
+        var staged = MemoryMarshal.Cast<byte, long>(_onHost ? _inTokens!.bytes : _tokensHost.bytes);
+        var positions = MemoryMarshal.Cast<byte, long>(_onHost ? _inPositions!.bytes : _positionsHost.bytes);
+        var treeMask = MemoryMarshal.Cast<byte, bool>(_onHost ? _inMask!.bytes : _treeMaskHost.bytes);
+        int stride = _onHost ? (int)_inMask!.size(3) : columns;
+        int offset = _onHost ? _prefix : 0;
+        int at = _onHost ? 0 : first;
         for (int j = 0; j < m; j++)
         {
             int node = _levelNodes[j];
             _slot[node] = _forwarded + j;
-            staged[first + j] = tree.Token(node);
-            positions[first + j] = _prefix - 1 + tree.Depth(node);
-            var row = treeMask.Slice(j * columns, columns);
+            staged[at + j] = tree.Token(node);
+            positions[at + j] = _prefix - 1 + tree.Depth(node);
+            if (_onHost) treeMask.Slice(j * stride, _prefix).Fill(true); // every node sees the committed prefix
+            var row = treeMask.Slice(j * stride + offset, columns);
             row.Clear();
             // Ancestors below the root were forwarded at earlier levels; the root itself is the prefix's last slot.
             for (int a = node; a > 0; a = tree.Parent(a))
                 if (a < _slot.Length && _slot[a] >= 0) row[_slot[a]] = true;
+        }
+        if (_onHost)
+        {
+            _forwarded += m;
+            return HostForward(m);
         }
         var tokens = _tokens.narrow(1, first, m);
         tokens.copy_(_tokensHost.narrow(1, first, m));
@@ -260,17 +326,71 @@ public sealed class DraftTreeProposer : IProposer
         return output.Logits[0].clone();
     }
 
-    // Top-k tokens of each of the first `rows` rows of logits [rows, vocab] into _topTokens/_topScores (row-major).
-    private void TopK(Tensor logits, int rows, bool logProbScores)
+    // Top-k tokens of rows [first, first + rows) of logits [*, vocab] into _topTokens/_topScores (row-major).
+    private void TopK(Tensor logits, int first, int rows, bool logProbScores)
     {
-        var source = logProbScores ? logits.log_softmax(-1) : logits;
+        if (_onHost)
+        {
+            int vocab = (int)logits.size(1);
+            var all = MemoryMarshal.Cast<byte, float>(logits.bytes);
+            for (int r = 0; r < rows; r++)
+            {
+                var row = all.Slice((first + r) * vocab, vocab);
+                int count = 0;
+                float shift = logProbScores ? -LogSumExp(row) : 0f; // log q = l - logsumexp(l): same order, scores as log q
+                var tokens = _topTokens.AsSpan(r * _topK, _topK);
+                var scores = _topScores.AsSpan(r * _topK, _topK);
+                for (int v = 0; v < row.Length; v++) Offer(tokens, scores, ref count, v, row[v] + shift);
+            }
+            return;
+        }
+        var block = logits.narrow(0, first, rows);
+        var source = logProbScores ? block.log_softmax(-1) : block;
         var (values, indices) = source.topk(_topK, dim: -1);                   // [rows, k] each
         CopyToHost(indices, values, rows * _topK);
+    }
+
+    // Keeps the k best (id, score) pairs seen so far in descending order; an equal score keeps the earlier id, as a
+    // stable top-k would.
+    private static void Offer(Span<long> ids, Span<float> scores, ref int count, long id, float score)
+    {
+        int k = ids.Length;
+        if (count == k && !(score > scores[k - 1])) return;
+        int at = count < k ? count++ : k - 1;
+        while (at > 0 && score > scores[at - 1]) { scores[at] = scores[at - 1]; ids[at] = ids[at - 1]; at--; }
+        scores[at] = score;
+        ids[at] = id;
+    }
+
+    // log(sum(exp(row))), computed around the row's maximum (vectorised).
+    private float LogSumExp(ReadOnlySpan<float> row)
+    {
+        float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+        var exp = _exp.AsSpan(0, row.Length);
+        System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, exp);
+        System.Numerics.Tensors.TensorPrimitives.Exp(exp, exp);
+        return max + MathF.Log(System.Numerics.Tensors.TensorPrimitives.Sum(exp));
     }
 
     // EAGLE-2's step: scores [frontier] + log q [frontier, vocab], flattened; the best k flat indices (parentRow * vocab + token).
     private void BeamTopK(Tensor logits, int frontier)
     {
+        if (_onHost)
+        {
+            int vocab = (int)logits.size(1);
+            var all = MemoryMarshal.Cast<byte, float>(logits.bytes);
+            var best = _topTokens.AsSpan(0, _topK);
+            var bestScores = _topScores.AsSpan(0, _topK);
+            int count = 0;
+            for (int r = 0; r < frontier; r++)
+            {
+                var row = all.Slice(r * vocab, vocab);
+                float shift = _scores[r] - LogSumExp(row); // cumulative log q of (frontier node r, token v) = shift + l_v
+                for (int v = 0; v < vocab; v++) Offer(best, bestScores, ref count, (long)r * vocab + v, row[v] + shift);
+            }
+            if (count < _topK) best[count..].Clear();
+            return;
+        }
         var scoresHost = MemoryMarshal.Cast<byte, float>(_scoresHost.bytes);
         _scores.AsSpan(0, frontier).CopyTo(scoresHost);
         var scores = _scoresDevice.narrow(0, 0, frontier);
@@ -296,5 +416,8 @@ public sealed class DraftTreeProposer : IProposer
         _tokensHost.Dispose(); _positionsHost.Dispose(); _tokens.Dispose(); _positions.Dispose();
         _causal.Dispose(); _treeMaskHost.Dispose(); _mask.Dispose();
         _scoresHost.Dispose(); _scoresDevice.Dispose();
+        foreach (var view in (_inTokenViews ?? []).Concat(_inPositionViews ?? []).Concat(_inMaskRows ?? [])) view?.Dispose();
+        _inTokens?.Dispose(); _inPositions?.Dispose(); _inMask?.Dispose();
+        _outputs?.Dispose();
     }
 }
