@@ -1,6 +1,7 @@
 using Pardec.Runtime.Models;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,6 +21,11 @@ public sealed class NodeSampler : IDisposable
     private Scalar? _temperature;
     private readonly long[] _picks;
     private int _pickCount;
+    // Sampling on the host (CPU logits): the same filtered distribution, drawn with a seeded xoshiro256** stream, so
+    // a sampled step makes no tensor op. Scratch is sized to the vocabulary on first use.
+    private HostRandom _random;
+    private float[] _probs = [], _topScores = [];
+    private int[] _sortIndex = [];
 
     public NodeSampler(int capacity)
     {
@@ -42,8 +48,103 @@ public sealed class NodeSampler : IDisposable
         _pickCount = 0;
         if (settings.IsGreedy) return;
         _temperature = settings.Temperature;
-        _seeded.manual_seed(settings.Seed ?? Random.Shared.NextInt64());
+        long seed = settings.Seed ?? Random.Shared.NextInt64();
+        _seeded.manual_seed(seed);
+        _random = new HostRandom((ulong)seed);
         _generator = _seeded;
+    }
+
+    /// <summary>Whether <paramref name="logits"/> are sampled on the host: a temperature above 0 and dense float32 CPU rows.</summary>
+    public bool SamplesOnHost(Tensor logits) =>
+        _generator is not null && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous();
+
+    /// <summary>A uniform draw in [0, 1) from this decode's seeded host stream.</summary>
+    public double NextUniform() => _random.NextDouble();
+
+    /// <summary>
+    /// The distribution one logits row is sampled from — softmax of logits / T after top-k and top-p filtering, as
+    /// <see cref="Probabilities"/> computes it on the device — into this sampler's scratch, valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<float> RowProbabilities(ReadOnlySpan<float> logits)
+    {
+        if (_temperature is null) throw new InvalidOperationException("Greedy decoding has no sampling distribution; set a temperature above 0.");
+        int vocab = logits.Length;
+        if (_probs.Length < vocab) _probs = new float[vocab];
+        var probs = _probs.AsSpan(0, vocab);
+        TensorPrimitives.Multiply(logits, (float)(1.0 / Settings.Temperature), probs);
+        if (Settings.TopK > 0 && Settings.TopK < vocab)
+        {
+            // Everything below the k-th largest scaled logit is removed (ties with it stay, as on the device).
+            float kth = KthLargest(probs, Settings.TopK);
+            for (int v = 0; v < vocab; v++) if (probs[v] < kth) probs[v] = float.NegativeInfinity;
+        }
+        float max = TensorPrimitives.Max(probs);
+        TensorPrimitives.Subtract(probs, max, probs);
+        TensorPrimitives.Exp(probs, probs);                      // exp(-inf) = 0 for removed tokens
+        TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
+        if (Settings.TopP < 1.0)
+        {
+            // Nucleus: in descending order, a token goes when the mass before it already exceeds p (the top one stays).
+            // Equal probabilities keep token order (a stable descending sort), so the cut is deterministic.
+            if (_sortIndex.Length < vocab) _sortIndex = new int[vocab];
+            var order = _sortIndex.AsSpan(0, vocab);
+            for (int v = 0; v < vocab; v++) order[v] = v;
+            order.Sort(new Descending(_probs));
+            float before = 0f;
+            for (int j = 0; j < vocab; j++)
+            {
+                int v = order[j];
+                float p = probs[v];
+                if (before > Settings.TopP) probs[v] = 0f;
+                before += p;
+            }
+            TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
+        }
+        return probs;
+    }
+
+    /// <summary>The index inverse-CDF sampling picks for a uniform <paramref name="u"/> in [0, 1) (weights need not sum to 1).</summary>
+    public static int Draw(ReadOnlySpan<float> weights, double u)
+    {
+        double total = 0;
+        foreach (float w in weights) total += w;
+        double target = u * total, cumulative = 0;
+        int last = -1;
+        for (int i = 0; i < weights.Length; i++)
+        {
+            if (!(weights[i] > 0)) continue;
+            cumulative += weights[i];
+            last = i;
+            if (cumulative > target) return i;
+        }
+        if (last < 0) throw new InvalidOperationException("Cannot sample from a distribution with no positive weight.");
+        return last; // rounding left the target at the very top of the range
+    }
+
+    // Token ids by probability, highest first, ties by id (a struct comparer: the sort allocates nothing).
+    private readonly struct Descending(float[] probs) : IComparer<int>
+    {
+        public int Compare(int a, int b)
+        {
+            int byProbability = probs[b].CompareTo(probs[a]);
+            return byProbability != 0 ? byProbability : a.CompareTo(b);
+        }
+    }
+
+    // The k-th largest value (k >= 1) of values, kept in a small descending list.
+    private float KthLargest(ReadOnlySpan<float> values, int k)
+    {
+        if (_topScores.Length < k) _topScores = new float[k];
+        var top = _topScores.AsSpan(0, k);
+        int count = 0;
+        foreach (float x in values)
+        {
+            if (count == k && !(x > top[k - 1])) continue;
+            int at = count < k ? count++ : k - 1;
+            while (at > 0 && x > top[at - 1]) { top[at] = top[at - 1]; at--; }
+            top[at] = x;
+        }
+        return top[count - 1];
     }
 
     /// <summary>The target's pick at each node; valid until the next call.</summary>
@@ -56,6 +157,15 @@ public sealed class NodeSampler : IDisposable
             int vocab = (int)logits.size(1);
             var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
             for (int r = 0; r < n; r++) _picks[r] = IndexOfMax(rows.Slice(r * vocab, vocab));
+            _pickCount = n;
+            return _picks.AsSpan(0, n);
+        }
+        if (SamplesOnHost(logits))
+        {
+            // Sampled on the host: each row's filtered distribution, one inverse-CDF draw from the seeded stream.
+            int vocab = (int)logits.size(1);
+            var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
+            for (int r = 0; r < n; r++) _picks[r] = Draw(RowProbabilities(rows.Slice(r * vocab, vocab)), NextUniform());
             _pickCount = n;
             return _picks.AsSpan(0, n);
         }
@@ -138,4 +248,39 @@ public sealed record SamplingSettings(double Temperature = 0, int TopK = 0, doub
 {
     public bool IsGreedy => Temperature <= 0;
     public static SamplingSettings Greedy { get; } = new();
+}
+
+/// <summary>
+/// xoshiro256** (Blackman and Vigna 2018), seeded through SplitMix64: a small, fast, reproducible stream for host-side
+/// sampling — the same seed gives the same draws on every machine and runtime.
+/// </summary>
+internal struct HostRandom
+{
+    private ulong _s0, _s1, _s2, _s3;
+
+    public HostRandom(ulong seed)
+    {
+        _s0 = SplitMix(ref seed); _s1 = SplitMix(ref seed); _s2 = SplitMix(ref seed); _s3 = SplitMix(ref seed);
+    }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    public ulong Next()
+    {
+        ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;
+        ulong t = _s1 << 17;
+        _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3;
+        _s2 ^= t;
+        _s3 = ulong.RotateLeft(_s3, 45);
+        return result;
+    }
+
+    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
 }

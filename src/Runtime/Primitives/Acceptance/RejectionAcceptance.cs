@@ -35,6 +35,12 @@ public sealed class RejectionAcceptance : IDisposable
         outcome.Clear();
         int n = tree.Count;
         int drafted = n - 1;
+        if (sampler.SamplesOnHost(logits) && (drafted == 0 || draftDistributions is { } d && d.device_type == DeviceType.CPU
+                                              && d.dtype == ScalarType.Float32 && d.is_contiguous()))
+        {
+            AcceptOnHost(tree, logits, draftDistributions, sampler, outcome);
+            return;
+        }
         using var scope = NewDisposeScope();
         var p = sampler.Probabilities(logits); // [n, vocab]
 
@@ -66,6 +72,33 @@ public sealed class RejectionAcceptance : IDisposable
         }
         outcome.NextToken = (int)multinomial(p[drafted], 1, generator: generator).item<long>();
     }
+
+    // The same rule on the host, for CPU logits: p's rows are computed only where they are needed, the uniforms come
+    // from the sampler's seeded host stream, and the residual is formed in place. No tensor op.
+    private void AcceptOnHost(CandidateTree tree, Tensor logits, Tensor? draftDistributions, NodeSampler sampler, StepOutcome outcome)
+    {
+        int drafted = tree.Count - 1;
+        int vocab = (int)logits.size(1);
+        var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
+        var q = tree.DraftProbabilities;
+        for (int i = 1; i <= drafted; i++)
+        {
+            var p = sampler.RowProbabilities(rows.Slice((i - 1) * vocab, vocab)); // row i-1 predicts node i
+            float ratio = q[i] > 0 ? p[tree.Token(i)] / q[i] : 0f;
+            if (sampler.NextUniform() < Math.Min(1f, ratio)) { outcome.Accept(i, tree.Token(i)); continue; }
+            // Rejected at node i: resample from the residual max(0, p − q_i), or from p if rounding left no mass.
+            var qi = MemoryMarshal.Cast<byte, float>(draftDistributions!.bytes).Slice(i * vocab, vocab);
+            if (_residual.Length < vocab) _residual = new float[vocab];
+            var residual = _residual.AsSpan(0, vocab);
+            float mass = 0f;
+            for (int v = 0; v < vocab; v++) { residual[v] = MathF.Max(0f, p[v] - qi[v]); mass += residual[v]; }
+            outcome.NextToken = NodeSampler.Draw(mass > 0 ? residual : p, sampler.NextUniform());
+            return;
+        }
+        outcome.NextToken = NodeSampler.Draw(sampler.RowProbabilities(rows.Slice(drafted * vocab, vocab)), sampler.NextUniform());
+    }
+
+    private float[] _residual = [];
 
     public void Dispose() => _draftTokensHost.Dispose();
 }

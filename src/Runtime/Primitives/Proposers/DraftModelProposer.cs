@@ -29,9 +29,11 @@ public sealed class DraftModelProposer : IProposer
     private readonly Tensor _distributions;                // [capacity, vocab] float32: q for node i in row i
     private readonly int[] _drafted;
     private int _draftedCount, _forwardedDrafts;
-    // A greedy draft on the CPU reads its logits in place and forwards each drafted token from one-slot inputs: no
-    // tensor op outside the draft's own forward (masks go in at full width; the model cuts them), no device sync.
-    private readonly bool _hostGreedy;
+    // On the CPU a draft reads its logits in place — the greedy pick, or the sampled token and its distribution q — and
+    // forwards each drafted token from one-slot inputs: no tensor op outside the draft's own forward (masks go in at
+    // full width; the model cuts them), no device sync.
+    private readonly bool _onHost;
+    private readonly float[]? _lastLogits; // sampled on the host: the last row's logits, kept past its forward
     private readonly Tensor? _oneToken, _onePosition; // [1, 1] int64
     private readonly Tensor? _allTrue;                // [1, 1, 1, maxLength] bool
     // Catching up on committed tokens (greedy, CPU): the tokens, positions and offset-causal mask rows are written into
@@ -65,8 +67,9 @@ public sealed class DraftModelProposer : IProposer
         _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
         _distributions = (sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32, draft.Device) : empty(0)).DetachFromDisposeScope();
         _drafted = new int[length];
-        _hostGreedy = !sample && draft.Device.type == DeviceType.CPU;
-        if (_hostGreedy)
+        _onHost = draft.Device.type == DeviceType.CPU;
+        if (_onHost && sample) _lastLogits = new float[draft.Config.VocabSize];
+        if (_onHost)
         {
             _oneToken = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
             _onePosition = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
@@ -115,14 +118,26 @@ public sealed class DraftModelProposer : IProposer
         var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
         for (int i = 0; i < n; i++) staged[have + i] = committed[have + i];
 
-        using var scope = _hostGreedy ? null : NewDisposeScope();
+        using var scope = _onHost ? null : NewDisposeScope();
         var logits = Forward(have, n);              // [vocab]: the draft's guess for the token after the root (null: read on the host)
         int parent = 0;
         for (int i = 0; i < _length; i++)
         {
             int token;
             float q = 0f;
-            if (_sample)
+            if (_sample && _onHost)
+            {
+                // q = the filtered distribution of the draft's last row; the token is one draw from the seeded stream.
+                var distribution = _sampler.RowProbabilities(_lastLogits);
+                token = NodeSampler.Draw(distribution, _sampler.NextUniform());
+                q = distribution[token];
+                if (i > 0 && _stopBelow > 0 && System.Numerics.Tensors.TensorPrimitives.Max(distribution) < _stopBelow) break;
+                int node = tree.AddChild(parent, token, source, q);
+                if (node == CandidateTree.NoNode) break;
+                distribution.CopyTo(MemoryMarshal.Cast<byte, float>(_distributions.bytes).Slice(node * distribution.Length, distribution.Length));
+                parent = node;
+            }
+            else if (_sample)
             {
                 var dist = _sampler.Probabilities(logits!.unsqueeze(0)).squeeze(0); // [vocab]
                 token = (int)multinomial(dist, 1, generator: _sampler.Generator).item<long>();
@@ -144,7 +159,7 @@ public sealed class DraftModelProposer : IProposer
             _drafted[_draftedCount++] = token;
             if (i == _length - 1) break;             // the last draft token is never needed as input this step
             staged[_cache.Length] = token;
-            logits = _hostGreedy ? ForwardOne(token) : Forward(_cache.Length, 1);
+            logits = _onHost ? ForwardOne(token) : Forward(_cache.Length, 1);
             _forwardedDrafts++;
         }
     }
@@ -162,11 +177,11 @@ public sealed class DraftModelProposer : IProposer
     }
 
     // Forwards staged tokens [start, start + n) with a causal mask over the cache; returns the last row's logits [vocab],
-    // or null for a greedy draft on the CPU, whose pick (and its probability) it reads in place.
+    // or null on the CPU, where the last row is read in place (the greedy pick and its probability, or the logits to sample).
     private Tensor? Forward(int start, int n)
     {
         DraftForwards++;
-        if (_hostGreedy)
+        if (_onHost)
         {
             var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes).Slice(start, n);
             var tokensIn = MemoryMarshal.Cast<byte, long>(_catchTokens!.bytes);
@@ -221,6 +236,11 @@ public sealed class DraftModelProposer : IProposer
         }
         int vocab = (int)logits.size(2);
         var row = MemoryMarshal.Cast<byte, float>(logits.bytes).Slice(((int)logits.size(1) - 1) * vocab, vocab);
+        if (_sample)
+        {
+            row.CopyTo(_lastLogits);
+            return;
+        }
         _argmax = NodeSampler.IndexOfMax(row);
         if (_stopBelow > 0)
         {
