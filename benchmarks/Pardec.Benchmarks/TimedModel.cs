@@ -23,6 +23,7 @@ public sealed class TimedModel(ICausalLM inner) : ICausalLM
     public void ResetTimer() { _ticks = 0; _bytes = 0; Forwards = 0; }
 
     public ModelConfig Config => inner.Config;
+    public Tensor? OutputWeight => inner.OutputWeight;
     public Device Device => inner.Device;
     public ScalarType DType => inner.DType;
     public KVCache CreateCache(int batch, int maxLength) => inner.CreateCache(batch, maxLength);

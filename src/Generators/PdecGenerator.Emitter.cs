@@ -248,7 +248,7 @@ public sealed partial class PdecGenerator
                         break;
                     case HeadsProposer h:
                         var headsRole = plan.FindModel(h.Model)!;
-                        string lmHead = Id(h.Model) + ".SharedLmHead ? " + Id(headsRole.Target!) + ".LogitsFromHidden : null";
+                        string lmHead = Id(headsRole.Target!); // the target lends its LM head to heads that share it
                         Fields.Add(Prim + ".Proposers.MedusaProposer " + f);
                         if (h.Tree is { } tree)
                         {

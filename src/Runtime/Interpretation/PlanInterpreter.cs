@@ -212,9 +212,8 @@ internal sealed class InterpretedCausalDecoder : IDecoder
         var heads = models.Heads(h.Model);
         var role = plan.FindModel(h.Model);
         var target = role?.Target is { } t ? models.Model(t) : null;
-        Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? lmHead = heads.SharedLmHead && target is not null ? target.LogitsFromHidden : null;
-        if (h.Tree is null) return MedusaProposer.Chain(heads, lmHead, heads.Count);
-        return new MedusaProposer(heads, lmHead, h.Tree.Parents.ToArray(), h.Tree.Depths.ToArray(), h.Tree.Choices.ToArray());
+        if (h.Tree is null) return MedusaProposer.Chain(heads, target, heads.Count);
+        return new MedusaProposer(heads, target, h.Tree.Parents.ToArray(), h.Tree.Depths.ToArray(), h.Tree.Choices.ToArray());
     }
 
     public void Dispose()

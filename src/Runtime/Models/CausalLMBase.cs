@@ -111,6 +111,9 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         return new ModelOutput(logits.MoveToOuterDisposeScope(), returnHidden ? hidden.MoveToOuterDisposeScope() : null);
     }
 
+    /// <inheritdoc cref="ICausalLM.OutputWeight"/>
+    public virtual Tensor? OutputWeight => null;
+
     public Tensor LogitsFromHidden(Tensor hidden)
     {
         using var scope = torch.NewDisposeScope();

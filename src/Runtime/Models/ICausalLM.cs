@@ -53,6 +53,12 @@ public interface ICausalLM : IDisposable
         return into.Output(n, returnHidden);
     }
 
+    /// <summary>
+    /// The LM head's weight <c>[vocab, hidden]</c> when the model can lend it (Medusa heads that share the target's LM
+    /// head then run as one compiled call); null otherwise, and they project through <see cref="LogitsFromHidden"/>.
+    /// </summary>
+    Tensor? OutputWeight => null;
+
     /// <summary>The model's own LM head applied to final hidden states <c>[..., hidden]</c>: float32 logits <c>[..., vocab]</c>.
     /// Medusa heads that share the target's LM head use it.</summary>
     Tensor LogitsFromHidden(Tensor hidden);

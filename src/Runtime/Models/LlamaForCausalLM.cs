@@ -116,6 +116,9 @@ public sealed class LlamaForCausalLM : CausalLMBase
         return weights.Select(w => w.DetachFromDisposeScope()).ToArray();
     }
 
+    /// <summary>The LM head's weight, or the tied embedding (the handle the compiled forward already holds).</summary>
+    public override Tensor? OutputWeight => _scriptWeights[2];
+
     protected override Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip) =>
         _model.Forward(tokens, positions, attentionMask, cache, skip);
 

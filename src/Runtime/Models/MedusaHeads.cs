@@ -57,6 +57,9 @@ public sealed class MedusaHeads : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden) => Hidden(hidden);
 
+    /// <summary>Head <paramref name="k"/>'s residual-block weight and bias, and its own LM head weight (null when shared).</summary>
+    internal (Tensor Weight, Tensor Bias, Tensor? Head) Parameters(int k) => (blocks[k].weight!, blocks[k].bias!, heads?[k].weight);
+
     /// <summary>Maps our parameter names to the Medusa repository's (<c>medusa_head.{k}.0.linear.weight</c>, <c>medusa_head.{k}.1.weight</c>).</summary>
     public static string ToMedusaKey(string name)
     {

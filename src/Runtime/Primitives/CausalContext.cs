@@ -52,10 +52,39 @@ public sealed class CausalContext
 
     public void Append(int token) => _tokens[Length++] = token;
 
+    /// <summary>Sets the root's hidden state, which the context then owns (disposes when replaced).</summary>
     public void SetRootHidden(Tensor? hidden)
     {
-        RootHidden?.Dispose();
+        if (!ReferenceEquals(RootHidden, _rootBuffer)) RootHidden?.Dispose();
         RootHidden = hidden;
+    }
+
+    /// <summary>
+    /// Sets the root's hidden state to row <paramref name="index"/> of dense CPU rows <c>[n, hidden]</c>, copied into a
+    /// buffer the context keeps (made on first use), so a step makes no tensor for it.
+    /// </summary>
+    public void SetRootHiddenRow(Tensor rows, int index)
+    {
+        long width = rows.size(1);
+        if (_rootBuffer is null || _rootBuffer.size(0) != width || _rootBuffer.dtype != rows.dtype)
+        {
+            if (ReferenceEquals(RootHidden, _rootBuffer)) RootHidden = null;
+            _rootBuffer?.Dispose();
+            _rootBuffer = zeros(new[] { width }, rows.dtype).DetachFromDisposeScope();
+        }
+        int rowBytes = (int)(width * rows.ElementSize);
+        rows.bytes.Slice(index * rowBytes, rowBytes).CopyTo(_rootBuffer.bytes);
+        SetRootHidden(_rootBuffer);
+    }
+
+    private Tensor? _rootBuffer;
+
+    /// <summary>Frees the root hidden state and the context's buffer for it.</summary>
+    public void ReleaseHidden()
+    {
+        SetRootHidden(null);
+        _rootBuffer?.Dispose();
+        _rootBuffer = null;
     }
 
     public void SetLastPicks(ReadOnlySpan<long> picks)

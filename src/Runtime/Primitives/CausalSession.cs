@@ -135,10 +135,14 @@ public sealed class CausalSession : IDisposable
         var outcome = Outcome;
         int prefix = _cache.Length - Tree.Count;
         _verifier.CommitPath(prefix, outcome.AcceptedNodes);
-        if (verified.Hidden is not null)
+        if (verified.Hidden is { } hidden)
         {
-            using var row = verified.Hidden[outcome.LastNode];
-            Context.SetRootHidden(row.clone());
+            if (hidden.device_type == DeviceType.CPU && hidden.is_contiguous()) Context.SetRootHiddenRow(hidden, outcome.LastNode);
+            else
+            {
+                using var row = hidden[outcome.LastNode];
+                Context.SetRootHidden(row.clone());
+            }
         }
         Context.SetLastPicks(Sampler.LastPicks);
 
@@ -197,7 +201,7 @@ public sealed class CausalSession : IDisposable
         _verifier.Dispose();
         _cache.Dispose();
         Sampler.Dispose();
-        Context.SetRootHidden(null);
+        Context.ReleaseHidden();
         _prefillPositions.Dispose(); _prefillTokensHost.Dispose(); _prefillTokens.Dispose(); _causal.Dispose();
     }
 }

@@ -25,6 +25,7 @@ public sealed class NodeSampler : IDisposable
     // a sampled step makes no tensor op. Scratch is sized to the vocabulary on first use.
     private HostRandom _random;
     private float[] _probs = [], _topScores = [];
+    private long[] _topIds = [];
     private int[] _sortIndex = [];
 
     public NodeSampler(int capacity)
@@ -131,20 +132,12 @@ public sealed class NodeSampler : IDisposable
         }
     }
 
-    // The k-th largest value (k >= 1) of values, kept in a small descending list.
+    // The k-th largest value (k >= 1) of values.
     private float KthLargest(ReadOnlySpan<float> values, int k)
     {
-        if (_topScores.Length < k) _topScores = new float[k];
-        var top = _topScores.AsSpan(0, k);
-        int count = 0;
-        foreach (float x in values)
-        {
-            if (count == k && !(x > top[k - 1])) continue;
-            int at = count < k ? count++ : k - 1;
-            while (at > 0 && x > top[at - 1]) { top[at] = top[at - 1]; at--; }
-            top[at] = x;
-        }
-        return top[count - 1];
+        if (_topScores.Length < k) { _topScores = new float[k]; _topIds = new long[k]; }
+        int count = HostTopK.Select(values, _topIds.AsSpan(0, k), _topScores.AsSpan(0, k));
+        return _topScores[count - 1];
     }
 
     /// <summary>The target's pick at each node; valid until the next call.</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,6 +14,7 @@ namespace Pardec.Runtime.Primitives.Acceptance;
 public sealed class TypicalAcceptance : IDisposable
 {
     private readonly Scalar _epsilon, _delta; // fields, not temporaries: see Scalars
+    private readonly double _epsilonValue, _deltaValue;
     private readonly Scalar _tiny = 1e-20;
     private readonly float[] _threshold;
     private readonly float[] _probOfToken;
@@ -23,6 +25,8 @@ public sealed class TypicalAcceptance : IDisposable
     {
         _epsilon = epsilon;
         _delta = delta;
+        _epsilonValue = epsilon;
+        _deltaValue = delta;
         _threshold = new float[capacity];
         _probOfToken = new float[capacity];
         _pathBuffer = new int[capacity];
@@ -31,9 +35,8 @@ public sealed class TypicalAcceptance : IDisposable
 
     public void Dispose() { _indexHost.Dispose(); _epsilon.Dispose(); _delta.Dispose(); _tiny.Dispose(); }
 
-    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, NodeSampler sampler, StepOutcome outcome)
+    private void ThresholdsOnDevice(CandidateTree tree, Tensor logits)
     {
-        outcome.Clear();
         int n = tree.Count;
         using (var scope = NewDisposeScope())
         {
@@ -54,6 +57,46 @@ public sealed class TypicalAcceptance : IDisposable
                 MemoryMarshal.Cast<byte, float>(probs.contiguous().bytes).CopyTo(_probOfToken.AsSpan(1));
             }
         }
+    }
+
+    // The same thresholds and probabilities from CPU logits read in place: per row, p = softmax(l) through its maximum m
+    // and normaliser Z, H(p) = log Z + m - Σ exp(l - m)·l / Z, and a node's probability exp(l_token - m) / Z of its
+    // parent's row. No tensor op.
+    private void ThresholdsOnHost(CandidateTree tree, Tensor logits)
+    {
+        int n = tree.Count, vocab = (int)logits.size(1);
+        var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
+        if (_exp.Length < vocab) _exp = new float[vocab];
+        if (_max.Length < n) { _max = new float[_threshold.Length]; _normaliser = new float[_threshold.Length]; }
+        var exp = _exp.AsSpan(0, vocab);
+        for (int r = 0; r < n; r++)
+        {
+            var row = rows.Slice(r * vocab, vocab);
+            float max = TensorPrimitives.Max(row);
+            TensorPrimitives.Subtract(row, max, exp);
+            TensorPrimitives.Exp(exp, exp);
+            float z = TensorPrimitives.Sum(exp);
+            double entropy = Math.Log(z) + max - TensorPrimitives.Dot(exp, row) / (double)z;
+            _threshold[r] = (float)Math.Min(_epsilonValue, _deltaValue * Math.Exp(-entropy));
+            _max[r] = max;
+            _normaliser[r] = z;
+        }
+        for (int i = 1; i < n; i++)
+        {
+            int parent = tree.Parent(i);
+            _probOfToken[i] = MathF.Exp(rows[parent * vocab + tree.Token(i)] - _max[parent]) / _normaliser[parent];
+        }
+    }
+
+    private float[] _exp = [], _max = [], _normaliser = [];
+
+    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, NodeSampler sampler, StepOutcome outcome)
+    {
+        outcome.Clear();
+        int n = tree.Count;
+        if (logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous())
+            ThresholdsOnHost(tree, logits);
+        else ThresholdsOnDevice(tree, logits);
         // Longest path of accepted nodes; ties go to the earlier (more likely) candidate.
         int best = 0, bestDepth = 0;
         for (int i = 1; i < n; i++)

@@ -336,11 +336,8 @@ public sealed class DraftTreeProposer : IProposer
             for (int r = 0; r < rows; r++)
             {
                 var row = all.Slice((first + r) * vocab, vocab);
-                int count = 0;
                 float shift = logProbScores ? -LogSumExp(row) : 0f; // log q = l - logsumexp(l): same order, scores as log q
-                var tokens = _topTokens.AsSpan(r * _topK, _topK);
-                var scores = _topScores.AsSpan(r * _topK, _topK);
-                for (int v = 0; v < row.Length; v++) Offer(tokens, scores, ref count, v, row[v] + shift);
+                HostTopK.Select(row, _topTokens.AsSpan(r * _topK, _topK), _topScores.AsSpan(r * _topK, _topK), shift);
             }
             return;
         }
@@ -348,18 +345,6 @@ public sealed class DraftTreeProposer : IProposer
         var source = logProbScores ? block.log_softmax(-1) : block;
         var (values, indices) = source.topk(_topK, dim: -1);                   // [rows, k] each
         CopyToHost(indices, values, rows * _topK);
-    }
-
-    // Keeps the k best (id, score) pairs seen so far in descending order; an equal score keeps the earlier id, as a
-    // stable top-k would.
-    private static void Offer(Span<long> ids, Span<float> scores, ref int count, long id, float score)
-    {
-        int k = ids.Length;
-        if (count == k && !(score > scores[k - 1])) return;
-        int at = count < k ? count++ : k - 1;
-        while (at > 0 && score > scores[at - 1]) { scores[at] = scores[at - 1]; ids[at] = ids[at - 1]; at--; }
-        scores[at] = score;
-        ids[at] = id;
     }
 
     // log(sum(exp(row))), computed around the row's maximum (vectorised).
@@ -386,7 +371,7 @@ public sealed class DraftTreeProposer : IProposer
             {
                 var row = all.Slice(r * vocab, vocab);
                 float shift = _scores[r] - LogSumExp(row); // cumulative log q of (frontier node r, token v) = shift + l_v
-                for (int v = 0; v < vocab; v++) Offer(best, bestScores, ref count, (long)r * vocab + v, row[v] + shift);
+                for (int v = 0; v < vocab; v++) HostTopK.Offer(best, bestScores, ref count, (long)r * vocab + v, row[v] + shift);
             }
             if (count < _topK) best[count..].Clear();
             return;
