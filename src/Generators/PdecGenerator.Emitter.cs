@@ -410,7 +410,7 @@ public sealed partial class PdecGenerator
         w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
         w.Line("var s = _session;");
         w.Line("long started = global::System.Diagnostics.Stopwatch.GetTimestamp();");
-        w.Line("s.Start(" + B + ".BatchedDecoding.Fill(prompts, " + batch + "), options.MaxNewTokens);");
+        w.Line("s.Start(" + B + ".BatchedDecoding.Fill(prompts, " + batch + "), options);");
         w.Line("_proposer.Reset(s.Context);");
         w.Line("bool cancelled = false;");
         w.Open("while (!s.Done)");

@@ -45,4 +45,31 @@ public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestO
             Assert.True(perStep <= 32, $"{name}: {perStep:F0} B allocated per step at temperature {temperature}, forwards included");
         }
     }
+
+    /// <summary>
+    /// Batched speculative decoding on the CPU: rows of different lengths verified together, every row accepting its
+    /// own length. The ragged caches' masks are written on the host, forwards go into preallocated outputs, argmaxes
+    /// are read in place from the (strided) batch views: a step allocates nothing, forwards included.
+    /// </summary>
+    [Fact]
+    public void A_batched_loop_allocates_nothing_per_step_with_its_forwards()
+    {
+        var strategy = GeneratedStrategies.All.Single(s => s.Name == "BatchedSpeculative");
+        using var decoder = (IBatchDecoder)strategy.Create(models.Set, null, 160);
+        int[][] prompts = [Prompt, [0, 42], [0, 7, 8, 9, 10, 11, 12, 7, 8, 9]];
+        var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false };
+        (long Bytes, int Steps) Run(int tokens)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var results = decoder.GenerateBatch(prompts, options with { MaxNewTokens = tokens });
+            return (GC.GetAllocatedBytesForCurrentThread() - before, results.Max(r => r.Stats.Steps));
+        }
+        Run(24); Run(96); // warm
+        var (shortBytes, shortSteps) = Run(24);
+        var (longBytes, longSteps) = Run(96);
+        double perStep = (longBytes - shortBytes) / (double)(longSteps - shortSteps);
+        output.WriteLine($"BatchedSpeculative: {perStep:F1} B/step with forwards ({shortSteps} vs {longSteps} steps, {shortBytes} vs {longBytes} B)");
+        Assert.True(longSteps > shortSteps);
+        Assert.True(perStep <= 64, $"BatchedSpeculative: {perStep:F0} B allocated per step, forwards included");
+    }
 }

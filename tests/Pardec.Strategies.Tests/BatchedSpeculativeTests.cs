@@ -1,3 +1,4 @@
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives.Batched;
 using TorchSharp;
@@ -12,13 +13,13 @@ public sealed class BatchedSpeculativeTests
     private static readonly int[][] Prompts = [[0, 5, 17, 5, 17, 33], [0, 42], [0, 7, 8, 9, 10, 11, 12, 7, 8, 9]];
 
     private static int[][] RunBatched(ICausalLM target, ICausalLM draft, int[][] prompts, int maxNew, int gamma,
-                                      out int steps, out bool ragged, LayerSkip? skip = null)
+                                      out int steps, out bool ragged, LayerSkip? skip = null, bool stopOnEos = true)
     {
         using var _ = no_grad();
         using var session = new BatchedCausalSession(target, prompts.Length, 256, gamma);
         using var proposer = new BatchedDraftChainProposer(draft, prompts.Length, 256, gamma, skip);
         using var acceptance = new BatchedGreedyAcceptance(prompts.Length, gamma);
-        session.Start(prompts, maxNew);
+        session.Start(prompts, new GenerationOptions { MaxNewTokens = maxNew, StopOnEos = stopOnEos });
         proposer.Reset(session.Context);
         ragged = false;
         while (!session.Done)
@@ -99,5 +100,21 @@ public sealed class BatchedSpeculativeTests
         var both = RunBatched(target, draft, same, 30, 3, out _, out _);
         Assert.Equal(LoopHarness.Reference(target, Prompts[0], 30), both[0]);
         Assert.Equal(both[0], both[1]);
+    }
+
+    [Fact]
+    public void Without_stop_on_eos_every_row_runs_to_its_budget_through_the_eos_token()
+    {
+        const int maxNew = 30;
+        using var plain = TinyModels.Create(seed: 1);
+        var free = Prompts.Select(p => LoopHarness.Reference(plain, p, maxNew, eos: [])).ToArray();
+        int stop = free[1][3]; // a token row 1 produces early: with stopping on, row 1 would end there
+        using var target = CausalLM.CreateRandom(TinyModels.Config() with { EosTokenIds = [stop] }, CPU, ScalarType.Float32, 1, 0.2);
+        target.eval();
+        using var draft = TinyModels.Create(seed: 2, layers: 1);
+        var stopping = RunBatched(target, draft, Prompts, maxNew, 3, out _, out _);
+        Assert.True(stopping[1].Length < maxNew && stopping[1][^1] == stop);
+        var running = RunBatched(target, draft, Prompts, maxNew, 3, out _, out _, stopOnEos: false);
+        for (int b = 0; b < Prompts.Length; b++) Assert.Equal(free[b], running[b]);
     }
 }

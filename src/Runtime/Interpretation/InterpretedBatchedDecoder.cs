@@ -56,7 +56,7 @@ internal sealed class InterpretedBatchedDecoder : IBatchDecoder
         using var noGrad = torch.no_grad();
         var s = _session;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        s.Start(BatchedDecoding.Fill(prompts, Batch), options.MaxNewTokens);
+        s.Start(BatchedDecoding.Fill(prompts, Batch), options);
         _proposer.Reset(s.Context);
         bool cancelled = false;
         while (!s.Done)

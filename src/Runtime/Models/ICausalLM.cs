@@ -19,7 +19,8 @@ namespace Pardec.Runtime.Models;
 /// and <c>cache.Length</c> advances by <c>n</c>; the caller keeps or discards them with
 /// <see cref="KVCache.Truncate"/> / <see cref="KVCache.Compact"/>.</item>
 /// <item>Returns logits <c>[batch, n, vocab]</c> as float32 and, when asked, the last hidden state
-/// <c>[batch, n, hidden]</c> (after the final norm, as Medusa heads expect). The caller owns and disposes them.</item>
+/// <c>[batch, n, hidden]</c> (after the final norm, as Medusa heads expect). The caller owns and disposes them;
+/// <see cref="ForwardInto"/> instead writes them into caller-owned <see cref="ForwardOutputs"/> and lends views.</item>
 /// </list>
 /// </remarks>
 public interface ICausalLM : IDisposable

@@ -111,3 +111,19 @@ internal sealed unsafe class NativeScript
         return t_results;
     }
 }
+
+/// <summary>A tensor's data pointer (storage offset applied), from the same LibTorchSharp entry TorchSharp's <c>bytes</c> uses,
+/// for strided CPU views that <c>bytes</c> refuses (it requires contiguity).</summary>
+internal static class NativeTensor
+{
+    [DllImport("LibTorchSharp")]
+    private static extern nint THSTensor_data(nint handle);
+
+    public static nint Data(torch.Tensor tensor)
+    {
+        nint data = THSTensor_data(tensor.Handle);
+        if (data == 0) torch.CheckForErrors();
+        GC.KeepAlive(tensor);
+        return data;
+    }
+}

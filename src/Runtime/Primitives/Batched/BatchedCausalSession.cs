@@ -32,7 +32,7 @@ public sealed class BatchedCausalSession : IDisposable
         Context = new BatchedContext(batch, maxLength);
         Chain = new BatchedChain(batch, draftLength);
         Outcome = new BatchedStepOutcome(batch);
-        _stopTokens = new HashSet<int>(target.Config.EosTokenIds);
+        _stopTokens = new HashSet<int>();
     }
 
     public int Batch => Context.Batch;
@@ -54,12 +54,18 @@ public sealed class BatchedCausalSession : IDisposable
         }
     }
 
-    /// <summary>Left-pads the prompts to a common length and forwards everything but each prompt's last token.</summary>
-    public void Start(IReadOnlyList<int[]> prompts, int maxNewTokens)
+    /// <summary>Left-pads the prompts to a common length and forwards everything but each prompt's last token. Rows stop
+    /// at <see cref="Decoding.GenerationOptions.MaxNewTokens"/> and, when <see cref="Decoding.GenerationOptions.StopOnEos"/>
+    /// is set, at an end-of-sequence token (the options' ids, else the target's).</summary>
+    public void Start(IReadOnlyList<int[]> prompts, Decoding.GenerationOptions options)
     {
         if (prompts.Count != Batch) throw new ArgumentException($"Expected {Batch} prompts, got {prompts.Count}.", nameof(prompts));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxNewTokens);
-        _maxNewTokens = maxNewTokens;
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNewTokens);
+        _maxNewTokens = options.MaxNewTokens;
+        _stopTokens.Clear();
+        if (options.StopOnEos)
+            foreach (int id in options.EosTokenIds ?? _target.Config.EosTokenIds) _stopTokens.Add(id);
         _cache.Reset();
         Steps = TargetForwards = 0;
         int longest = 0;

@@ -81,6 +81,11 @@ public sealed class BatchedDraftChainProposer : IDisposable
             }
             if (_active[b]) _seen[b] = context.Length(b);
         }
+        if (HostPath)
+        {
+            ProposeOnHost(context, chain, block);
+            return;
+        }
         using (NewDisposeScope())
         {
             DraftForwards++;
@@ -106,6 +111,37 @@ public sealed class BatchedDraftChainProposer : IDisposable
             _draftsHost.copy_(_drafts);
         }
         var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes);
+        for (int b = 0; b < _batch; b++)
+            for (int j = 0; j < _length; j++) chain[b, j + 1] = (int)drafts[b * _length + j];
+    }
+
+    private bool HostPath => _draft.Device.type == DeviceType.CPU;
+
+    // The same drafting on the CPU: each forward's last-row argmax is read in place into the host drafts, which feed
+    // the next forward's staging directly. No tensor op; the forwards go into the ragged cache's outputs.
+    private void ProposeOnHost(BatchedContext context, BatchedChain chain, int block)
+    {
+        var valid = _cache.Valid;
+        var tokens = _cache.StagedTokens;
+        var positions = _cache.StagedPositions;
+        var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes); // [batch, length]
+        DraftForwards++;
+        using (var output = _cache.Forward(_draft, block, _skip))
+            for (int b = 0; b < _batch; b++) drafts[b * _length] = NodeSampler.IndexOfMax(HostLogits.Row(output.Logits, b, block - 1));
+        _firstDraftSlot = _cache.Length;
+        for (int j = 1; j < _length; j++)
+        {
+            int slot = _cache.Length;
+            for (int b = 0; b < _batch; b++)
+            {
+                valid[b * _maxLength + slot] = _active[b];
+                positions[b] = context.Length(b) - 1 + j;
+                tokens[b] = drafts[b * _length + j - 1];
+            }
+            DraftForwards++;
+            using var output = _cache.Forward(_draft, 1, _skip);
+            for (int b = 0; b < _batch; b++) drafts[b * _length + j] = NodeSampler.IndexOfMax(HostLogits.Row(output.Logits, b, 0));
+        }
         for (int b = 0; b < _batch; b++)
             for (int j = 0; j < _length; j++) chain[b, j + 1] = (int)drafts[b * _length + j];
     }

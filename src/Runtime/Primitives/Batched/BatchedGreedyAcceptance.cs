@@ -17,9 +17,16 @@ public sealed class BatchedGreedyAcceptance : IDisposable
 
     public void Accept(BatchedChain chain, Tensor logits /* [batch, width, vocab] */, BatchedStepOutcome outcome)
     {
-        using (NewDisposeScope()) _picksHost.copy_(logits.argmax(-1)); // [batch, width]: the step's one host sync
-        var picks = MemoryMarshal.Cast<byte, long>(_picksHost.bytes);
         int width = chain.Width;
+        var picks = MemoryMarshal.Cast<byte, long>(_picksHost.bytes);
+        if (HostLogits.Readable(logits))
+        {
+            // On the CPU: the argmax of each row read in place (no op, no handle).
+            for (int b = 0; b < chain.Batch; b++)
+                for (int j = 0; j < width; j++) picks[b * width + j] = NodeSampler.IndexOfMax(HostLogits.Row(logits, b, j));
+        }
+        else
+            using (NewDisposeScope()) _picksHost.copy_(logits.argmax(-1)); // [batch, width]: the step's one host sync
         for (int b = 0; b < chain.Batch; b++)
         {
             int a = 0;

@@ -22,6 +22,13 @@ public sealed class RaggedKVCache : IDisposable
     private readonly Tensor _causal;                     // [maxLength, maxLength] bool lower-triangular
     private readonly Tensor _diagonal;                   // [maxLength, maxLength] bool identity
     private readonly Tensor _mask;                       // [batch, 1, maxWidth, maxLength] bool
+    // On the CPU a forward of up to OutputRows tokens makes no tensor: the staging buffers are the model's inputs (each
+    // width's [batch, n] views made once), the mask rows are written on the host at full width (the model cuts them),
+    // and the logits land in preallocated outputs. Wider forwards (a prompt) take the tensor path.
+    private const int OutputRows = 64;
+    private readonly bool _onHost;
+    private readonly ForwardOutputs? _outputs;
+    private readonly Tensor?[]? _tokenViews, _positionViews, _maskRows;
 
     public RaggedKVCache(ICausalLM model, int batch, int maxLength, int maxWidth)
     {
@@ -39,6 +46,14 @@ public sealed class RaggedKVCache : IDisposable
         using (NewDisposeScope()) _causal = ones(maxLength, maxLength, ScalarType.Bool, device).tril_().DetachFromDisposeScope();
         _diagonal = eye(maxLength, maxLength, ScalarType.Bool, device);
         _mask = zeros(new long[] { batch, 1, maxWidth, maxLength }, ScalarType.Bool, device);
+        _onHost = device.type == DeviceType.CPU;
+        if (_onHost)
+        {
+            _outputs = new ForwardOutputs(model, batch, Math.Min(maxWidth, OutputRows));
+            _tokenViews = new Tensor?[_outputs.Capacity + 1];
+            _positionViews = new Tensor?[_outputs.Capacity + 1];
+            _maskRows = new Tensor?[_outputs.Capacity + 1];
+        }
     }
 
     public KVCache Cache { get; }
@@ -63,13 +78,35 @@ public sealed class RaggedKVCache : IDisposable
     /// <summary>
     /// Forwards the staged <c>[batch, n]</c> tokens at slots <c>[Length, Length + n)</c>. Query i of row b attends to
     /// the row's valid slots before it and to itself (the diagonal keeps padding queries from attending to nothing,
-    /// which would make NaNs that then leak through the values). Returns logits <c>[batch, n, vocab]</c>.
+    /// which would make NaNs that then leak through the values). Returns logits <c>[batch, n, vocab]</c>: on the CPU
+    /// (up to 64 tokens) borrowed views of this cache's outputs, valid until its next forward, which may be strided
+    /// (read them with <see cref="HostLogits"/>).
     /// </summary>
     public ModelOutput Forward(ICausalLM model, int n, LayerSkip? skip = null)
     {
         if (n > _maxWidth) throw new ArgumentOutOfRangeException(nameof(n), n, $"at most {_maxWidth} tokens per forward");
         int length = Cache.Length;
         int total = length + n;
+        if (_onHost && n <= _outputs!.Capacity)
+        {
+            int maxLength = Cache.MaxLength;
+            var validHost = Valid;
+            var maskHost = MemoryMarshal.Cast<byte, bool>(_mask.bytes);
+            for (int b = 0; b < _batch; b++)
+                for (int i = 0; i < n; i++)
+                {
+                    // Query i of row b: the row's valid slots before it, and itself.
+                    int self = length + i;
+                    var row = maskHost.Slice((b * _maxWidth + i) * maxLength, total);
+                    validHost.Slice(b * maxLength, self).CopyTo(row);
+                    row[self] = true;
+                    row[(self + 1)..].Clear();
+                }
+            var tokenView = _tokenViews![n] ??= BatchView(_tokensHost, n);
+            var positionView = _positionViews![n] ??= BatchView(_positionsHost, n);
+            var rows = _maskRows![n] ??= _mask.narrow(2, 0, n).DetachFromDisposeScope();
+            return model.ForwardInto(tokenView, positionView, rows, Cache, _outputs, returnHidden: false, skip: skip);
+        }
         using var scope = NewDisposeScope();
         var valid = _valid.narrow(1, 0, total);                                   // [batch, total]
         valid.copy_(_validHost.narrow(1, 0, total));
@@ -85,8 +122,17 @@ public sealed class RaggedKVCache : IDisposable
         return new ModelOutput(output.Logits.MoveToOuterDisposeScope(), null);
     }
 
+    // The first batch·n entries of a staging buffer as [batch, n] (a kept view; the intermediate handle is freed).
+    private Tensor BatchView(Tensor staging, int n)
+    {
+        using var first = staging.narrow(0, 0, _batch * (long)n);
+        return first.view(_batch, n).DetachFromDisposeScope();
+    }
+
     public void Dispose()
     {
+        foreach (var view in (_tokenViews ?? []).Concat(_positionViews ?? []).Concat(_maskRows ?? [])) view?.Dispose();
+        _outputs?.Dispose();
         Cache.Dispose();
         _validHost.Dispose(); _valid.Dispose(); _tokensHost.Dispose(); _positionsHost.Dispose();
         _tokens.Dispose(); _positions.Dispose(); _causal.Dispose(); _diagonal.Dispose(); _mask.Dispose();
