@@ -200,7 +200,7 @@ public static class DiffusionBenchmark
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"# Masked-diffusion strategy benchmark: English ({PaddedModel.Parameters(diffusion.Model) / 1e6:F1}M-parameter diffusion LM)");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), f32; load average at start `{loadAtStart}`, at end `{loadAtEnd}`).");
+        md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), f32; load average at start `{loadAtStart}`, at end `{loadAtEnd}`; CPU: {Machine.Cpu}).");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- Diffusion LM: `{o.Model}`; perplexity scorer: the causal target `{o.Causal}`.");
         md.AppendLine(CultureInfo.InvariantCulture, $"- {prompts.Length} held-out prompts from `models/eval/prompts.english.jsonl`, each cut to its first {o.PromptTokens} tokens (BOS included; lengths {string.Join(", ", prompts.Select(p => p.Length))}).");

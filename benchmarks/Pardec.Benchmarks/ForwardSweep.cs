@@ -74,7 +74,7 @@ public static class ForwardSweep
         long parameters = PaddedModel.Parameters(model);
         md.AppendLine($"# Verify cost by width: {domain} {role}{(padded is null ? "" : ", padded")} ({parameters / 1e6:F1}M parameters)").AppendLine();
         md.AppendLine($"Command: `dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- forward-sweep {string.Join(' ', args)}` " +
-                      $"({DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, {threads} torch thread(s), {AutoDType.Name(dtype)}{(eager ? ", eager modules" : ", compiled forward")}, cache holding {context} tokens, load `{Load()}`).").AppendLine();
+                      $"({DateTime.UtcNow:yyyy-MM-dd HH:mm}Z, {threads} torch thread(s), {AutoDType.Name(dtype)}{(eager ? ", eager modules" : ", compiled forward")}, cache holding {context} tokens, load `{Load()}`; CPU: {Machine.Cpu}).").AppendLine();
         md.AppendLine($"Median of {rounds} rounds; a T=1 forward is timed before every sample and the ratio is against their median ({one:F1} ms).").AppendLine();
         md.AppendLine("| new tokens T | median ms | cost vs T=1 | ms per token |").AppendLine("| ---: | ---: | ---: | ---: |");
         foreach (var t in widths)

@@ -183,14 +183,14 @@ public static class StrategyBenchmark
         var command = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies " + string.Join(' ', args);
         var json = new
         {
-            command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(),
+            command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(), cpu = Machine.Cpu,
             threads = o.Threads, dtype = AutoDType.Name(o.DType), domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
         };
         File.WriteAllText(Path.Combine(o.Out, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         var md = new StringBuilder();
         md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
-        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {AutoDType.Name(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`).");
+        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {AutoDType.Name(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`; CPU: {Machine.Cpu}).");
         md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
             (o.ArBetween
                 ? $"AR also ran between every two strategies, and each strategy's speedup is over the mean of the AR runs just before and after it (the AR rows shown are the first and last; load drift: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s)."
