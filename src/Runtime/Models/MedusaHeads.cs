@@ -30,6 +30,20 @@ public sealed class MedusaHeads : Module<Tensor, Tensor>
     public int Count { get; }
     public bool SharedLmHead { get; }
 
+    private long _callTicks;
+
+    /// <summary>How many times decode loops ran the heads (one call ranks every head), and the calls' wall time (CPU
+    /// ops are synchronous). The heads are a Medusa strategy's draft: a benchmark reports their time as such rather
+    /// than as host overhead. Counting costs two timestamps per call.</summary>
+    public int Calls { get; private set; }
+    public TimeSpan CallTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _callTicks);
+    public void ResetCallTimer() { _callTicks = 0; Calls = 0; }
+    internal void RecordCall(long startTimestamp)
+    {
+        _callTicks += System.Diagnostics.Stopwatch.GetTimestamp() - startTimestamp;
+        Calls++;
+    }
+
     /// <summary>Head <paramref name="k"/>'s residual block, <c>h + SiLU(W_k h + b_k)</c>: <c>[..., hidden]</c> (training projects it itself).</summary>
     public Tensor Head(int k, Tensor hidden) => hidden.add(functional.silu(blocks[k].forward(hidden)), Scalars.One); // explicit alpha: see Scalars
 

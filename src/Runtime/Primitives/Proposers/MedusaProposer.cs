@@ -99,8 +99,10 @@ public sealed class MedusaProposer : IProposer
     {
         var hidden = context.RootHidden;
         if (hidden is null) return; // the first step has no verified hidden state yet: a plain step
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (CompiledEnabled && _headLogits is not null && hidden.device_type == DeviceType.CPU) RankCompiled(hidden);
         else RankEager(hidden);
+        _heads.RecordCall(started);
         _mapped[0] = 0;
         for (int i = 1; i < _parents.Length; i++)
         {
