@@ -118,7 +118,7 @@ public static class StrategyBenchmark
             using (decoder)
             {
                 var plan = PdecCompiler.Compile(strategy.Plan).Plans[0];
-                decoder.Generate(prompts[0], options with { MaxNewTokens = 8 }); // warm-up: JIT, allocator
+                decoder.Generate(prompts[0], options); // warm-up: a whole decode, so tiered JIT settles (a hot host loop runs unoptimised for its first thousands of calls)
                 var row = new Row { Strategy = closingBaseline ? strategy.Name + " (again, last)" : strategy.Name, Guarantee = plan.Guarantee.ToString().ToLowerInvariant() };
                 var outputs = new int[prompts.Length][];
                 for (int i = 0; i < prompts.Length; i++)

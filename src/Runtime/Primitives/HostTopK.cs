@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Pardec.Runtime.Primitives;
 
 /// <summary>
@@ -28,7 +31,36 @@ public static class HostTopK
     public static int Select(ReadOnlySpan<float> values, Span<long> ids, Span<float> scores, float shift = 0f)
     {
         int count = 0;
-        for (int v = 0; v < values.Length; v++) Offer(ids, scores, ref count, v, values[v] + shift);
+        OfferRange(values, 0, shift, ids, scores, ref count);
         return count;
+    }
+
+    /// <summary>
+    /// Offers every (<paramref name="firstId"/> + v, <paramref name="values"/>[v] + <paramref name="shift"/>) in order,
+    /// exactly as <see cref="Offer"/> one by one would. Once the list is full, eight candidates at a time are summed
+    /// and compared with the current k-th score in one vector step (the same float additions and comparison as the
+    /// scalar path), and only a block with a candidate that beats it is offered lane by lane: over a vocabulary almost
+    /// every block is rejected at once.
+    /// </summary>
+    public static void OfferRange(ReadOnlySpan<float> values, long firstId, float shift, Span<long> ids, Span<float> scores, ref int count)
+    {
+        int k = ids.Length;
+        if (k == 0) return;
+        int v = 0;
+        // Fill the list (and fill it from the front) one by one.
+        for (; v < values.Length && count < k; v++) Offer(ids, scores, ref count, firstId + v, values[v] + shift);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            int width = Vector256<float>.Count;
+            var shifts = Vector256.Create(shift);
+            ref float start = ref MemoryMarshal.GetReference(values);
+            for (; v + width <= values.Length; v += width)
+            {
+                var sums = Vector256.LoadUnsafe(ref start, (nuint)v) + shifts;
+                if (!Vector256.GreaterThanAny(sums, Vector256.Create(scores[k - 1]))) continue;
+                for (int lane = 0; lane < width; lane++) Offer(ids, scores, ref count, firstId + v + lane, values[v + lane] + shift);
+            }
+        }
+        for (; v < values.Length; v++) Offer(ids, scores, ref count, firstId + v, values[v] + shift);
     }
 }

@@ -371,7 +371,7 @@ public sealed class DraftTreeProposer : IProposer
             {
                 var row = all.Slice(r * vocab, vocab);
                 float shift = _scores[r] - LogSumExp(row); // cumulative log q of (frontier node r, token v) = shift + l_v
-                for (int v = 0; v < vocab; v++) HostTopK.Offer(best, bestScores, ref count, (long)r * vocab + v, row[v] + shift);
+                HostTopK.OfferRange(row, (long)r * vocab, shift, best, bestScores, ref count);
             }
             if (count < _topK) best[count..].Clear();
             return;
