@@ -11,7 +11,7 @@ namespace Pardec.Runtime.Primitives.Batched;
 /// rows have seen different amounts of committed text, so each proposal first catches every active row up in one
 /// forward whose block is right-aligned per row (the root always in the last column, shorter rows padded with invalid
 /// slots on the left — the same trick as the target's prompt padding), then drafts one token per forward for all
-/// rows (one small host copy of the previous argmax per draft forward, as the batch-1 draft proposer's <c>item()</c>). After verification a row keeps
+/// rows (on the CPU each row's argmax read in place; on a device one small host copy of the argmaxes per draft forward). After verification a row keeps
 /// the draft keys of its accepted drafts and invalidates the rest, so accepted tokens are never recomputed.
 /// </summary>
 public sealed class BatchedDraftChainProposer : IDisposable
@@ -22,8 +22,7 @@ public sealed class BatchedDraftChainProposer : IDisposable
     private readonly int _batch, _length, _maxLength;
     private readonly int[] _seen;          // committed tokens of each row in the draft cache
     private readonly bool[] _active;       // rows drafted for this step
-    private readonly Tensor _drafts;       // [batch, length] int64 on the device: this step's chains
-    private readonly Tensor _draftsHost;   // [batch, length] int64 on the CPU
+    private readonly Tensor _draftsHost;   // [batch, length] int64 on the CPU: this step's chains
     private int _firstDraftSlot;           // slot of the first forwarded draft token this step
 
     /// <param name="skip">Layers the draft skips: with the target as the draft this is self-speculation (Zhang et al. 2023).</param>
@@ -38,7 +37,6 @@ public sealed class BatchedDraftChainProposer : IDisposable
         _cache = new RaggedKVCache(draft, batch, maxLength, maxLength);
         _seen = new int[batch];
         _active = new bool[batch];
-        _drafts = zeros(batch, draftLength, ScalarType.Int64, draft.Device);
         _draftsHost = zeros(batch, draftLength, ScalarType.Int64);
     }
 
@@ -81,54 +79,11 @@ public sealed class BatchedDraftChainProposer : IDisposable
             }
             if (_active[b]) _seen[b] = context.Length(b);
         }
-        if (HostPath)
-        {
-            ProposeOnHost(context, chain, block);
-            return;
-        }
-        using (NewDisposeScope())
-        {
-            DraftForwards++;
-            using (var output = _cache.Forward(_draft, block, _skip))
-                _drafts.narrow(1, 0, 1).copy_(output.Logits.narrow(1, block - 1, 1).argmax(-1)); // [batch, 1]
-            _firstDraftSlot = _cache.Length;
-            // Drafts 2..length: feed draft j-1 at position root + j for every row, one forward each.
-            for (int j = 1; j < _length; j++)
-            {
-                int slot = _cache.Length;
-                for (int b = 0; b < _batch; b++)
-                {
-                    valid[b * _maxLength + slot] = _active[b];
-                    positions[b] = context.Length(b) - 1 + j;
-                }
-                _draftsHost.copy_(_drafts);
-                var staged = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes);
-                for (int b = 0; b < _batch; b++) tokens[b] = staged[b * _length + j - 1];
-                DraftForwards++;
-                using var output = _cache.Forward(_draft, 1, _skip);
-                _drafts.narrow(1, j, 1).copy_(output.Logits.argmax(-1)); // [batch, 1]
-            }
-            _draftsHost.copy_(_drafts);
-        }
-        var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes);
-        for (int b = 0; b < _batch; b++)
-            for (int j = 0; j < _length; j++) chain[b, j + 1] = (int)drafts[b * _length + j];
-    }
-
-    private bool HostPath => _draft.Device.type == DeviceType.CPU;
-
-    // The same drafting on the CPU: each forward's last-row argmax is read in place into the host drafts, which feed
-    // the next forward's staging directly. No tensor op; the forwards go into the ragged cache's outputs.
-    private void ProposeOnHost(BatchedContext context, BatchedChain chain, int block)
-    {
-        var valid = _cache.Valid;
-        var tokens = _cache.StagedTokens;
-        var positions = _cache.StagedPositions;
         var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes); // [batch, length]
         DraftForwards++;
-        using (var output = _cache.Forward(_draft, block, _skip))
-            for (int b = 0; b < _batch; b++) drafts[b * _length] = NodeSampler.IndexOfMax(HostLogits.Row(output.Logits, b, block - 1));
+        using (var output = _cache.Forward(_draft, block, _skip)) PickDrafts(output.Logits, block - 1, 0);
         _firstDraftSlot = _cache.Length;
+        // Drafts 2..length: feed draft j-1 at position root + j for every row, one forward each.
         for (int j = 1; j < _length; j++)
         {
             int slot = _cache.Length;
@@ -140,10 +95,24 @@ public sealed class BatchedDraftChainProposer : IDisposable
             }
             DraftForwards++;
             using var output = _cache.Forward(_draft, 1, _skip);
-            for (int b = 0; b < _batch; b++) drafts[b * _length + j] = NodeSampler.IndexOfMax(HostLogits.Row(output.Logits, b, 0));
+            PickDrafts(output.Logits, 0, j);
         }
         for (int b = 0; b < _batch; b++)
             for (int j = 0; j < _length; j++) chain[b, j + 1] = (int)drafts[b * _length + j];
+    }
+
+    // Every row's argmax at logits row `row` becomes its draft j. On the CPU the (strided, borrowed) logits are read in
+    // place, with no tensor op; elsewhere an argmax on the device and one small copy to the host.
+    private void PickDrafts(Tensor logits /* [batch, n, vocab] */, int row, int j)
+    {
+        if (HostLogits.Readable(logits))
+        {
+            var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes);
+            for (int b = 0; b < _batch; b++) drafts[b * _length + j] = NodeSampler.IndexOfMax(HostLogits.Row(logits, b, row));
+            return;
+        }
+        using var scope = NewDisposeScope();
+        _draftsHost.narrow(1, j, 1).copy_(logits.narrow(1, row, 1).argmax(-1)); // [batch, 1]
     }
 
     /// <summary>Keeps each row's accepted drafts' keys (all but the new root), invalidates the rejected ones.</summary>
@@ -169,7 +138,6 @@ public sealed class BatchedDraftChainProposer : IDisposable
     public void Dispose()
     {
         _cache.Dispose();
-        _drafts.Dispose();
         _draftsHost.Dispose();
     }
 }
