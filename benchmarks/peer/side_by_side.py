@@ -271,8 +271,11 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md = []
     md.append(f"# Side by side with llama.cpp: the same model, prompts and tokens, 1 thread ({a.max_tokens} tokens per prompt)")
     md.append("")
-    md.append(f"Run {meta['date']} by `benchmarks/peer/run-side-by-side.sh` (MAX_TOKENS={a.max_tokens}) on {meta['cpu']} (2 cores; "
-              f"another engineer was building on the same machine). {meta['rounds']} rounds, each a llama.cpp block then a Pardec block; "
+    system = meta.get("peer_system_info", "")
+    isa = ("AVX512_BF16" if "AVX512_BF16 = 1" in system else "AVX-512, no BF16" if "AVX512 = 1" in system
+           else "AVX2, no AVX-512" if "AVX2 = 1" in system else "no AVX2")
+    md.append(f"Run {meta['date']} by `benchmarks/peer/run-side-by-side.sh` (MAX_TOKENS={a.max_tokens}) on {meta['cpu']} ({isa}, "
+              f"{os.cpu_count()} cores). {meta['rounds']} rounds, each a llama.cpp block then a Pardec block; "
               f"every figure is the median over the rounds (per-round values in the tables further down). Load average: "
               f"`{meta['load_start']}` at the start, `{' / '.join(l.split()[0] for l in pardec['loads'])}` when each Pardec block started, "
               f"`{meta['load_end']}` at the end. Absolute tok/s move with the load; each engine's speedups are ratios inside its own "
