@@ -1,8 +1,8 @@
 namespace Pardec.Benchmarks;
 
 /// <summary>
-/// What CPU a result was measured on. The shared machines here change between sessions (Zen 4 with AVX512_BF16 one day,
-/// Zen 3 with AVX2 only the next), and bf16 speed in particular depends on it, so every result file names it.
+/// What CPU a result was measured on. The shared machines here change between sessions (AVX512_BF16 one day, AVX2 only the
+/// next), and bf16 speed in particular depends on it, so every result file names it.
 /// </summary>
 internal static class Machine
 {

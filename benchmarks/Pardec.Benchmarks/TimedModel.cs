@@ -45,13 +45,9 @@ public sealed class TimedModel(ICausalLM inner) : ICausalLM
         finally { _ticks += Stopwatch.GetTimestamp() - start; _bytes += GC.GetAllocatedBytesForCurrentThread() - bytes; Forwards++; }
     }
 
-    public Tensor LogitsFromHidden(Tensor hidden)
-    {
-        long bytes = GC.GetAllocatedBytesForCurrentThread();
-        long start = Stopwatch.GetTimestamp();
-        try { return inner.LogitsFromHidden(hidden); }
-        finally { _ticks += Stopwatch.GetTimestamp() - start; _bytes += GC.GetAllocatedBytesForCurrentThread() - bytes; }
-    }
+    // Only Medusa heads project hidden states, and MedusaHeads times its whole call (the shared LM head included):
+    // counting it here too would count it twice.
+    public Tensor LogitsFromHidden(Tensor hidden) => inner.LogitsFromHidden(hidden);
 
     public void Dispose() { }
 }

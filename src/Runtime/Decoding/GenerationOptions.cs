@@ -23,6 +23,10 @@ public sealed record GenerationOptions
 
     public bool IsGreedy => Temperature <= 0;
 
+    /// <summary>The ids a decode stops at: none without <see cref="StopOnEos"/>, else <see cref="EosTokenIds"/> or, when
+    /// that is null, <paramref name="defaultEos"/> (the tokenizer's or the model's).</summary>
+    public IReadOnlyList<int> StopTokenIds(IReadOnlyList<int> defaultEos) => StopOnEos ? EosTokenIds ?? defaultEos : [];
+
     public void Validate()
     {
         if (MaxNewTokens < 0) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "must be >= 0");

@@ -74,8 +74,7 @@ public sealed class CausalSession : IDisposable
         Sampler.Configure(new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed));
         Context.Start(prompt);
         _stopTokens.Clear();
-        if (options.StopOnEos)
-            foreach (int id in options.EosTokenIds ?? _target.Config.EosTokenIds) _stopTokens.Add(id);
+        _stopTokens.UnionWith(options.StopTokenIds(_target.Config.EosTokenIds));
         // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
         _requestedNewTokens = options.MaxNewTokens;
         // Positions must also stay inside the model's context (its rotary/position tables end there): the room is the

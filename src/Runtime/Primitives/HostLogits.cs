@@ -14,13 +14,33 @@ public static class HostLogits
     public static bool Readable(Tensor logits) =>
         logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.dim() == 3 && logits.stride(2) == 1;
 
-    /// <summary>Row <paramref name="i"/> of batch row <paramref name="b"/> of <see cref="Readable"/> logits <c>[batch, n, vocab]</c>.</summary>
-    public static unsafe ReadOnlySpan<float> Row(Tensor logits, int b, int i)
+    /// <summary>A view of <see cref="Readable"/> logits <c>[batch, n, vocab]</c>: its data pointer, shape and strides are
+    /// read once (a handful of native calls), so reading many rows costs none. Valid while the tensor's storage lives.</summary>
+    public static View Of(Tensor logits) => new(logits);
+
+    public readonly unsafe ref struct View
     {
-        if ((uint)b >= (uint)logits.size(0) || (uint)i >= (uint)logits.size(1)) throw new ArgumentOutOfRangeException(nameof(i));
-        // The view's data pointer (its storage offset applied); rows are addressed through the strides, so the view
-        // need not be contiguous. The memory is native and lives as long as the tensor's storage.
-        var data = (float*)Models.NativeTensor.Data(logits);
-        return new ReadOnlySpan<float>(data + b * logits.stride(0) + i * logits.stride(1), (int)logits.size(2));
+        private readonly float* _data;
+        private readonly long _batchStride, _rowStride;
+        private readonly int _batch, _rows, _vocab;
+
+        internal View(Tensor logits)
+        {
+            // The view's data pointer has its storage offset applied; rows are addressed through the strides, so the
+            // view need not be contiguous. The memory is native and lives as long as the tensor's storage.
+            _data = (float*)Models.NativeTensor.Data(logits);
+            _batch = (int)logits.size(0);
+            _rows = (int)logits.size(1);
+            _vocab = (int)logits.size(2);
+            _batchStride = logits.stride(0);
+            _rowStride = logits.stride(1);
+        }
+
+        /// <summary>Row <paramref name="i"/> of batch row <paramref name="b"/>: <c>[vocab]</c>.</summary>
+        public ReadOnlySpan<float> Row(int b, int i)
+        {
+            if ((uint)b >= (uint)_batch || (uint)i >= (uint)_rows) throw new ArgumentOutOfRangeException(nameof(i));
+            return new ReadOnlySpan<float>(_data + b * _batchStride + i * _rowStride, _vocab);
+        }
     }
 }

@@ -64,8 +64,7 @@ public sealed class BatchedCausalSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNewTokens);
         _maxNewTokens = options.MaxNewTokens;
         _stopTokens.Clear();
-        if (options.StopOnEos)
-            foreach (int id in options.EosTokenIds ?? _target.Config.EosTokenIds) _stopTokens.Add(id);
+        _stopTokens.UnionWith(options.StopTokenIds(_target.Config.EosTokenIds));
         _cache.Reset();
         Steps = TargetForwards = 0;
         int longest = 0;

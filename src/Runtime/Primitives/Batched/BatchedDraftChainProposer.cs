@@ -108,7 +108,8 @@ public sealed class BatchedDraftChainProposer : IDisposable
         if (HostLogits.Readable(logits))
         {
             var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes);
-            for (int b = 0; b < _batch; b++) drafts[b * _length + j] = NodeSampler.IndexOfMax(HostLogits.Row(logits, b, row));
+            var rows = HostLogits.Of(logits);
+            for (int b = 0; b < _batch; b++) drafts[b * _length + j] = NodeSampler.IndexOfMax(rows.Row(b, row));
             return;
         }
         using var scope = NewDisposeScope();

@@ -22,8 +22,9 @@ public sealed class BatchedGreedyAcceptance : IDisposable
         if (HostLogits.Readable(logits))
         {
             // On the CPU: the argmax of each row read in place (no op, no handle).
+            var rows = HostLogits.Of(logits);
             for (int b = 0; b < chain.Batch; b++)
-                for (int j = 0; j < width; j++) picks[b * width + j] = NodeSampler.IndexOfMax(HostLogits.Row(logits, b, j));
+                for (int j = 0; j < width; j++) picks[b * width + j] = NodeSampler.IndexOfMax(rows.Row(b, j));
         }
         else
             using (NewDisposeScope()) _picksHost.copy_(logits.argmax(-1)); // [batch, width]: the step's one host sync

@@ -80,7 +80,7 @@ public sealed class RaggedKVCache : IDisposable
     /// the row's valid slots before it and to itself (the diagonal keeps padding queries from attending to nothing,
     /// which would make NaNs that then leak through the values). Returns logits <c>[batch, n, vocab]</c>: on the CPU
     /// (up to 64 tokens) borrowed views of this cache's outputs, valid until its next forward, which may be strided
-    /// (read them with <see cref="HostLogits"/>).
+    /// (read them with <see cref="HostLogits.Of"/>).
     /// </summary>
     public ModelOutput Forward(ICausalLM model, int n, LayerSkip? skip = null)
     {
