@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// Renders chat templates with Hugging Face's own JavaScript Jinja engine (@huggingface/jinja, pinned) and writes the
+// results as the reference our C# engine (src/Runtime/Chat) must equal byte for byte.
+//
+//   tools/fetch-tokenizers.sh && node tools/make-chat-template-fixtures.mjs
+//
+// Templates: the chat_template of each real tokenizer_config.json fetched by tools/fetch-tokenizers.sh (qwen3,
+// llama3_1, gemma3, deepseek_v3; the llama2 package ships none), plus a few templates in the shapes Hugging Face
+// model cards ship (Meta's Llama-2-chat, Mixtral-instruct, plain ChatML, Zephyr's multi-line one that leans on
+// trim_blocks/lstrip_blocks). Each case records the messages, the options and either the expected text or the error
+// the reference raised (e.g. Gemma's "roles must alternate"). Writes tests/fixtures/chat-templates/<name>.json.
+// The reference is installed into artifacts/ (git-ignored), never committed.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const JINJA_VERSION = "0.5.11";
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const tokenizers = join(repo, "artifacts/reference/tokenizers");
+const prefix = join(repo, "artifacts/reference/jinja");
+const out = join(repo, "tests/fixtures/chat-templates");
+
+function loadJinja() {
+  const pkg = join(prefix, "node_modules/@huggingface/jinja/package.json");
+  if (!existsSync(pkg) || JSON.parse(readFileSync(pkg, "utf8")).version !== JINJA_VERSION) {
+    mkdirSync(prefix, { recursive: true });
+    execFileSync("npm", ["install", "--silent", "--no-save", "--no-package-lock", "--prefix", prefix,
+                         `@huggingface/jinja@${JINJA_VERSION}`], { stdio: "inherit" });
+  }
+  return createRequire(join(prefix, "package.json"))("@huggingface/jinja");
+}
+
+const tokenText = (t) => (t == null ? null : typeof t === "string" ? t : t.content ?? null);
+
+function fromTokenizerConfig(name) {
+  const path = join(tokenizers, name, "tokenizer_config.json");
+  if (!existsSync(path)) throw new Error(`${path} is missing: run tools/fetch-tokenizers.sh first`);
+  const config = JSON.parse(readFileSync(path, "utf8"));
+  let template = config.chat_template;
+  if (Array.isArray(template)) template = template.find((t) => t.name === "default")?.template;
+  return { name, source: `artifacts/reference/tokenizers/${name}/tokenizer_config.json`, template,
+           bos_token: tokenText(config.bos_token), eos_token: tokenText(config.eos_token) };
+}
+
+// Quoted from the tokenizer_config.json of meta-llama/Llama-2-7b-chat-hf and mistralai/Mixtral-8x7B-Instruct-v0.1.
+const LLAMA2_CHAT = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+const MIXTRAL = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+const CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+const ZEPHYR = "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+
+const templates = [
+  fromTokenizerConfig("qwen3"),
+  fromTokenizerConfig("llama3_1"),
+  fromTokenizerConfig("gemma3"),
+  fromTokenizerConfig("deepseek_v3"),
+  { ...fromTokenizerConfig("llama2"), name: "llama2", source: "meta-llama/Llama-2-7b-chat-hf tokenizer_config.json (the @lenml llama2 package ships no chat_template)", template: LLAMA2_CHAT },
+  { name: "mixtral", source: "mistralai/Mixtral-8x7B-Instruct-v0.1 tokenizer_config.json", template: MIXTRAL, bos_token: "<s>", eos_token: "</s>" },
+  { name: "chatml", source: "the ChatML template transformers documents as its example", template: CHATML, bos_token: null, eos_token: "<|im_end|>" },
+  { name: "zephyr", source: "HuggingFaceH4/zephyr-7b-beta tokenizer_config.json (multi-line, relies on trim_blocks/lstrip_blocks)", template: ZEPHYR, bos_token: "<s>", eos_token: "</s>" },
+];
+for (const t of templates) if (typeof t.template !== "string") throw new Error(`${t.name}: no chat_template in ${t.source}`);
+
+const u = (content) => ({ role: "user", content });
+const a = (content) => ({ role: "assistant", content });
+const s = (content) => ({ role: "system", content });
+
+const conversations = {
+  single_user: [u("Hello, who are you?")],
+  system_user: [s("You are a terse assistant."), u("Name a prime number.")],
+  multi_turn: [u("What is 2+2?"), a("2+2 is 4."), u("And times 3?")],
+  system_multi_turn: [s("Answer in French."), u("Hi!"), a("Bonjour !"), u("How are you?")],
+  unicode: [u("日本語で答えて: 東京はどこ? 🗼 — naïve café, Ünïcödé ✓"), a("東京は日本にあります 🇯🇵"), u("Ещё раз, пожалуйста 🙏")],
+  whitespace: [u("  leading and trailing spaces  "), a("\n\nreply after blank lines\n\n"), u("\ttabs\tand\nnew\nlines\n")],
+  empty_content: [u("")],
+  assistant_last: [u("Say hi."), a("Hi!")],
+  assistant_first: [a("I speak first."), u("Fine.")],
+  two_users: [u("one"), u("two")],
+  two_systems: [s("First rule."), s("Second rule."), u("Go.")],
+  thinking_history: [u("Think: 3*7?"), a("<think>\n3*7 is 21.\n</think>\n\nIt is 21."), u("Now 4*7?")],
+  template_syntax_in_content: [u("Render {{ this }} and {% if x %} literally. It's \"quoted\" \\ backslash.")],
+};
+
+const weather = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Current weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string", description: "City name, e.g. Zürich" }, days: { type: "integer" } }, required: ["city"] },
+  },
+};
+
+function casesFor(t) {
+  const cases = [];
+  for (const [conv, messages] of Object.entries(conversations)) {
+    for (const add of [true, false]) cases.push({ name: `${conv}/${add ? "gen" : "nogen"}`, messages, options: { add_generation_prompt: add } });
+  }
+  if (t.name === "qwen3") {
+    cases.push({ name: "single_user/thinking_off", messages: conversations.single_user, options: { add_generation_prompt: true, enable_thinking: false } });
+    cases.push({ name: "multi_turn/thinking_on", messages: conversations.multi_turn, options: { add_generation_prompt: true, enable_thinking: true } });
+    cases.push({ name: "thinking_history/thinking_off", messages: conversations.thinking_history, options: { add_generation_prompt: true, enable_thinking: false } });
+    cases.push({ name: "assistant_last_thinking/nogen", messages: [u("Think: 3*7?"), a("<think>\n3*7 is 21.\n</think>\n\nIt is 21.")], options: { add_generation_prompt: false } });
+    cases.push({ name: "tools/system_user", messages: conversations.system_user, options: { add_generation_prompt: true, tools: [weather] } });
+    cases.push({ name: "tools/single_user", messages: conversations.single_user, options: { add_generation_prompt: true, tools: [weather, { type: "function", function: { name: "now", description: "The time", parameters: { type: "object", properties: {} } } }] } });
+    cases.push({ name: "tool_response", messages: [u("Weather in Paris?"), { role: "tool", content: "{\"temp\": 21}" }, { role: "tool", content: "sunny" }], options: { add_generation_prompt: true } });
+  }
+  if (t.name === "deepseek_v3") {
+    cases.push({ name: "single_user/no_add_generation_prompt_variable", messages: conversations.single_user, options: {} });
+  }
+  if (t.name === "llama3_1") {
+    cases.push({ name: "no_bos_token", messages: conversations.single_user, options: { add_generation_prompt: true }, bos_token: "" });
+  }
+  return cases;
+}
+
+const { Template } = loadJinja();
+mkdirSync(out, { recursive: true });
+for (const t of templates) {
+  const template = new Template(t.template);
+  const cases = casesFor(t).map((c) => {
+    const bos = c.bos_token !== undefined ? c.bos_token : t.bos_token;
+    const variables = { messages: c.messages, ...c.options, bos_token: bos, eos_token: t.eos_token };
+    let result;
+    try {
+      result = { expected: template.render(variables) };
+    } catch (e) {
+      result = { expected_error: e.message };
+    }
+    return { name: c.name, messages: c.messages, options: c.options, bos_token: bos, eos_token: t.eos_token, ...result };
+  });
+  const fixture = {
+    template_name: t.name,
+    source: t.source,
+    reference: `@huggingface/jinja@${JINJA_VERSION} (trim_blocks, lstrip_blocks)`,
+    bos_token: t.bos_token,
+    eos_token: t.eos_token,
+    template: t.template,
+    cases,
+  };
+  writeFileSync(join(out, `${t.name}.json`), JSON.stringify(fixture, null, 1) + "\n");
+  const errors = cases.filter((c) => c.expected_error !== undefined).length;
+  console.log(`${t.name}: ${cases.length} cases (${errors} expected errors)`);
+}
