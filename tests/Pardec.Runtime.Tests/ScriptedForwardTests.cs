@@ -19,21 +19,47 @@ public sealed class ScriptedForwardTests
 
     public static TheoryData<string> DTypes => new() { "f32", "bf16" };
 
-    private static CausalLMBase Model(ScalarType dtype, int kvHeads) => CausalLM.CreateRandom(new ModelConfig
+    private static ModelConfig Llama(int kvHeads) => new()
     {
         ModelType = "llama", VocabSize = 300, HiddenSize = 128, IntermediateSize = 344, NumHiddenLayers = 3,
         NumAttentionHeads = 4, NumKeyValueHeads = kvHeads, HeadDim = 32, MaxPositionEmbeddings = 128, EosTokenIds = [299], BosTokenId = 0,
-    }, CPU, dtype, seed: 21, std: 0.08);
+    };
+
+    private static CausalLMBase Model(ScalarType dtype, int kvHeads) => Model(dtype, Llama(kvHeads));
+
+    private static CausalLMBase Model(ScalarType dtype, ModelConfig config) => CausalLM.CreateRandom(config, CPU, dtype, seed: 21, std: 0.08);
+
+    /// <summary>Every layout the compiled forward covers: plain and grouped-query Llama, then each family's variation.
+    /// Windows of 8 are crossed by the 40-token decode below (prefill 20, tree positions up to 29).</summary>
+    public static IEnumerable<(string Name, ModelConfig Config)> Layouts()
+    {
+        yield return ("llama gqa", Llama(2));
+        yield return ("llama mha", Llama(4));
+        yield return ("llama3 rope_scaling", Llama(2) with
+        {
+            RopeTheta = 500000, RopeScaling = new RopeScaling { Type = "llama3", Factor = 32, LowFreqFactor = 1, HighFreqFactor = 4, OriginalMaxPositionEmbeddings = 16 },
+        });
+        yield return ("yarn", Llama(2) with { RopeScaling = new RopeScaling { Type = "yarn", Factor = 4, OriginalMaxPositionEmbeddings = 32 } });
+        yield return ("llama attention_bias mlp_bias", Llama(2) with { AttentionBias = true, MlpBias = true });
+        yield return ("qwen2 qkv bias", Llama(2) with { ModelType = "qwen2", AttentionBias = true });
+        yield return ("qwen3 qk norm", Llama(2) with { ModelType = "qwen3", QkNorm = true, TieWordEmbeddings = true });
+        yield return ("mistral sliding window", Llama(2) with { ModelType = "mistral", SlidingWindow = 8 });
+        yield return ("gemma3", Llama(1) with
+        {
+            ModelType = "gemma3_text", QkNorm = true, HiddenAct = "gelu_pytorch_tanh", TieWordEmbeddings = true, SlidingWindow = 8,
+            SlidingLayers = [true, false, true], RopeTheta = 1_000_000, RopeLocalTheta = 10000, QueryPreAttnScalar = 24, FinalLogitSoftcapping = 30,
+        });
+    }
 
     [Theory, MemberData(nameof(DTypes))]
     public void Compiled_and_eager_forwards_give_identical_logits_hidden_states_and_caches(string dtypeName)
     {
         var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
-        foreach (int kvHeads in new[] { 2, 4 }) // grouped-query and plain multi-head attention
+        foreach (var (layout, config) in Layouts())
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            using var model = Model(dtype, kvHeads);
+            using var model = Model(dtype, config);
             using var masks = new AttentionMaskBuffer(1, 32, 128, CPU);
             var tokens = randint(0, 300, [1, 40], ScalarType.Int64, generator: new Generator(3));
             int[] parents = [-1, 0, 0, 1, -1, 4];
@@ -86,7 +112,7 @@ public sealed class ScriptedForwardTests
                 Assert.Equal(eagerCache.Length, cache.Length);
                 for (int i = 0; i < eager.Count; i++)
                     Assert.True(eager[i].eq(other[i]).all().item<bool>(),
-                        $"{dtypeName}, {kvHeads} kv heads, compiled {compiled}, into {into}, output {i}: max |diff| {MaxAbsDiff(eager[i], other[i])}");
+                        $"{dtypeName}, {layout}, compiled {compiled}, into {into}, output {i}: max |diff| {MaxAbsDiff(eager[i], other[i])}");
             }
         }
     }

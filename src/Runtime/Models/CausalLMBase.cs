@@ -169,8 +169,8 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     }
 
     /// <summary>
-    /// Seeded random weights in the HF style (normal(0, std) for matrices and embeddings, ones for norm scales,
-    /// zeros for biases): the tests' and benchmarks' models, and a training tool's starting point.
+    /// Seeded random weights in the HF style (normal(0, std) for matrices and embeddings, ones for norm scales — zeros
+    /// for Gemma's 1 + w scales —, zeros for biases): the tests' and benchmarks' models, and a training tool's starting point.
     /// </summary>
     public void InitializeWeights(long seed, double std = 0.02)
     {
@@ -179,7 +179,7 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else if (p.dim() == 1) p.fill_(Scalars.One);
+            else if (p.dim() == 1) p.fill_(Config.IsGemma ? Scalars.Zero : Scalars.One); // Gemma's norms scale by 1 + w
             else p.normal_(0.0, std, generator);
         }
     }

@@ -16,6 +16,10 @@ public sealed class KVCache : IDisposable
 {
     private readonly Tensor[] _keys;    // per layer [batch, kvHeads, maxLength, headDim]
     private readonly Tensor[] _values;  // per layer [batch, kvHeads, maxLength, headDim]
+    // The position of each slot's token, [batch, maxLength] int64, written by models with sliding-window layers
+    // (Mistral, Gemma 3): the window is a distance in positions, and after a token tree's compaction or in ragged
+    // batch rows a slot's index is not its position.
+    private readonly Tensor _keyPositions;
     // Host staging for Compact's gather indices, so a span-driven compaction allocates no managed memory.
     private readonly Tensor _hostIndex;   // [maxLength] int64, CPU
     private readonly Tensor _deviceIndex; // [maxLength] int64 on the cache's device (same tensor as _hostIndex on CPU)
@@ -40,6 +44,7 @@ public sealed class KVCache : IDisposable
                 _values[i] = torch.zeros([batch, kvHeads, maxLength, headDim], dtype, device).DetachFromDisposeScope();
             }
             _hostIndex = torch.zeros(maxLength, ScalarType.Int64).DetachFromDisposeScope();
+            _keyPositions = torch.zeros([batch, maxLength], ScalarType.Int64, device).DetachFromDisposeScope();
             CallArguments = torch.zeros(ScriptedLlamaForward.CallSlots(layers), ScalarType.Int64).DetachFromDisposeScope();
             _deviceIndex = device.type == DeviceType.CPU
                 ? _hostIndex
@@ -64,6 +69,20 @@ public sealed class KVCache : IDisposable
     /// a cache serves one decode at a time.</summary>
     internal Tensor CallArguments { get; }
     internal Tensor[] ValueBuffers => _values;
+    /// <summary>Every slot's token position, <c>[batch, maxLength]</c> int64 (written only by sliding-window models).</summary>
+    internal Tensor KeyPositions => _keyPositions;
+
+    /// <summary>
+    /// Records the positions (<c>[batch, n]</c>) of the tokens a forward is about to write at <c>[Length, Length + n)</c>
+    /// and returns the positions of slots <c>[0, Length + n)</c> (a view, in the caller's dispose scope).
+    /// </summary>
+    internal Tensor AppendPositions(Tensor positions)
+    {
+        int n = (int)positions.size(1);
+        EnsureRoom(n);
+        _keyPositions.narrow(1, Length, n).copy_(positions);
+        return _keyPositions.narrow(1, 0, Length + n);
+    }
 
     /// <summary>The whole preallocated key buffer of a layer, <c>[batch, kvHeads, maxLength, headDim]</c>.</summary>
     public Tensor Keys(int layer) => _keys[layer];
@@ -187,6 +206,7 @@ public sealed class KVCache : IDisposable
             Move(_keys[layer].bytes, start, keepOffsets, row, plane, Batch * KVHeads);
             Move(_values[layer].bytes, start, keepOffsets, row, plane, Batch * KVHeads);
         }
+        Move(_keyPositions.bytes, start, keepOffsets, sizeof(long), MaxLength * sizeof(long), Batch);
 
         static void Move(Span<byte> bytes, int start, ReadOnlySpan<long> keepOffsets, int row, int plane, int planes)
         {
@@ -214,6 +234,7 @@ public sealed class KVCache : IDisposable
             _keys[layer].narrow(2, start, count).copy_(k);
             _values[layer].narrow(2, start, count).copy_(v);
         }
+        _keyPositions.narrow(1, start, count).copy_(_keyPositions.index_select(1, index));
     }
 
     public void Dispose()
@@ -223,6 +244,7 @@ public sealed class KVCache : IDisposable
         foreach (var t in _keys) t.Dispose();
         foreach (var t in _values) t.Dispose();
         CallArguments.Dispose();
+        _keyPositions.Dispose();
         if (!ReferenceEquals(_deviceIndex, _hostIndex)) _deviceIndex.Dispose();
         _hostIndex.Dispose();
     }

@@ -6,8 +6,12 @@ using static TorchSharp.torch;
 namespace Pardec.Runtime.Models;
 
 /// <summary>
-/// The Llama-family decoder (Llama, Qwen2 with q/k/v bias, Mistral, SmolLM, TinyLlama layouts): RMSNorm, RoPE,
-/// SwiGLU MLP, grouped-query attention, tied or untied LM head. Parameter names are the HF keys
+/// The Llama-family decoder: RMSNorm, RoPE (plain or <c>rope_scaling</c> llama3 / linear / yarn), a gated MLP,
+/// grouped-query attention, tied or untied LM head — and the variations of the families that share the layout:
+/// Qwen2's q/k/v bias, Qwen3's per-head q/k RMSNorm, Mistral's sliding window, and Gemma 3 text models (embeddings scaled
+/// by sqrt(hidden), (1 + w) RMSNorms in float32, norms before and after both sublayers, GELU-tanh, per-head q/k norm,
+/// sliding-window layers with their own RoPE base interleaved with global ones). Each follows transformers'
+/// <c>modeling_{llama,qwen2,qwen3,mistral,gemma3}.py</c>; parameter names are the HF keys
 /// (<c>model.embed_tokens.weight</c>, <c>model.layers.0.self_attn.q_proj.weight</c>, ..., <c>lm_head.weight</c>).
 /// Forward does not force <c>no_grad</c>: a training tool runs it under autograd without a cache.
 /// </summary>
@@ -15,6 +19,8 @@ public sealed class LlamaForCausalLM : CausalLMBase
 {
     private readonly LlamaModel _model;
     private readonly Linear? _lmHead; // null when tied to the embedding
+    private readonly Tensor _placeholder; // the compiled forward's stand-in for weights an architecture lacks
+    private readonly Tensor? _softcap;    // final logit soft-capping (0-dim, model dtype)
 
     public LlamaForCausalLM(ModelConfig config, Device device, ScalarType dtype) : base(nameof(LlamaForCausalLM), config, device, dtype)
     {
@@ -27,23 +33,46 @@ public sealed class LlamaForCausalLM : CausalLMBase
             _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
             register_module("lm_head", _lmHead);
         }
+        _placeholder = torch.empty(0, dtype, device).DetachFromDisposeScope();
         _scriptWeights = ScriptWeights();
-        _scriptConstants = torch.tensor(new double[] { config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, config.NumHiddenLayers,
-            config.NormEps, 1.0 / Math.Sqrt(config.HeadDim) }, ScalarType.Float64).DetachFromDisposeScope();
+        var constants = new double[(int)ScriptedLlamaForward.Constant.FirstLayerFlag + config.NumHiddenLayers];
+        void Set(ScriptedLlamaForward.Constant slot, double value) => constants[(int)slot] = value;
+        Set(ScriptedLlamaForward.Constant.Heads, config.NumAttentionHeads);
+        Set(ScriptedLlamaForward.Constant.KVHeads, config.NumKeyValueHeads);
+        Set(ScriptedLlamaForward.Constant.HeadDim, config.HeadDim);
+        Set(ScriptedLlamaForward.Constant.Layers, config.NumHiddenLayers);
+        Set(ScriptedLlamaForward.Constant.Eps, config.NormEps);
+        Set(ScriptedLlamaForward.Constant.Scale, 1.0 / Math.Sqrt(config.HeadDim));
+        Set(ScriptedLlamaForward.Constant.QkvBias, config.QkvBias ? 1 : 0);
+        Set(ScriptedLlamaForward.Constant.OBias, config.OutputBias ? 1 : 0);
+        Set(ScriptedLlamaForward.Constant.MlpBias, config.MlpBias ? 1 : 0);
+        Set(ScriptedLlamaForward.Constant.QkNorm, config.QkNorm ? 1 : 0);
+        Set(ScriptedLlamaForward.Constant.Gemma, config.IsGemma ? 1 : 0);
+        Set(ScriptedLlamaForward.Constant.GeluTanh, config.HiddenAct == "gelu_pytorch_tanh" ? 1 : 0);
+        Set(ScriptedLlamaForward.Constant.QueryMultiplier, QueryMultiplier(config));
+        Set(ScriptedLlamaForward.Constant.Softcap, config.FinalLogitSoftcapping ?? 0);
+        Set(ScriptedLlamaForward.Constant.Window, config.HasSlidingLayers ? config.SlidingWindow!.Value : 0);
+        Set(ScriptedLlamaForward.Constant.EmbedScale, config.IsGemma ? 1 : 0);
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+            constants[(int)ScriptedLlamaForward.Constant.FirstLayerFlag + i] = config.IsSlidingLayer(i) ? 1 : 0;
+        _scriptConstants = torch.tensor(constants, ScalarType.Float64).DetachFromDisposeScope();
+        if (config.FinalLogitSoftcapping is double cap) _softcap = torch.tensor(cap, dtype, device).DetachFromDisposeScope();
     }
+
+    /// <summary>
+    /// The factor queries are multiplied by so that attention's built-in <c>head_dim^-1/2</c> becomes the model's own
+    /// scale (Gemma's <c>query_pre_attn_scalar^-1/2</c>); 1 for every other family.
+    /// </summary>
+    private static double QueryMultiplier(ModelConfig c) => c.QueryPreAttnScalar is double q && q != c.HeadDim ? Math.Sqrt(c.HeadDim / q) : 1.0;
 
     public override bool IsIgnorableCheckpointKey(string key) =>
         key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (Config.TieWordEmbeddings && key == "lm_head.weight");
 
     private readonly Tensor[] _scriptWeights;   // the parameters in the compiled forward's order
-    private readonly Tensor _scriptConstants;   // [6] float64: heads, kv heads, head dim, layers, norm eps, attention scale
+    private readonly Tensor _scriptConstants;   // float64: see ScriptedLlamaForward.Constant
 
-    /// <summary>
-    /// The compiled forward (<see cref="ScriptedLlamaForward"/>) runs for the common Llama layout: no q/k/v/o or MLP
-    /// biases (Qwen2's q/k/v bias and Llama's attention_bias run eager), gradients off.
-    /// </summary>
-    protected override bool CompiledForwardApplies =>
-        CompiledForwardEnabled && !Config.AttentionBias && !Config.MlpBias && !torch.is_grad_enabled();
+    /// <summary>The compiled forward (<see cref="ScriptedLlamaForward"/>) runs every layout here, gradients off.</summary>
+    protected override bool CompiledForwardApplies => CompiledForwardEnabled && !torch.is_grad_enabled();
 
     protected override unsafe void ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden,
                                                    LayerSkip? skip, ForwardOutputs? into, out Tensor? logits, out Tensor? hidden)
@@ -73,28 +102,34 @@ public sealed class LlamaForCausalLM : CausalLMBase
             keys[i] = ScriptArgument.Of(cache!.KeyBuffers[i]);
             values[i] = ScriptArgument.Of(cache.ValueBuffers[i]);
         }
-        var args = stackalloc ScriptArgument[12];
+        var rotary = _model.Rotary;
+        var local = _model.LocalRotary ?? rotary;
+        const int n = ScriptedLlamaForward.ForwardArguments;
+        var args = stackalloc ScriptArgument[n + 2];
         args[0] = ScriptArgument.Of(tokens);
         args[1] = ScriptArgument.Of(positions);
         args[2] = ScriptArgument.Of(attentionMask);
         args[3] = ScriptArgument.List(weights, weightCount);
-        args[4] = ScriptArgument.Of(_model.Rotary.CosTable);
-        args[5] = ScriptArgument.Of(_model.Rotary.SinTable);
-        args[6] = ScriptArgument.List(keys, cacheLayers);
-        args[7] = ScriptArgument.List(values, cacheLayers);
-        args[8] = ScriptArgument.Of(_scriptConstants);
-        args[9] = ScriptArgument.Of(call);
+        args[4] = ScriptArgument.Of(rotary.CosTable);
+        args[5] = ScriptArgument.Of(rotary.SinTable);
+        args[6] = ScriptArgument.Of(local.CosTable);
+        args[7] = ScriptArgument.Of(local.SinTable);
+        args[8] = ScriptArgument.List(keys, cacheLayers);
+        args[9] = ScriptArgument.List(values, cacheLayers);
+        args[10] = ScriptArgument.Of(cache?.KeyPositions ?? positions);
+        args[11] = ScriptArgument.Of(_scriptConstants);
+        args[12] = ScriptArgument.Of(call);
         if (into is not null)
         {
-            args[10] = ScriptArgument.Of(into.Logits);
-            args[11] = ScriptArgument.Of(into.Hidden ?? into.Logits); // unused unless hidden states are asked for
-            sbyte code = ScriptedLlamaForward.Script.Invoke(ScriptedLlamaForward.ForwardInto, args, 12);
+            args[n] = ScriptArgument.Of(into.Logits);
+            args[n + 1] = ScriptArgument.Of(into.Hidden ?? into.Logits); // unused unless hidden states are asked for
+            sbyte code = ScriptedLlamaForward.Script.Invoke(ScriptedLlamaForward.ForwardInto, args, n + 2);
             if (code != NativeScript.ReturnsNone) throw new InvalidOperationException($"forward_into returned type code {code}, expected none");
             logits = hidden = null;
         }
         else
         {
-            sbyte code = ScriptedLlamaForward.Script.Invoke(ScriptedLlamaForward.Forward, args, 10);
+            sbyte code = ScriptedLlamaForward.Script.Invoke(ScriptedLlamaForward.Forward, args, n);
             var results = NativeScript.Results;
             if (code != NativeScript.ReturnsTensorList || results.Length != (returnHidden ? 2 : 1))
                 throw new InvalidOperationException($"forward returned type code {code} with {results.Length} results");
@@ -111,8 +146,11 @@ public sealed class LlamaForCausalLM : CausalLMBase
     // forward would look like a leak to a caller counting live tensors.
     private Tensor[] ScriptWeights()
     {
-        var weights = new List<Tensor> { _model.EmbedTokens.weight!, _model.Norm.Weight, _lmHead?.weight ?? _model.EmbedTokens.weight! };
-        for (int i = 0; i < _model.Layers.Count; i++) _model.Layers[i].AddWeights(weights);
+        var weights = new List<Tensor>
+        {
+            _model.EmbedTokens.weight!, _model.Norm.Weight, _lmHead?.weight ?? _model.EmbedTokens.weight!, _model.EmbedScale ?? _placeholder,
+        };
+        for (int i = 0; i < _model.Layers.Count; i++) _model.Layers[i].AddWeights(weights, _placeholder);
         return weights.Select(w => w.DetachFromDisposeScope()).ToArray();
     }
 
@@ -122,19 +160,27 @@ public sealed class LlamaForCausalLM : CausalLMBase
     protected override Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip) =>
         _model.Forward(tokens, positions, attentionMask, cache, skip);
 
-    protected override Tensor ProjectToVocab(Tensor hidden) =>
-        _lmHead is not null ? _lmHead.forward(hidden) : nn.functional.linear(hidden, _model.EmbedTokens.weight!);
+    protected override Tensor ProjectToVocab(Tensor hidden)
+    {
+        var logits = _lmHead is not null ? _lmHead.forward(hidden) : nn.functional.linear(hidden, _model.EmbedTokens.weight!);
+        // Soft-capping, as transformers: logits / cap, tanh, * cap, in the model dtype.
+        return _softcap is null ? logits : (logits / _softcap).tanh_() * _softcap;
+    }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             _model.Rotary.Dispose();
+            _model.LocalRotary?.Dispose();
+            _model.EmbedScale?.Dispose();
+            _softcap?.Dispose();
             _scriptConstants.Dispose();
             // TorchSharp's Embedding.weight getter makes a new handle per call: ScriptWeights took one for the embedding
-            // (and one more for a tied head); the modules own every other entry.
+            // (and one more for a tied head); the modules own every other entry but the placeholder.
             _scriptWeights[0].Dispose();
             if (_lmHead is null) _scriptWeights[2].Dispose();
+            _placeholder.Dispose();
         }
         base.Dispose(disposing);
     }
@@ -143,13 +189,22 @@ public sealed class LlamaForCausalLM : CausalLMBase
     {
         private readonly ModuleStack<DecoderLayer> _layers;
         private readonly RmsNorm _norm;
+        private readonly ModelConfig _config;
 
         public LlamaModel(ModelConfig c, Device device, ScalarType dtype) : base(nameof(LlamaModel))
         {
+            _config = c;
             EmbedTokens = nn.Embedding(c.VocabSize, c.HiddenSize, device: device, dtype: dtype);
             _layers = new ModuleStack<DecoderLayer>("layers", Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, device, dtype)));
-            _norm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype);
-            Rotary = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.RopeTheta, device, dtype);
+            _norm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, c.IsGemma);
+            Rotary = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.RopeTheta, device, dtype, c.RopeScaling);
+            // Gemma 3's sliding-window layers rotate with their own base and no scaling.
+            if (c.RopeLocalTheta is double local) LocalRotary = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, local, device, dtype);
+            // Gemma scales embeddings by sqrt(hidden), rounded to the weights' dtype as transformers does (a float32
+            // buffer cast to the embedding dtype at each forward).
+            if (c.IsGemma)
+                using (var scale = torch.tensor((float)Math.Sqrt(c.HiddenSize), ScalarType.Float32))
+                    EmbedScale = scale.to(dtype, device).DetachFromDisposeScope();
             register_module("embed_tokens", EmbedTokens);
             register_module("layers", _layers);
             register_module("norm", _norm);
@@ -157,109 +212,201 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
         public Embedding EmbedTokens { get; }
         public RotaryEmbedding Rotary { get; }
+        public RotaryEmbedding? LocalRotary { get; }
+        public Tensor? EmbedScale { get; }
         public RmsNorm Norm => _norm;
         public ModuleStack<DecoderLayer> Layers => _layers;
 
         public Tensor Forward(Tensor tokens, Tensor positions, Tensor mask, KVCache? cache, LayerSkip? skip)
         {
             var h = EmbedTokens.forward(tokens); // [batch, n, hidden]
+            if (EmbedScale is not null) h = h * EmbedScale;
             var (cos, sin) = Rotary.Lookup(positions);
+            var (cosLocal, sinLocal) = LocalRotary is not null ? LocalRotary.Lookup(positions) : (cos, sin);
+            var windowMask = _config.HasSlidingLayers ? WindowMask(positions, mask, cache, _config.SlidingWindow!.Value) : mask;
             for (int i = 0; i < _layers.Count; i++)
-                if (!IsSkipped(skip, i)) h = _layers[i].Forward(h, cos, sin, mask, cache);
+            {
+                if (IsSkipped(skip, i)) continue;
+                bool sliding = _config.IsSlidingLayer(i);
+                h = sliding
+                    ? _layers[i].Forward(h, cosLocal, sinLocal, windowMask, cache)
+                    : _layers[i].Forward(h, cos, sin, mask, cache);
+            }
             return _norm.forward(h);
+        }
+
+        // The mask of a sliding-window layer: the caller's mask, and a key at position j is visible from position p only
+        // if p - j < window (transformers' sliding_window_causal_mask_function). Key positions come from the cache, which
+        // records them, because a token tree's compaction and ragged batch rows make a slot's index differ from its position.
+        private static Tensor WindowMask(Tensor positions, Tensor mask, KVCache? cache, int window)
+        {
+            var keyPositions = cache is not null ? cache.AppendPositions(positions) : positions;                 // [batch, total]
+            var within = (positions.unsqueeze(2) - keyPositions.unsqueeze(1)).lt(window).unsqueeze(1);          // [batch, 1, n, total]
+            return mask.dtype == ScalarType.Bool
+                ? mask.logical_and(within)
+                : mask.masked_fill(within.logical_not(), Scalars.NegativeInfinity);
         }
     }
 
     private sealed class DecoderLayer : nn.Module
     {
         private readonly RmsNorm _inputNorm, _postAttentionNorm;
+        private readonly RmsNorm? _preFeedforwardNorm, _postFeedforwardNorm; // Gemma's sandwich norms
         private readonly Attention _attention;
         private readonly Mlp _mlp;
 
         public DecoderLayer(ModelConfig c, int index, Device device, ScalarType dtype) : base(nameof(DecoderLayer))
         {
-            _inputNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype);
+            _inputNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, c.IsGemma);
             _attention = new Attention(c, index, device, dtype);
-            _postAttentionNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype);
+            _postAttentionNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, c.IsGemma);
             _mlp = new Mlp(c, device, dtype);
             register_module("input_layernorm", _inputNorm);
             register_module("self_attn", _attention);
             register_module("post_attention_layernorm", _postAttentionNorm);
+            if (c.IsGemma)
+            {
+                _preFeedforwardNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, offsetOne: true);
+                _postFeedforwardNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, offsetOne: true);
+                register_module("pre_feedforward_layernorm", _preFeedforwardNorm);
+                register_module("post_feedforward_layernorm", _postFeedforwardNorm);
+            }
             register_module("mlp", _mlp);
         }
 
-        /// <summary>This layer's weights in <see cref="ScriptedLlamaForward"/>'s order.</summary>
-        public void AddWeights(List<Tensor> weights)
+        /// <summary>This layer's weights in <see cref="ScriptedLlamaForward.LayerSlot"/> order (absent ones as <paramref name="none"/>).</summary>
+        public void AddWeights(List<Tensor> weights, Tensor none)
         {
-            weights.Add(_inputNorm.Weight);
-            _attention.AddWeights(weights);
-            weights.Add(_postAttentionNorm.Weight);
-            _mlp.AddWeights(weights);
+            var slots = new Tensor[ScriptedLlamaForward.PerLayer];
+            Array.Fill(slots, none);
+            slots[(int)ScriptedLlamaForward.LayerSlot.InputNorm] = _inputNorm.Weight;
+            _attention.AddWeights(slots);
+            slots[(int)ScriptedLlamaForward.LayerSlot.PostAttentionNorm] = _postAttentionNorm.Weight;
+            if (_preFeedforwardNorm is not null) slots[(int)ScriptedLlamaForward.LayerSlot.PreFeedforwardNorm] = _preFeedforwardNorm.Weight;
+            if (_postFeedforwardNorm is not null) slots[(int)ScriptedLlamaForward.LayerSlot.PostFeedforwardNorm] = _postFeedforwardNorm.Weight;
+            _mlp.AddWeights(slots);
+            weights.AddRange(slots);
         }
 
         public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
         {
-            var h = x.add(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache), Scalars.One); // explicit alpha: see Scalars
-            return h.add(_mlp.forward(_postAttentionNorm.forward(h)), Scalars.One);
+            // explicit alpha on every add: see Scalars
+            if (_preFeedforwardNorm is null)
+            {
+                var h = x.add(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache), Scalars.One);
+                return h.add(_mlp.forward(_postAttentionNorm.forward(h)), Scalars.One);
+            }
+            // Gemma: norm(sublayer(norm(x))) on both sublayers.
+            var g = x.add(_postAttentionNorm.forward(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache)), Scalars.One);
+            return g.add(_postFeedforwardNorm!.forward(_mlp.forward(_preFeedforwardNorm.forward(g))), Scalars.One);
         }
     }
 
     private sealed class Attention : nn.Module
     {
         private readonly Linear _q, _k, _v, _o;
+        private readonly RmsNorm? _qNorm, _kNorm; // Qwen3 / Gemma 3: RMSNorm over each head's vector, before RoPE
         private readonly int _layer, _heads, _kvHeads, _headDim;
+        private readonly Scalar? _queryMultiplier;
 
         public Attention(ModelConfig c, int layer, Device device, ScalarType dtype) : base(nameof(Attention))
         {
             _layer = layer; _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
-            _q = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.AttentionBias, device: device, dtype: dtype);
-            _k = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias, device: device, dtype: dtype);
-            _v = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias, device: device, dtype: dtype);
+            _q = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
+            _k = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
+            _v = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
             // Qwen2 puts a bias on q/k/v only; Llama's attention_bias covers o_proj too.
-            _o = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: c.AttentionBias && c.ModelType != "qwen2", device: device, dtype: dtype);
+            _o = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias, device: device, dtype: dtype);
             register_module("q_proj", _q);
             register_module("k_proj", _k);
             register_module("v_proj", _v);
             register_module("o_proj", _o);
+            if (c.QkNorm)
+            {
+                _qNorm = new RmsNorm(_headDim, c.NormEps, device, dtype, c.IsGemma);
+                _kNorm = new RmsNorm(_headDim, c.NormEps, device, dtype, c.IsGemma);
+                register_module("q_norm", _qNorm);
+                register_module("k_norm", _kNorm);
+            }
+            double multiplier = QueryMultiplier(c);
+            if (multiplier != 1.0) _queryMultiplier = multiplier;
         }
 
-        public void AddWeights(List<Tensor> weights)
+        public void AddWeights(Tensor[] slots)
         {
-            weights.Add(_q.weight!); weights.Add(_k.weight!); weights.Add(_v.weight!); weights.Add(_o.weight!);
+            slots[(int)ScriptedLlamaForward.LayerSlot.Q] = _q.weight!;
+            slots[(int)ScriptedLlamaForward.LayerSlot.K] = _k.weight!;
+            slots[(int)ScriptedLlamaForward.LayerSlot.V] = _v.weight!;
+            slots[(int)ScriptedLlamaForward.LayerSlot.O] = _o.weight!;
+            if (_q.bias is not null)
+            {
+                slots[(int)ScriptedLlamaForward.LayerSlot.QBias] = _q.bias;
+                slots[(int)ScriptedLlamaForward.LayerSlot.KBias] = _k.bias!;
+                slots[(int)ScriptedLlamaForward.LayerSlot.VBias] = _v.bias!;
+            }
+            if (_o.bias is not null) slots[(int)ScriptedLlamaForward.LayerSlot.OBias] = _o.bias;
+            if (_qNorm is not null)
+            {
+                slots[(int)ScriptedLlamaForward.LayerSlot.QNorm] = _qNorm.Weight;
+                slots[(int)ScriptedLlamaForward.LayerSlot.KNorm] = _kNorm!.Weight;
+            }
         }
 
         public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
         {
             long batch = x.shape[0], n = x.shape[1];
-            var q = _q.forward(x).view(batch, n, _heads, _headDim).transpose(1, 2);   // [batch, heads, n, headDim]
-            var k = _k.forward(x).view(batch, n, _kvHeads, _headDim).transpose(1, 2); // [batch, kvHeads, n, headDim]
-            var v = _v.forward(x).view(batch, n, _kvHeads, _headDim).transpose(1, 2); // [batch, kvHeads, n, headDim]
-            q = RotaryEmbedding.Apply(q, cos, sin);
-            k = RotaryEmbedding.Apply(k, cos, sin);
+            var q = _q.forward(x).view(batch, n, _heads, _headDim);                    // [batch, n, heads, headDim]
+            var k = _k.forward(x).view(batch, n, _kvHeads, _headDim);                  // [batch, n, kvHeads, headDim]
+            var v = _v.forward(x).view(batch, n, _kvHeads, _headDim).transpose(1, 2);  // [batch, kvHeads, n, headDim]
+            if (_qNorm is not null) { q = _qNorm.forward(q); k = _kNorm!.forward(k); }
+            q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);                   // [batch, heads, n, headDim]
+            k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);                   // [batch, kvHeads, n, headDim]
+            if (_queryMultiplier is not null) q = q.mul(_queryMultiplier);
             return _o.forward(Attend(q, k, v, _layer, cache, mask)); // [batch, n, hidden]
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _queryMultiplier?.Dispose();
+            base.Dispose(disposing);
         }
     }
 
     private sealed class Mlp : nn.Module<Tensor, Tensor>
     {
         private readonly Linear _gate, _up, _down;
+        private readonly bool _geluTanh;
 
         public Mlp(ModelConfig c, Device device, ScalarType dtype) : base(nameof(Mlp))
         {
             _gate = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
             _up = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
             _down = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+            _geluTanh = c.HiddenAct == "gelu_pytorch_tanh";
             register_module("gate_proj", _gate);
             register_module("up_proj", _up);
             register_module("down_proj", _down);
         }
 
-        public void AddWeights(List<Tensor> weights)
+        public void AddWeights(Tensor[] slots)
         {
-            weights.Add(_gate.weight!); weights.Add(_up.weight!); weights.Add(_down.weight!);
+            slots[(int)ScriptedLlamaForward.LayerSlot.Gate] = _gate.weight!;
+            slots[(int)ScriptedLlamaForward.LayerSlot.Up] = _up.weight!;
+            slots[(int)ScriptedLlamaForward.LayerSlot.Down] = _down.weight!;
+            if (_gate.bias is not null)
+            {
+                slots[(int)ScriptedLlamaForward.LayerSlot.GateBias] = _gate.bias;
+                slots[(int)ScriptedLlamaForward.LayerSlot.UpBias] = _up.bias!;
+                slots[(int)ScriptedLlamaForward.LayerSlot.DownBias] = _down.bias!;
+            }
         }
 
-        // SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x)).
-        public override Tensor forward(Tensor x) => _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x));
+        // SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x)); Gemma's GeGLU uses GELU (tanh approximation) instead.
+        public override Tensor forward(Tensor x)
+        {
+            var g = _gate.forward(x);
+            g = _geluTanh ? nn.functional.gelu(g, GELU.Approximate.tanh) : nn.functional.silu(g);
+            return _down.forward(g * _up.forward(x));
+        }
     }
 }

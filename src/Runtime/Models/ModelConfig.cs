@@ -7,7 +7,12 @@ namespace Pardec.Runtime.Models;
 /// <summary>The architecture a <see cref="ModelConfig"/> describes.</summary>
 public enum ModelArchitecture
 {
-    /// <summary>Llama-family decoder: RMSNorm, RoPE, SwiGLU, grouped-query attention (Llama, Qwen2, Mistral, SmolLM).</summary>
+    /// <summary>
+    /// Llama-family decoder: RMSNorm, RoPE, gated MLP, grouped-query attention. Covers Llama (2, 3.x with
+    /// <c>rope_scaling</c>), SmolLM2 and TinyLlama (Llama layout), Qwen2/Qwen2.5 (q/k/v bias), Qwen3 (per-head q/k RMSNorm),
+    /// Mistral (sliding window) and Gemma 3 text models (scaled embedding, (1 + w) norms, sandwich norms, GELU-tanh MLP,
+    /// interleaved sliding-window and global layers).
+    /// </summary>
     Llama,
     /// <summary>GPT-2: LayerNorm, learned positions, GELU MLP, fused QKV stored as HF Conv1D.</summary>
     Gpt2,
@@ -20,8 +25,7 @@ public enum ModelArchitecture
 public sealed record ModelConfig
 {
     /// <summary>
-    /// The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>mistral</c> or <c>gpt2</c>. Mistral's sliding window is
-    /// not applied by the model (attention follows the caller's mask), so it is exact up to <c>sliding_window</c> tokens.
+    /// The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>qwen3</c>, <c>mistral</c>, <c>gemma3_text</c> or <c>gpt2</c>.
     /// </summary>
     public required string ModelType { get; init; }
     public required int VocabSize { get; init; }
@@ -45,10 +49,44 @@ public sealed record ModelConfig
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>The mask token of a masked-diffusion LM (LLaDA layout); null for an ordinary causal LM.</summary>
     public int? MaskTokenId { get; init; }
+    /// <summary>RoPE frequency scaling (<c>rope_scaling</c> / <c>rope_parameters</c>: llama3, linear, yarn); null for plain RoPE.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+    /// <summary>Per-head RMSNorm of queries and keys before RoPE (Qwen3 and Gemma 3 <c>q_norm</c>/<c>k_norm</c>).</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>
+    /// The attention window of sliding-window layers (Mistral, Gemma 3): a query at position p attends to keys at
+    /// positions in (p - window, p]. Null when every layer attends to the whole context.
+    /// </summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary>Which layers use <see cref="SlidingWindow"/> (Gemma 3's <c>layer_types</c>); empty means all of them when a window is set.</summary>
+    public IReadOnlyList<bool> SlidingLayers { get; init; } = [];
+    /// <summary>Gemma 3's RoPE base of its sliding-window layers (<c>rope_local_base_freq</c>); null when every layer uses <see cref="RopeTheta"/>.</summary>
+    public double? RopeLocalTheta { get; init; }
+    /// <summary>The gated MLP's activation: <c>silu</c> (SwiGLU) or <c>gelu_pytorch_tanh</c> (Gemma's GeGLU).</summary>
+    public string HiddenAct { get; init; } = "silu";
+    /// <summary>Gemma 3's attention scale is <c>query_pre_attn_scalar^-1/2</c> rather than <c>head_dim^-1/2</c>; null for the latter.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+    /// <summary>Final logits are <c>tanh(logits / cap) * cap</c> when set (Gemma 2-style soft-capping).</summary>
+    public double? FinalLogitSoftcapping { get; init; }
+    /// <summary>The checkpoint's <c>torch_dtype</c> (<c>float32</c>, <c>bfloat16</c>, <c>float16</c>), if it says.</summary>
+    public string? TorchDtype { get; init; }
+
+    /// <summary>Gemma's layout: embeddings scaled by sqrt(hidden), (1 + w) RMSNorms in float32, norms before and after both sublayers.</summary>
+    public bool IsGemma => ModelType == "gemma3_text";
+    /// <summary>Bias on q/k/v (Qwen2, or Llama's <c>attention_bias</c>).</summary>
+    public bool QkvBias => AttentionBias;
+    /// <summary>Bias on o_proj: Llama's <c>attention_bias</c> covers it, Qwen2's q/k/v bias does not.</summary>
+    public bool OutputBias => AttentionBias && ModelType != "qwen2";
+    /// <summary>Whether layer <paramref name="layer"/> attends through the sliding window.</summary>
+    public bool IsSlidingLayer(int layer) => SlidingWindow is not null && (SlidingLayers.Count == 0 || SlidingLayers[layer]);
+    /// <summary>Whether any layer attends through the sliding window.</summary>
+    public bool HasSlidingLayers => SlidingWindow is not null && (SlidingLayers.Count == 0 || SlidingLayers.Contains(true));
+    /// <summary>The attention scale: <c>query_pre_attn_scalar^-1/2</c> for Gemma, else <c>head_dim^-1/2</c>.</summary>
+    public double AttentionScale => 1.0 / Math.Sqrt(QueryPreAttnScalar ?? HeadDim);
 
     public ModelArchitecture Architecture => ModelType == "gpt2" ? ModelArchitecture.Gpt2 : ModelArchitecture.Llama;
 
-    private static readonly string[] SupportedTypes = ["llama", "qwen2", "mistral", "gpt2"];
+    private static readonly string[] SupportedTypes = ["llama", "qwen2", "qwen3", "mistral", "gemma3_text", "gpt2"];
 
     /// <summary>Reads <c>config.json</c>; every problem is a <see cref="ModelLoadException"/> naming the file and the field.</summary>
     public static ModelConfig Load(string path)
@@ -71,6 +109,9 @@ public sealed record ModelConfig
                 throw new ModelLoadException(source, null, "the top level is not a JSON object");
             var r = new FieldReader(root, source);
             string type = r.String("model_type");
+            if (type == "gemma3")
+                throw new ModelLoadException(source, "model_type",
+                    "model_type 'gemma3' is the multimodal Gemma 3 (Gemma3ForConditionalGeneration); Pardec runs the text models, model_type 'gemma3_text' (gemma-3-270m, gemma-3-1b)");
             if (Array.IndexOf(SupportedTypes, type) < 0)
                 throw new ModelLoadException(source, "model_type",
                     $"unsupported model_type '{type}'; supported: {string.Join(", ", SupportedTypes)}");
@@ -103,37 +144,127 @@ public sealed record ModelConfig
             }
             else
             {
-                int hidden = r.Int("hidden_size");
-                int heads = r.Int("num_attention_heads");
-                config = new ModelConfig
-                {
-                    ModelType = type,
-                    VocabSize = r.Int("vocab_size"),
-                    HiddenSize = hidden,
-                    IntermediateSize = r.Int("intermediate_size"),
-                    NumHiddenLayers = r.Int("num_hidden_layers"),
-                    NumAttentionHeads = heads,
-                    NumKeyValueHeads = r.OptionalInt("num_key_value_heads") ?? heads,
-                    HeadDim = r.OptionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
-                    NormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-6,
-                    RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
-                    MaxPositionEmbeddings = r.OptionalInt("max_position_embeddings") ?? 2048,
-                    TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? false,
-                    AttentionBias = type == "qwen2" || (r.OptionalBool("attention_bias") ?? false),
-                    MlpBias = r.OptionalBool("mlp_bias") ?? false,
-                    BosTokenId = r.OptionalInt("bos_token_id"),
-                    EosTokenIds = r.IntOrList("eos_token_id"),
-                    MaskTokenId = r.OptionalInt("mask_token_id"),
-                };
-                string act = r.OptionalString("hidden_act") ?? "silu";
-                if (act != "silu")
-                    throw new ModelLoadException(source, "hidden_act", $"unsupported hidden_act '{act}'; supported: silu");
-                if (root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind != JsonValueKind.Null)
-                    throw new ModelLoadException(source, "rope_scaling", "rope_scaling is not supported");
+                config = ParseDecoder(root, r, type, source);
             }
             config.Validate(source);
             return config;
         }
+    }
+
+    // The Llama-family fields, as the published configs of each model_type name them (transformers'
+    // configuration_{llama,qwen2,qwen3,mistral,gemma3}.py and the checkpoints' config.json).
+    private static ModelConfig ParseDecoder(JsonElement root, FieldReader r, string type, string source)
+    {
+        int hidden = r.Int("hidden_size");
+        int heads = r.Int("num_attention_heads");
+        bool gemma = type == "gemma3_text";
+        int layers = r.Int("num_hidden_layers");
+        string act = gemma
+            ? r.OptionalString("hidden_activation") ?? r.OptionalString("hidden_act") ?? "gelu_pytorch_tanh"
+            : r.OptionalString("hidden_act") ?? "silu";
+        string actField = gemma && root.TryGetProperty("hidden_activation", out _) ? "hidden_activation" : "hidden_act";
+        if (act is not ("silu" or "gelu_pytorch_tanh"))
+            throw new ModelLoadException(source, actField, $"unsupported {actField} '{act}'; supported: silu, gelu_pytorch_tanh");
+        double? partial = r.OptionalDouble("partial_rotary_factor");
+        if (partial is double f && f != 1.0)
+            throw new ModelLoadException(source, "partial_rotary_factor", $"partial rotary embeddings are not supported (got {f}; only 1.0)");
+
+        // transformers 5 writes rope_parameters (with rope_theta inside, per layer type for Gemma 3); 4.x writes
+        // rope_theta + rope_scaling. Both are read.
+        double theta = r.OptionalDouble("rope_theta") ?? (gemma ? 1_000_000.0 : 10000.0);
+        double? localTheta = gemma ? r.OptionalDouble("rope_local_base_freq") ?? 10000.0 : null;
+        RopeScaling? scaling = null;
+        if (root.TryGetProperty("rope_parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Object)
+        {
+            if (gemma && parameters.TryGetProperty("full_attention", out var full))
+            {
+                (theta, scaling) = RopeScaling.ParseParameters(full, source, "rope_parameters.full_attention", theta);
+                if (parameters.TryGetProperty("sliding_attention", out var sliding))
+                {
+                    var (local, localScaling) = RopeScaling.ParseParameters(sliding, source, "rope_parameters.sliding_attention", localTheta ?? 10000.0);
+                    if (localScaling is not null)
+                        throw new ModelLoadException(source, "rope_parameters.sliding_attention", "scaled RoPE on sliding-window layers is not supported");
+                    localTheta = local;
+                }
+            }
+            else (theta, scaling) = RopeScaling.ParseParameters(parameters, source, "rope_parameters", theta);
+        }
+        if (root.TryGetProperty("rope_scaling", out var ropeScaling) && ropeScaling.ValueKind != JsonValueKind.Null)
+            scaling = RopeScaling.Parse(ropeScaling, source, "rope_scaling");
+
+        // Sliding windows: Mistral applies sliding_window to every layer (null = none); Qwen2/3 only when
+        // use_sliding_window (max_window_layers onwards); Gemma 3 to the layers layer_types names sliding_attention
+        // (older configs: every layer but each sliding_window_pattern-th).
+        int? window = r.OptionalInt("sliding_window");
+        IReadOnlyList<bool> slidingLayers = [];
+        if (type is "qwen2" or "qwen3")
+        {
+            if (r.OptionalBool("use_sliding_window") == true)
+            {
+                int from = r.OptionalInt("max_window_layers") ?? layers;
+                slidingLayers = Enumerable.Range(0, layers).Select(i => i >= from).ToArray();
+            }
+            else window = null;
+        }
+        else if (type is "llama") window = null;
+        if (gemma)
+        {
+            if (root.TryGetProperty("layer_types", out var layerTypes) && layerTypes.ValueKind == JsonValueKind.Array)
+            {
+                var flags = new List<bool>();
+                foreach (var t in layerTypes.EnumerateArray())
+                {
+                    string? name = t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                    if (name is not ("sliding_attention" or "full_attention"))
+                        throw new ModelLoadException(source, "layer_types", $"expected \"sliding_attention\" or \"full_attention\", got {t.GetRawText()}");
+                    flags.Add(name == "sliding_attention");
+                }
+                if (flags.Count != layers)
+                    throw new ModelLoadException(source, "layer_types", $"lists {flags.Count} layers but num_hidden_layers is {layers}");
+                slidingLayers = flags;
+            }
+            else
+            {
+                int pattern = r.OptionalInt("sliding_window_pattern") ?? r.OptionalInt("_sliding_window_pattern") ?? 6;
+                slidingLayers = Enumerable.Range(0, layers).Select(i => (i + 1) % pattern != 0).ToArray();
+            }
+            if (window is null && slidingLayers.Contains(true))
+                throw new ModelLoadException(source, "sliding_window", "layer_types names sliding_attention layers but sliding_window is missing");
+            if (r.OptionalDouble("attn_logit_softcapping") is double cap)
+                throw new ModelLoadException(source, "attn_logit_softcapping", $"attention logit soft-capping is not supported (got {cap})");
+        }
+        if (window is int w && w <= 0) throw new ModelLoadException(source, "sliding_window", $"must be positive, got {w}");
+
+        return new ModelConfig
+        {
+            ModelType = type,
+            VocabSize = r.Int("vocab_size"),
+            HiddenSize = hidden,
+            IntermediateSize = r.Int("intermediate_size"),
+            NumHiddenLayers = layers,
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = r.OptionalInt("num_key_value_heads") ?? heads,
+            HeadDim = r.OptionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
+            NormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-6,
+            RopeTheta = theta,
+            MaxPositionEmbeddings = r.OptionalInt("max_position_embeddings") ?? 2048,
+            // Gemma and Qwen3 configs default to tied embeddings (transformers' config classes), the others do not.
+            TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? (gemma || type == "qwen3"),
+            AttentionBias = type == "qwen2" || (r.OptionalBool("attention_bias") ?? false),
+            MlpBias = r.OptionalBool("mlp_bias") ?? false,
+            BosTokenId = r.OptionalInt("bos_token_id"),
+            EosTokenIds = r.IntOrList("eos_token_id"),
+            MaskTokenId = r.OptionalInt("mask_token_id"),
+            RopeScaling = scaling,
+            QkNorm = type is "qwen3" or "gemma3_text",
+            SlidingWindow = window,
+            SlidingLayers = slidingLayers,
+            RopeLocalTheta = localTheta,
+            HiddenAct = act,
+            QueryPreAttnScalar = gemma ? r.OptionalDouble("query_pre_attn_scalar") : null,
+            FinalLogitSoftcapping = r.OptionalDouble("final_logit_softcapping"),
+            TorchDtype = r.OptionalString("torch_dtype") ?? r.OptionalString("dtype"),
+        };
     }
 
     /// <summary>Checks the invariants the model code relies on (divisibility, positivity).</summary>
@@ -158,6 +289,8 @@ public sealed record ModelConfig
             throw new ModelLoadException(source, "n_head", $"n_embd ({HiddenSize}) is not divisible by n_head ({NumAttentionHeads})");
         if (Architecture == ModelArchitecture.Llama && HeadDim % 2 != 0)
             throw new ModelLoadException(source, "head_dim", $"RoPE needs an even head_dim, got {HeadDim}");
+        if (SlidingLayers.Count != 0 && SlidingLayers.Count != NumHiddenLayers)
+            throw new ModelLoadException(source, "layer_types", $"lists {SlidingLayers.Count} layers but num_hidden_layers is {NumHiddenLayers}");
     }
 
     /// <summary>Writes the HF <c>config.json</c> text for this config (GPT-2 names for GPT-2).</summary>
@@ -186,7 +319,11 @@ public sealed record ModelConfig
             }
             else
             {
-                string arch = ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" };
+                string arch = ModelType switch
+                {
+                    "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", "mistral" => "MistralForCausalLM",
+                    "gemma3_text" => "Gemma3ForCausalLM", _ => "LlamaForCausalLM",
+                };
                 w.WriteStartArray("architectures"); w.WriteStringValue(arch); w.WriteEndArray();
                 w.WriteString("model_type", ModelType);
                 w.WriteNumber("vocab_size", VocabSize);
@@ -196,13 +333,33 @@ public sealed record ModelConfig
                 w.WriteNumber("num_attention_heads", NumAttentionHeads);
                 w.WriteNumber("num_key_value_heads", NumKeyValueHeads);
                 w.WriteNumber("head_dim", HeadDim);
-                w.WriteString("hidden_act", "silu");
+                w.WriteString(IsGemma ? "hidden_activation" : "hidden_act", HiddenAct);
                 w.WriteNumber("rms_norm_eps", NormEps);
                 w.WriteNumber("rope_theta", RopeTheta);
+                if (RopeLocalTheta is double local) w.WriteNumber("rope_local_base_freq", local);
+                if (RopeScaling is { } scaling) { w.WritePropertyName("rope_scaling"); scaling.WriteTo(w); }
                 w.WriteNumber("max_position_embeddings", MaxPositionEmbeddings);
                 w.WriteBoolean("tie_word_embeddings", TieWordEmbeddings);
                 if (ModelType != "qwen2") w.WriteBoolean("attention_bias", AttentionBias);
                 w.WriteBoolean("mlp_bias", MlpBias);
+                if (QueryPreAttnScalar is double q) w.WriteNumber("query_pre_attn_scalar", q);
+                if (FinalLogitSoftcapping is double cap) w.WriteNumber("final_logit_softcapping", cap);
+                if (SlidingWindow is int window)
+                {
+                    w.WriteNumber("sliding_window", window);
+                    if (ModelType is "qwen2" or "qwen3")
+                    {
+                        w.WriteBoolean("use_sliding_window", true);
+                        int from = SlidingLayers.Count == 0 ? 0 : SlidingLayers.ToList().IndexOf(true);
+                        w.WriteNumber("max_window_layers", from < 0 ? NumHiddenLayers : from);
+                    }
+                    if (IsGemma)
+                    {
+                        w.WriteStartArray("layer_types");
+                        for (int i = 0; i < NumHiddenLayers; i++) w.WriteStringValue(IsSlidingLayer(i) ? "sliding_attention" : "full_attention");
+                        w.WriteEndArray();
+                    }
+                }
             }
             if (BosTokenId is int bos) w.WriteNumber("bos_token_id", bos);
             if (EosTokenIds.Count == 1) w.WriteNumber("eos_token_id", EosTokenIds[0]);

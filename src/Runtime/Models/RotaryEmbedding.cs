@@ -13,7 +13,7 @@ internal sealed class RotaryEmbedding : IDisposable
     private readonly Tensor _sin; // [maxPositions, headDim]
     private readonly int _headDim;
 
-    public RotaryEmbedding(int headDim, int maxPositions, double theta, Device device, ScalarType dtype)
+    public RotaryEmbedding(int headDim, int maxPositions, double theta, Device device, ScalarType dtype, RopeScaling? scaling = null)
     {
         _headDim = headDim;
         using var scope = torch.NewDisposeScope();
@@ -21,11 +21,16 @@ internal sealed class RotaryEmbedding : IDisposable
         // Same float32 arithmetic as HF: inv_freq = 1 / theta^(2i/d); freqs = position * inv_freq; emb = [freqs, freqs].
         using Scalar headDimScalar = headDim; // reachable through the op (see Scalars); theta becomes a tensor the scope holds
         var invFreq = torch.pow(theta, torch.arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32) / headDimScalar).reciprocal();
+        double attentionFactor = 1.0;
+        if (scaling is not null) (invFreq, attentionFactor) = scaling.Apply(invFreq, headDim, theta, maxPositions);
         var pos = torch.arange(maxPositions, ScalarType.Int64).to_type(ScalarType.Float32);
         var freqs = pos.unsqueeze(1) * invFreq.unsqueeze(0);     // [maxPositions, headDim / 2]
         var emb = torch.cat([freqs, freqs], 1);                  // [maxPositions, headDim]
-        _cos = emb.cos().to(dtype, device).DetachFromDisposeScope();
-        _sin = emb.sin().to(dtype, device).DetachFromDisposeScope();
+        var cos = emb.cos();
+        var sin = emb.sin();
+        if (attentionFactor != 1.0) { cos = cos * attentionFactor; sin = sin * attentionFactor; } // yarn's mscale, as transformers applies it
+        _cos = cos.to(dtype, device).DetachFromDisposeScope();
+        _sin = sin.to(dtype, device).DetachFromDisposeScope();
     }
 
     public int MaxPositions => (int)_cos.shape[0];

@@ -14,16 +14,42 @@ internal static class ScriptedLlamaForward
 {
     // TorchScript compiled from a string resolves no torch.* dtype names: 6 is ScalarType Float (float32) and
     // .float() is to(float32). Every argument is a tensor or a tensor list (NativeScript passes handles only): the
-    // constants travel in a float64 tensor made with the model and the per-call values (cache length, flags, skipped
-    // layers) in an int64 tensor the cache owns (CallSlots).
-    // Weights per layer, in this order; the model's own three (embed_tokens, norm, lm_head or the tied embedding) come first.
-    public const int PerLayer = 9;
+    // constants travel in a float64 tensor made with the model (Constants below) and the per-call values (cache length,
+    // flags, skipped layers) in an int64 tensor the cache owns (CallSlots).
+    // Weights: the model's own four first (embed_tokens, norm, lm_head or the tied embedding, Gemma's embedding scale),
+    // then PerLayer per layer in LayerSlot order; a weight the architecture lacks is a shared empty placeholder the
+    // script never reads (its flag in the constants is off).
+    public const int ModelWeights = 4;
+    public const int PerLayer = 20;
+
+    /// <summary>The per-layer weight slots of the compiled forward (and of <c>DecoderLayer.AddWeights</c>).</summary>
+    public enum LayerSlot
+    {
+        InputNorm, Q, K, V, O, QBias, KBias, VBias, OBias, QNorm, KNorm,
+        // Llama: the pre-MLP norm. Gemma: the norm of the attention output (its pre-MLP norm is PreFeedforwardNorm).
+        PostAttentionNorm, PreFeedforwardNorm, PostFeedforwardNorm,
+        Gate, Up, Down, GateBias, UpBias, DownBias,
+    }
+
+    /// <summary>Slots of the float64 constants: scalars first, then one sliding flag per layer.</summary>
+    public enum Constant
+    {
+        Heads, KVHeads, HeadDim, Layers, Eps, Scale, QkvBias, OBias, MlpBias, QkNorm, Gemma, GeluTanh, QueryMultiplier,
+        Softcap, Window, EmbedScale, FirstLayerFlag,
+    }
 
     private const string Source = """
-def rms_norm(x: Tensor, w: Tensor, eps: float) -> Tensor:
+def rms_norm(x: Tensor, w: Tensor, eps: float, gemma: bool) -> Tensor:
     xf = x.float()
     inv = (xf * xf).mean([-1], keepdim=True).add_(eps, alpha=1).rsqrt_()
+    if gemma:
+        return ((xf * inv) * (w.float() + 1.0)).to(x.dtype)
     return w * (xf * inv).to(x.dtype)
+
+def lin(x: Tensor, w: Tensor, b: Tensor, has_bias: bool) -> Tensor:
+    if has_bias:
+        return torch.linear(x, w, b)
+    return torch.linear(x, w)
 
 def rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     half = x.size(3) // 2
@@ -39,8 +65,22 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, explicit: bool, sca
     scores.mul_(scale).add_(mask, alpha=1)
     return torch.matmul(scores.softmax(-1).to(q.dtype), v)
 
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, explicit: bool, scale: float, batch: int, n: int, heads: int,
+           kv_heads: int, head_dim: int) -> Tensor:
+    if kv_heads == heads:
+        o = attention(q, k, v, mask, explicit, scale)
+    else:
+        group = heads // kv_heads
+        total = k.size(2)
+        mask_batch = mask.size(0)
+        folded = q.reshape(batch, kv_heads, group * n, head_dim)
+        folded_mask = mask.unsqueeze(2).expand(mask_batch, 1, group, n, total).reshape(mask_batch, 1, group * n, total)
+        o = attention(folded, k, v, folded_mask, explicit, scale).reshape(batch, heads, n, head_dim)
+    return o.transpose(1, 2).reshape(batch, n, heads * head_dim)
+
 def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
-        keys: List[Tensor], values: List[Tensor], consts: Tensor, call: Tensor) -> Tuple[Tensor, Tensor]:
+        cos_local: Tensor, sin_local: Tensor, keys: List[Tensor], values: List[Tensor], key_positions: Tensor, consts: Tensor,
+        call: Tensor) -> Tuple[Tensor, Tensor]:
     c: List[float] = consts.tolist()
     heads = int(c[0])
     kv_heads = int(c[1])
@@ -48,6 +88,16 @@ def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tens
     n_layers = int(c[3])
     eps = c[4]
     scale = c[5]
+    qkv_bias = c[6] != 0.0
+    o_bias = c[7] != 0.0
+    mlp_bias = c[8] != 0.0
+    qk_norm = c[9] != 0.0
+    gemma = c[10] != 0.0
+    gelu_tanh = c[11] != 0.0
+    q_mult = c[12]
+    softcap = c[13]
+    window = int(c[14])
+    embed_scale = c[15] != 0.0
     a: List[int] = call.tolist()
     length = a[0]
     cached = a[1] != 0
@@ -60,47 +110,85 @@ def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tens
         mask = torch.zeros(bool_mask.size(), dtype=6, device=bool_mask.device).masked_fill_(bool_mask.logical_not(), float("-inf"))
     else:
         mask = bool_mask
+    window_mask = mask
+    if window > 0:
+        # A sliding-window layer sees keys at positions (p - window, p]; positions, not slots (trees, ragged rows).
+        if cached:
+            key_positions.narrow(1, length, tokens.size(1)).copy_(positions)
+            kp = key_positions.narrow(1, 0, total)
+        else:
+            kp = positions
+        within = (positions.unsqueeze(2) - kp.unsqueeze(1)).lt(window).unsqueeze(1)
+        window_bool = bool_mask.logical_and(within)
+        if explicit:
+            window_mask = torch.zeros(window_bool.size(), dtype=6, device=bool_mask.device).masked_fill_(window_bool.logical_not(), float("-inf"))
+        else:
+            window_mask = window_bool
     batch = tokens.size(0)
     n = tokens.size(1)
     h = torch.embedding(weights[0], tokens)
+    if embed_scale:
+        h = h * weights[3]
     flat = positions.reshape(-1)
     cos = cos_table.index_select(0, flat).view(batch, 1, n, head_dim)
     sin = sin_table.index_select(0, flat).view(batch, 1, n, head_dim)
+    cos_l = cos_local.index_select(0, flat).view(batch, 1, n, head_dim)
+    sin_l = sin_local.index_select(0, flat).view(batch, 1, n, head_dim)
     for layer in range(n_layers):
         if layer in skipped:
             continue
-        w = 3 + layer * 9
-        x = rms_norm(h, weights[w], eps)
-        q = torch.linear(x, weights[w + 1]).view(batch, n, heads, head_dim).transpose(1, 2)
-        k = torch.linear(x, weights[w + 2]).view(batch, n, kv_heads, head_dim).transpose(1, 2)
-        v = torch.linear(x, weights[w + 3]).view(batch, n, kv_heads, head_dim).transpose(1, 2)
-        q = rope(q, cos, sin)
-        k = rope(k, cos, sin)
+        w = 4 + layer * 20
+        sliding = c[16 + layer] != 0.0
+        x = rms_norm(h, weights[w], eps, gemma)
+        q = lin(x, weights[w + 1], weights[w + 5], qkv_bias).view(batch, n, heads, head_dim)
+        k = lin(x, weights[w + 2], weights[w + 6], qkv_bias).view(batch, n, kv_heads, head_dim)
+        v = lin(x, weights[w + 3], weights[w + 7], qkv_bias).view(batch, n, kv_heads, head_dim).transpose(1, 2)
+        if qk_norm:
+            q = rms_norm(q, weights[w + 9], eps, gemma)
+            k = rms_norm(k, weights[w + 10], eps, gemma)
+        q = q.transpose(1, 2)
+        k = k.transpose(1, 2)
+        if sliding:
+            q = rope(q, cos_l, sin_l)
+            k = rope(k, cos_l, sin_l)
+        else:
+            q = rope(q, cos, sin)
+            k = rope(k, cos, sin)
+        if q_mult != 1.0:
+            q = q * q_mult
         if cached:
             keys[layer].narrow(2, length, n).copy_(k)
             values[layer].narrow(2, length, n).copy_(v)
             k = keys[layer].narrow(2, 0, length + n)
             v = values[layer].narrow(2, 0, length + n)
-        if kv_heads == heads:
-            o = attention(q, k, v, mask, explicit, scale)
+        o = attend(q, k, v, window_mask if sliding else mask, explicit, scale, batch, n, heads, kv_heads, head_dim)
+        o = lin(o, weights[w + 4], weights[w + 8], o_bias)
+        if gemma:
+            o = rms_norm(o, weights[w + 11], eps, True)
+            h = h.add(o, alpha=1)
+            x = rms_norm(h, weights[w + 12], eps, True)
         else:
-            group = heads // kv_heads
-            total = k.size(2)
-            mask_batch = mask.size(0)
-            folded = q.reshape(batch, kv_heads, group * n, head_dim)
-            folded_mask = mask.unsqueeze(2).expand(mask_batch, 1, group, n, total).reshape(mask_batch, 1, group * n, total)
-            o = attention(folded, k, v, folded_mask, explicit, scale).reshape(batch, heads, n, head_dim)
-        o = o.transpose(1, 2).reshape(batch, n, heads * head_dim)
-        h = h.add(torch.linear(o, weights[w + 4]), alpha=1)
-        x = rms_norm(h, weights[w + 5], eps)
-        m = torch.linear(torch.silu(torch.linear(x, weights[w + 6])) * torch.linear(x, weights[w + 7]), weights[w + 8])
+            h = h.add(o, alpha=1)
+            x = rms_norm(h, weights[w + 11], eps, False)
+        g = lin(x, weights[w + 14], weights[w + 17], mlp_bias)
+        if gelu_tanh:
+            g = torch.gelu(g, approximate="tanh")
+        else:
+            g = torch.silu(g)
+        m = lin(g * lin(x, weights[w + 15], weights[w + 18], mlp_bias), weights[w + 16], weights[w + 19], mlp_bias)
+        if gemma:
+            m = rms_norm(m, weights[w + 13], eps, True)
         h = h.add(m, alpha=1)
-    h = rms_norm(h, weights[1], eps)
-    return torch.linear(h, weights[2]), h
+    h = rms_norm(h, weights[1], eps, gemma)
+    logits = torch.linear(h, weights[2])
+    if softcap > 0.0:
+        logits = (logits / softcap).tanh() * softcap
+    return logits, h
 
 def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
-            keys: List[Tensor], values: List[Tensor], consts: Tensor, call: Tensor) -> List[Tensor]:
-    logits, h = run(tokens, positions, bool_mask, weights, cos_table, sin_table, keys, values, consts, call)
+            cos_local: Tensor, sin_local: Tensor, keys: List[Tensor], values: List[Tensor], key_positions: Tensor, consts: Tensor,
+            call: Tensor) -> List[Tensor]:
+    logits, h = run(tokens, positions, bool_mask, weights, cos_table, sin_table, cos_local, sin_local, keys, values, key_positions, consts, call)
     if logits.dtype != 6:
         logits = logits.float()
     if int(call[3].item()) != 0:
@@ -108,13 +196,17 @@ def forward(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[
     return [logits]
 
 def forward_into(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tensor], cos_table: Tensor, sin_table: Tensor,
-                 keys: List[Tensor], values: List[Tensor], consts: Tensor, call: Tensor, logits_out: Tensor, hidden_out: Tensor):
-    logits, h = run(tokens, positions, bool_mask, weights, cos_table, sin_table, keys, values, consts, call)
+                 cos_local: Tensor, sin_local: Tensor, keys: List[Tensor], values: List[Tensor], key_positions: Tensor, consts: Tensor,
+                 call: Tensor, logits_out: Tensor, hidden_out: Tensor):
+    logits, h = run(tokens, positions, bool_mask, weights, cos_table, sin_table, cos_local, sin_local, keys, values, key_positions, consts, call)
     n = tokens.size(1)
     logits_out.narrow(1, 0, n).copy_(logits)
     if int(call[3].item()) != 0:
         hidden_out.narrow(1, 0, n).copy_(h)
 """;
+
+    /// <summary>Argument count of <c>forward</c>; <c>forward_into</c> takes two more (the outputs).</summary>
+    public const int ForwardArguments = 13;
 
     private static readonly Lazy<NativeScript> Unit = new(() => new NativeScript(Source));
 
