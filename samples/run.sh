@@ -4,8 +4,11 @@
 #   2. restores the sample into a fresh, empty packages folder, so a stale Pardec 0.1.0 from an earlier run can never be
 #      used (every other package is taken from the user's global packages folder as a fallback: no re-download of libtorch);
 #   3. checks that the restored Pardec is byte-identical to the one just packed;
-#   4. builds and runs the sample (arguments are passed on: a model directory; default <repo>/models/english/target).
-# Exits non-zero on any failure, including the sample's own check that its lossless strategy reproduces greedy.
+#   4. builds and runs the sample: one strategy of every family (draft model, token tree, Medusa heads, n-gram pool,
+#      prompt lookup, masked canvas, batched) and a chat, on the shipped models (arguments are passed on: a models
+#      directory with target/, draft/, medusa/, diffusion/; default <repo>/models/english).
+# Exits non-zero on any failure, including the sample's own checks: every assembly the package's lib/ references
+# resolves in the app, every family runs, and every lossless strategy reproduces greedy decoding token for token.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
