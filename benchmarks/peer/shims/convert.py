@@ -6,11 +6,21 @@ Two shims: the stub `transformers` package beside this file, and aliases for the
 (the converter names them in dtype tables at import time; our models hold no float8 tensor, so aliasing them to
 uint8, which maps to the same numpy dtype in those tables, changes nothing for them).
 
-One fix: the converter's Llama/SentencePiece path ignores the tokenizer.model's normalizer_spec.add_dummy_prefix (only
+Fix 1: the converter's Llama/SentencePiece path ignores the tokenizer.model's normalizer_spec.add_dummy_prefix (only
 its T5 path reads it), and llama.cpp then defaults add_space_prefix to true for SPM vocabularies. Pardec's tokenizer
 has add_dummy_prefix = false (SentencePiece itself encodes "Genesis" as G|en|es|is; llama.cpp would make it ▁G|en|es|is),
 so without the fix the two engines would feed different prompt tokens. We write tokenizer.ggml.add_space_prefix from
 what SentencePiece actually does.
+
+Fix 2, for SentencePiece-style BPE vocabularies that come as tokenizer.json only (byte_fallback BPE with merges: the
+Llama 2 and Gemma 3 tokenizer data of tools/fetch-tokenizers.sh ship no tokenizer.model):
+  - gguf-py's LlamaHfVocab writes every token's score as -1000, and llama.cpp's SPM tokenizer merges by score, so it
+    would merge left to right. We write score = -(rank of the first merge that makes the token), 0 for bytes and
+    single characters (never merged into), -1e9 for tokens no merge makes: llama.cpp then merges in the order
+    tokenizer.json's merges do.
+  - Gemma3Model.set_vocab without a tokenizer.model takes the GPT-2 byte-level path, whose pre-tokenizer hash does not
+    know Gemma and stops. We convert it as the Llama/SPM vocabulary it is (LlamaHfVocab), with add_space_prefix
+    false, which is what its tokenizer.model path writes.
 """
 import runpy
 import sys
@@ -46,5 +56,31 @@ if tokenizer_model.is_file():
             print(f"shim: tokenizer.ggml.add_space_prefix = {add_dummy_prefix} (SentencePiece's add_dummy_prefix)", file=sys.stderr)
 
     gguf.GGUFWriter.add_tokenizer_model = add_tokenizer_model_with_prefix
+
+tokenizer_json = hf_dir / "tokenizer.json"
+if not tokenizer_model.is_file() and tokenizer_json.is_file():
+    import json  # noqa: E402
+
+    with open(tokenizer_json, encoding="utf-8") as f:
+        model_json = json.load(f)["model"]
+    if model_json.get("type") == "BPE" and model_json.get("byte_fallback"):
+        token_score = {}
+        for rank, merge in enumerate(model_json.get("merges", [])):
+            a, b = merge.split(" ", 1) if isinstance(merge, str) else merge
+            token_score.setdefault(a + b, -float(rank))
+        id_score = {i: token_score.get(t, 0.0 if len(t) == 1 or t.startswith("<0x") else -1e9) for t, i in model_json["vocab"].items()}
+        gguf.LlamaHfVocab.get_token_score = lambda self, token_id: id_score.get(token_id, -1000.0)
+        print(f"shim: LlamaHfVocab scores from the {len(token_score)} merges of tokenizer.json", file=sys.stderr)
+
+        import conversion.gemma  # noqa: E402
+
+        def gemma3_set_vocab(self):
+            if (self.dir_model / "tokenizer.model").is_file():
+                self._set_vocab_sentencepiece()
+            else:
+                self._set_vocab_llama_hf()
+            self.gguf_writer.add_add_space_prefix(False)
+
+        conversion.gemma.Gemma3Model.set_vocab = gemma3_set_vocab
 
 runpy.run_path(sys.argv[0], run_name="__main__")

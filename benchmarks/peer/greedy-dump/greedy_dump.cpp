@@ -1,0 +1,159 @@
+// greedy_dump: llama.cpp's own tokenizer and greedy decoding, dumped as JSON lines, for the real-layout cross-check
+// (benchmarks/peer/make-peer-fixtures.py; tests/fixtures/peer-models). Links the libllama built by
+// build-llama-cpp.sh; built by build-greedy-dump.sh.
+//
+//   greedy_dump tokenize MODEL.gguf PROMPTS        PROMPTS: prompts separated by NUL bytes. Prints one line per
+//                                                  prompt: {"ids":[...]} (llama_tokenize, add_special=true,
+//                                                  parse_special=false: BOS as the model's GGUF asks).
+//   greedy_dump generate MODEL.gguf IDS N [TOPK]   IDS: one prompt per line, ids separated by spaces. For each prompt,
+//                                                  in a fresh KV cache: prefill, then N greedy steps (argmax; ties go
+//                                                  to the lowest id) one token per llama_decode. Prints one line per
+//                                                  prompt: {"tokens":[N ids],"top":[[[id,logit] x TOPK] x N]} where
+//                                                  top[i] are the logits that chose tokens[i].
+//
+// The context is as exact as llama.cpp allows on CPU: f32 K/V cache (the default is f16), no flash attention, one
+// thread, n_ctx = the longest prompt + N, rounded up.
+#include "llama.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+static void quiet_log(ggml_log_level level, const char * text, void *) {
+    if (level >= GGML_LOG_LEVEL_WARN) fputs(text, stderr);
+}
+
+static void die(const char * what) {
+    fprintf(stderr, "greedy_dump: %s\n", what);
+    exit(1);
+}
+
+static std::string read_file(const char * path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) die("cannot read input file");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+static llama_model * load(const char * path) {
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    llama_model * model = llama_model_load_from_file(path, mp);
+    if (!model) die("cannot load model");
+    return model;
+}
+
+static int tokenize(const char * model_path, const char * prompts_path) {
+    llama_model * model = load(model_path);
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    std::string all = read_file(prompts_path);
+    size_t start = 0;
+    while (start <= all.size()) {
+        size_t end = all.find('\0', start);
+        if (end == std::string::npos) end = all.size();
+        std::string text = all.substr(start, end - start);
+        start = end + 1;
+        if (text.empty() && end == all.size()) break;
+        int n = -llama_tokenize(vocab, text.data(), (int)text.size(), nullptr, 0, true, false);
+        std::vector<llama_token> ids(std::max(n, 1));
+        n = llama_tokenize(vocab, text.data(), (int)text.size(), ids.data(), (int)ids.size(), true, false);
+        if (n < 0) die("tokenize failed");
+        printf("{\"ids\":[");
+        for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+        printf("]}\n");
+    }
+    llama_model_free(model);
+    return 0;
+}
+
+static int generate(const char * model_path, const char * ids_path, int n_new, int top_k) {
+    std::vector<std::vector<llama_token>> prompts;
+    {
+        std::istringstream lines(read_file(ids_path));
+        std::string line;
+        while (std::getline(lines, line)) {
+            std::istringstream ids(line);
+            std::vector<llama_token> p;
+            long v;
+            while (ids >> v) p.push_back((llama_token)v);
+            if (!p.empty()) prompts.push_back(p);
+        }
+    }
+    size_t longest = 0;
+    for (auto & p : prompts) longest = std::max(longest, p.size());
+
+    llama_model * model = load(model_path);
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)((longest + n_new + 255) / 256 * 256);
+    cp.n_batch = cp.n_ctx;
+    cp.n_ubatch = cp.n_ctx;
+    cp.n_seq_max = 1;
+    cp.n_threads = 1;
+    cp.n_threads_batch = 1;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.type_k = GGML_TYPE_F32;
+    cp.type_v = GGML_TYPE_F32;
+    cp.swa_full = true;
+    cp.no_perf = true;
+
+    for (auto & prompt : prompts) {
+        // A fresh context per prompt: nothing of the previous prompt can leak through the cache.
+        llama_context * ctx = llama_init_from_model(model, cp);
+        if (!ctx) die("cannot create context");
+        std::vector<llama_token> tokens;
+        std::vector<std::vector<std::pair<int, float>>> tops;
+        std::vector<llama_token> input = prompt;
+        for (int step = 0; step < n_new; step++) {
+            llama_batch batch = llama_batch_get_one(input.data(), (int)input.size());
+            if (llama_decode(ctx, batch) != 0) die("llama_decode failed");
+            const float * logits = llama_get_logits_ith(ctx, -1);
+            std::vector<int> order(n_vocab);
+            for (int i = 0; i < n_vocab; i++) order[i] = i;
+            std::partial_sort(order.begin(), order.begin() + top_k, order.end(), [&](int a, int b) {
+                return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+            });
+            std::vector<std::pair<int, float>> top;
+            for (int i = 0; i < top_k; i++) top.emplace_back(order[i], logits[order[i]]);
+            tops.push_back(top);
+            llama_token next = order[0];
+            tokens.push_back(next);
+            input.assign(1, next);
+        }
+        printf("{\"tokens\":[");
+        for (size_t i = 0; i < tokens.size(); i++) printf(i ? ",%d" : "%d", tokens[i]);
+        printf("],\"top\":[");
+        for (size_t s = 0; s < tops.size(); s++) {
+            printf(s ? ",[" : "[");
+            for (size_t i = 0; i < tops[s].size(); i++) printf(i ? ",[%d,%.9g]" : "[%d,%.9g]", tops[s][i].first, tops[s][i].second);
+            printf("]");
+        }
+        printf("]}\n");
+        fflush(stdout);
+        llama_free(ctx);
+    }
+    llama_model_free(model);
+    return 0;
+}
+
+int main(int argc, char ** argv) {
+    llama_log_set(quiet_log, nullptr);
+    llama_backend_init();
+    int rc;
+    if (argc >= 4 && strcmp(argv[1], "tokenize") == 0) {
+        rc = tokenize(argv[2], argv[3]);
+    } else if (argc >= 5 && strcmp(argv[1], "generate") == 0) {
+        rc = generate(argv[2], argv[3], atoi(argv[4]), argc >= 6 ? atoi(argv[5]) : 5);
+    } else {
+        fprintf(stderr, "usage: greedy_dump tokenize MODEL.gguf PROMPTS | generate MODEL.gguf IDS N [TOPK]\n");
+        rc = 2;
+    }
+    llama_backend_free();
+    return rc;
+}
