@@ -34,7 +34,8 @@ public sealed class PretrainedModel : IDisposable
     /// Loads config, weights (f32/bf16/f16 files, converted to <paramref name="dtype"/>) and tokenizer.
     /// Every problem is a <see cref="ModelLoadException"/> naming the file and the tensor or field.
     /// </summary>
-    public static PretrainedModel Load(string directory, Device device, ScalarType dtype = ScalarType.Float32, bool requireTokenizer = false)
+    public static PretrainedModel Load(string directory, Device device, ScalarType dtype = ScalarType.Float32, bool requireTokenizer = false,
+                                       IProgress<LoadProgress>? progress = null)
     {
         var config = LoadConfig(directory);
         var tokenizer = TextTokenizer.FromDirectory(directory, config);
@@ -44,13 +45,13 @@ public sealed class PretrainedModel : IDisposable
         if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
             throw new ModelLoadException(tokenizer.SourcePath, "vocab_size",
                 $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size (embedding rows) is {config.VocabSize}");
-        var model = LoadModel(directory, config, device, dtype);
+        var model = LoadModel(directory, config, device, dtype, progress);
         return new PretrainedModel(directory, config, model, tokenizer);
     }
 
     /// <summary>Loads only config and weights.</summary>
-    public static CausalLMBase LoadModel(string directory, Device device, ScalarType dtype = ScalarType.Float32) =>
-        LoadModel(directory, LoadConfig(directory), device, dtype);
+    public static CausalLMBase LoadModel(string directory, Device device, ScalarType dtype = ScalarType.Float32, IProgress<LoadProgress>? progress = null) =>
+        LoadModel(directory, LoadConfig(directory), device, dtype, progress);
 
     private static ModelConfig LoadConfig(string directory)
     {
@@ -58,13 +59,13 @@ public sealed class PretrainedModel : IDisposable
         return ModelConfig.Load(Path.Combine(directory, ConfigFileName));
     }
 
-    private static CausalLMBase LoadModel(string directory, ModelConfig config, Device device, ScalarType dtype)
+    private static CausalLMBase LoadModel(string directory, ModelConfig config, Device device, ScalarType dtype, IProgress<LoadProgress>? progress)
     {
-        var file = SafetensorsFile.Open(Path.Combine(directory, WeightsFileName)); // validated before the model is built
+        var weights = CheckpointWeights.Open(directory); // every header validated before the model is built
         var model = CausalLM.Create(config, device, dtype);
         try
         {
-            LoadWeights(model, file);
+            LoadWeights(model, weights, progress);
         }
         catch
         {
@@ -78,7 +79,13 @@ public sealed class PretrainedModel : IDisposable
     /// Copies every parameter from <paramref name="file"/>, checking names and shapes first; transposes the
     /// weights the checkpoint stores as <c>[in, out]</c> (GPT-2 Conv1D).
     /// </summary>
-    public static void LoadWeights(CausalLMBase model, SafetensorsFile file)
+    public static void LoadWeights(CausalLMBase model, SafetensorsFile file) => LoadWeights(model, CheckpointWeights.FromFile(file));
+
+    /// <summary>
+    /// As <see cref="LoadWeights(CausalLMBase, SafetensorsFile)"/> over every shard of a checkpoint. Tensors are read
+    /// one at a time into the model's own parameters, so peak memory is the model plus its largest tensor.
+    /// </summary>
+    public static void LoadWeights(CausalLMBase model, CheckpointWeights file, IProgress<LoadProgress>? progress = null)
     {
         var parameters = model.named_parameters().ToList();
         var known = new HashSet<string>(StringComparer.Ordinal);
@@ -86,35 +93,45 @@ public sealed class PretrainedModel : IDisposable
         {
             known.Add(name);
             if (!file.Entries.TryGetValue(name, out var entry))
-                throw new ModelLoadException(file.Path, name, "missing weight");
+                throw new ModelLoadException(file.Description, name, name == "lm_head.weight"
+                    ? "missing weight (the config says tie_word_embeddings is false; a checkpoint without lm_head.weight needs it true)"
+                    : "missing weight");
             bool transposed = model.IsStoredTransposed(name);
             long[] expected = transposed ? p.shape.Reverse().ToArray() : p.shape;
             if (!expected.SequenceEqual(entry.Shape))
-                throw new ModelLoadException(file.Path, name,
+                throw new ModelLoadException(file.PathOf(name), name,
                     $"shape [{string.Join(", ", entry.Shape)}] disagrees with the config, which needs [{string.Join(", ", expected)}]");
             if (entry.DType is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
-                throw new ModelLoadException(file.Path, name, $"weights must be floating point, got {entry.DType}");
+                throw new ModelLoadException(file.PathOf(name), name, $"weights must be floating point, got {entry.DType}");
         }
         foreach (var key in file.Entries.Keys)
             if (!known.Contains(key) && !model.IsIgnorableCheckpointKey(key))
-                throw new ModelLoadException(file.Path, key, "unexpected tensor: not a weight of this architecture (wrong model_type?)");
+                throw new ModelLoadException(file.PathOf(key), key, "unexpected tensor: not a weight of this architecture (wrong model_type?)");
 
         using var _ = torch.no_grad();
-        foreach (var (name, p) in parameters)
+        long bytes = 0, total = parameters.Sum(p => file.Entries[p.name].End - file.Entries[p.name].Begin);
+        for (int i = 0; i < parameters.Count; i++)
         {
-            using var scope = torch.NewDisposeScope();
-            var source = file.Read(name);
-            if (model.IsStoredTransposed(name)) source = source.t();
-            p.copy_(source); // converts dtype and device
+            var (name, p) = parameters[i];
+            using (var scope = torch.NewDisposeScope())
+            {
+                var source = file.Read(name);
+                if (model.IsStoredTransposed(name)) source = source.t();
+                p.copy_(source); // converts dtype and device
+            }
+            bytes += file.Entries[name].End - file.Entries[name].Begin;
+            progress?.Report(new LoadProgress(i + 1, parameters.Count, bytes, total, file.PathOf(name)));
         }
     }
 
     /// <summary>
     /// Writes <paramref name="directory"/>/<c>config.json</c> and <c>model.safetensors</c> (in <paramref name="dtype"/>,
     /// float32 or bfloat16), and copies tokenizer files from <paramref name="tokenizerSourceDirectory"/> if given.
-    /// The result loads back with <see cref="Load"/>.
+    /// The result loads back with <see cref="Load"/>. With <paramref name="maxShardBytes"/>, the weights are split as
+    /// <c>save_pretrained</c> splits them: <c>model-0000i-of-0000n.safetensors</c> plus <c>model.safetensors.index.json</c>.
     /// </summary>
-    public static void Save(CausalLMBase model, string directory, ScalarType dtype = ScalarType.Float32, string? tokenizerSourceDirectory = null)
+    public static void Save(CausalLMBase model, string directory, ScalarType dtype = ScalarType.Float32, string? tokenizerSourceDirectory = null,
+                            long? maxShardBytes = null)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             throw new ArgumentException($"save as Float32 or BFloat16, not {dtype}", nameof(dtype));
@@ -129,7 +146,8 @@ public sealed class PretrainedModel : IDisposable
                 if (model.IsStoredTransposed(name)) t = t.t();
                 tensors.Add(new(name, t));
             }
-            SafetensorsFile.Write(Path.Combine(directory, WeightsFileName), tensors);
+            if (maxShardBytes is long limit) WriteShards(directory, tensors, limit);
+            else SafetensorsFile.Write(Path.Combine(directory, WeightsFileName), tensors);
         }
         if (tokenizerSourceDirectory is not null && Path.GetFullPath(tokenizerSourceDirectory) != Path.GetFullPath(directory))
             foreach (var fileName in TokenizerFiles)
@@ -137,6 +155,38 @@ public sealed class PretrainedModel : IDisposable
                 string source = Path.Combine(tokenizerSourceDirectory, fileName);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(directory, fileName), overwrite: true);
             }
+    }
+
+    // Greedy packing in parameter order (a tensor larger than the limit gets a shard of its own), as transformers does.
+    private static void WriteShards(string directory, List<KeyValuePair<string, Tensor>> tensors, long limit)
+    {
+        var shards = new List<List<KeyValuePair<string, Tensor>>> { new() };
+        long size = 0;
+        foreach (var t in tensors)
+        {
+            long bytes = t.Value.NumberOfElements * t.Value.ElementSize;
+            if (size > 0 && size + bytes > limit) { shards.Add([]); size = 0; }
+            shards[^1].Add(t);
+            size += bytes;
+        }
+        using var stream = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("metadata");
+            w.WriteNumber("total_size", tensors.Sum(t => t.Value.NumberOfElements * t.Value.ElementSize));
+            w.WriteEndObject();
+            w.WriteStartObject("weight_map");
+            for (int i = 0; i < shards.Count; i++)
+            {
+                string name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+                SafetensorsFile.Write(Path.Combine(directory, name), shards[i]);
+                foreach (var t in shards[i]) w.WriteString(t.Key, name);
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        File.WriteAllBytes(Path.Combine(directory, CheckpointWeights.IndexFileName), stream.ToArray());
     }
 
     public void Dispose() => Model.Dispose();

@@ -109,18 +109,28 @@ public sealed class SafetensorsFile
         return new SafetensorsEntry(name, info.Type, shape, begin, end);
     }
 
-    /// <summary>Reads one tensor into a new CPU tensor of its stored dtype.</summary>
-    public Tensor Read(string name)
+    /// <summary>
+    /// Reads one tensor into a new CPU tensor of its stored dtype, straight into the tensor's memory in chunks (no
+    /// managed copy of the data: a multi-GB checkpoint is never held twice, and a tensor may exceed 2 GB).
+    /// </summary>
+    public unsafe Tensor Read(string name)
     {
         if (!Entries.TryGetValue(name, out var entry)) throw new ModelLoadException(Path, name, "tensor not found");
         var tensor = torch.empty(entry.Shape, entry.DType);
-        var target = tensor.bytes;
-        using var stream = File.OpenRead(Path);
+        long length = entry.End - entry.Begin;
+        if (length == 0) return tensor;
+        var data = (byte*)Models.NativeTensor.Data(tensor);
+        using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
         stream.Seek(_dataStart + entry.Begin, SeekOrigin.Begin);
-        var buffer = new byte[entry.End - entry.Begin];
-        stream.ReadExactly(buffer);
-        buffer.CopyTo(target);
-        tensor.bytes = target;
+        const int Chunk = 64 << 20;
+        for (long done = 0; done < length;)
+        {
+            int n = (int)Math.Min(Chunk, length - done);
+            try { stream.ReadExactly(new Span<byte>(data + done, n)); }
+            catch (EndOfStreamException e) { tensor.Dispose(); throw new ModelLoadException(Path, name, "truncated: the file ends inside this tensor's data", e); }
+            done += n;
+        }
+        GC.KeepAlive(tensor);
         return tensor;
     }
 

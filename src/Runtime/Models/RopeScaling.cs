@@ -99,6 +99,19 @@ public sealed record RopeScaling
     }
 
     /// <summary>
+    /// The scaled inverse frequencies (<c>[headDim / 2]</c>) and the cos/sin factor for a model with these dimensions:
+    /// what the rotary tables are built from, for inspection and tests.
+    /// </summary>
+    public (float[] InverseFrequencies, double AttentionFactor) Compute(int headDim, double theta, int maxPositionEmbeddings)
+    {
+        using var scope = torch.NewDisposeScope();
+        using Scalar d = headDim;
+        var plain = torch.pow(theta, torch.arange(0, headDim, 2, ScalarType.Int64).to_type(ScalarType.Float32) / d).reciprocal();
+        var (inv, factor) = Apply(plain, headDim, theta, maxPositionEmbeddings);
+        return (inv.data<float>().ToArray(), factor);
+    }
+
+    /// <summary>
     /// Rewrites plain RoPE's inverse frequencies <paramref name="invFreq"/> (<c>[headDim / 2]</c> float32, <c>1 / theta^(2i/d)</c>)
     /// and returns the factor applied to cos and sin (1 except for yarn).
     /// </summary>
