@@ -25,6 +25,7 @@ public static class Cli
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(TraceCommand.Create(context));
         root.Subcommands.Add(TreeShapeCommand.Create(context));
+        root.Subcommands.Add(InspectCommand.Create(context));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
     }

@@ -22,7 +22,7 @@ internal static class TraceCommand
             var parameters = decode.Parameters(parse, resolved.Plan);
             var options = decode.Generation(parse);
             var (device, dtype) = decode.Torch(parse);
-            using var binding = new ModelBinding(decode.Paths(parse), device, dtype);
+            using var binding = new ModelBinding(decode.Paths(parse), device, dtype, context.Error);
             var models = binding.Bind(resolved.Plan);
             string text = parse.GetValue(prompt)!;
             int promptTokens = models.Tokenizer.Encode(text, options.AddBos).Length;

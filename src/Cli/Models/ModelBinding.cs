@@ -27,12 +27,16 @@ public sealed class ModelBinding : IDisposable
     private readonly Dictionary<string, PretrainedModel> _models = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MedusaHeads> _heads = new(StringComparer.Ordinal);
 
+    private readonly TextWriter? _progress;
+
     /// <param name="dtype">null: each directory in the dtype <see cref="AutoDType.For"/> picks for it.</param>
-    public ModelBinding(ModelPaths paths, Device device, ScalarType? dtype)
+    /// <param name="progress">Where to report loading progress of large checkpoints (the CLI's stderr), or null.</param>
+    public ModelBinding(ModelPaths paths, Device device, ScalarType? dtype, TextWriter? progress = null)
     {
         Paths = paths;
         Device = device;
         DType = dtype;
+        _progress = progress;
     }
 
     public ModelPaths Paths { get; }
@@ -62,6 +66,9 @@ public sealed class ModelBinding : IDisposable
             set.Add(role.Role, LoadHeads(Paths.HeadsDir, role.Role, target.Model));
         }
         main ??= plan.Models.Count > 0 ? null : throw new CliException($"strategy '{plan.Name}' declares no model");
+        if (main is not null)
+            foreach (var role in plan.Models.Where(m => m.Kind == ModelKind.Causal && m.Role != mainRole))
+                DraftCompatibility.Check(main, _models[Path.GetFullPath(Paths.DraftDir)], role.Role);
         var tokenizer = main?.Tokenizer ?? throw new CliException(
             $"the model in {main?.Directory ?? Paths.Target} has no tokenizer (expected tokenizer.model, or vocab.json + merges.txt)");
         return new BoundModels(set, tokenizer, main.Model);
@@ -92,7 +99,7 @@ public sealed class ModelBinding : IDisposable
         if (_models.TryGetValue(key, out var loaded)) return loaded;
         if (!Directory.Exists(dir))
             throw new CliException($"model directory not found for role '{role}': {dir} (pass {option} DIR)");
-        var model = PretrainedModel.Load(dir, Device, DType ?? AutoDType.For(dir, Device));
+        var model = PretrainedModel.Load(dir, Device, DType ?? AutoDType.For(dir, Device), progress: LoadProgressReporter.For(_progress, dir));
         model.Model.eval();
         _models[key] = model;
         return model;
