@@ -20,7 +20,7 @@ Llama 2 and Gemma 3 tokenizer data of tools/fetch-tokenizers.sh ship no tokenize
     tokenizer.json's merges do.
   - Gemma3Model.set_vocab without a tokenizer.model takes the GPT-2 byte-level path, whose pre-tokenizer hash does not
     know Gemma and stops. We convert it as the Llama/SPM vocabulary it is (LlamaHfVocab), with add_space_prefix
-    false, which is what its tokenizer.model path writes.
+    false, which is what its tokenizer.model path writes, and only the ids the embedding has rows for.
 """
 import runpy
 import sys
@@ -62,7 +62,9 @@ if not tokenizer_model.is_file() and tokenizer_json.is_file():
     import json  # noqa: E402
 
     with open(tokenizer_json, encoding="utf-8") as f:
-        model_json = json.load(f)["model"]
+        tokenizer_data = json.load(f)
+    model_json = tokenizer_data["model"]
+    added = {e["id"]: bool(e.get("special")) for e in tokenizer_data.get("added_tokens", [])}
     if model_json.get("type") == "BPE" and model_json.get("byte_fallback"):
         token_score = {}
         for rank, merge in enumerate(model_json.get("merges", [])):
@@ -75,10 +77,25 @@ if not tokenizer_model.is_file() and tokenizer_json.is_file():
         import conversion.gemma  # noqa: E402
 
         def gemma3_set_vocab(self):
-            if (self.dir_model / "tokenizer.model").is_file():
-                self._set_vocab_sentencepiece()
-            else:
-                self._set_vocab_llama_hf()
+            # _set_vocab_llama_hf, except that ids beyond the embedding (Gemma 3's tokenizer.json adds
+            # <image_soft_token> = 262144 to a 262144-row text model) are left out, as its tokenizer.model has them.
+            vocab = gguf.LlamaHfVocab(self.dir_model)
+            n_vocab = self.hparams["vocab_size"]
+            tokens, scores, toktypes = [], [], []
+            for token_id, (text, score, toktype) in enumerate(list(vocab.all_tokens())[:n_vocab]):
+                # Added tokens inside the base vocabulary (Gemma's <html>, <h1>, whitespace runs, ...) are
+                # USER_DEFINED (matched whole) or CONTROL, as tokenizer.model's piece types make them.
+                if token_id in added and toktype == gguf.TokenType.NORMAL:
+                    toktype = gguf.TokenType.CONTROL if added[token_id] else gguf.TokenType.USER_DEFINED
+                tokens.append(text)
+                scores.append(score)
+                toktypes.append(toktype)
+            self.gguf_writer.add_tokenizer_model("llama")
+            self.gguf_writer.add_tokenizer_pre("default")
+            self.gguf_writer.add_token_list(tokens)
+            self.gguf_writer.add_token_scores(scores)
+            self.gguf_writer.add_token_types(toktypes)
+            gguf.SpecialVocab(self.dir_model, n_vocab=len(tokens)).add_to_gguf(self.gguf_writer)
             self.gguf_writer.add_add_space_prefix(False)
 
         conversion.gemma.Gemma3Model.set_vocab = gemma3_set_vocab
