@@ -114,6 +114,46 @@ function casesFor(t) {
   return cases;
 }
 
+// Single-feature templates: each construct chat templates use, rendered by the reference on its own, so a difference
+// points at one construct rather than at a whole template. Written to features.json.
+const featureCases = [
+  ["output_values", "{{ 1 }}|{{ 2.5 }}|{{ 3.0 }}|{{ true }}|{{ none }}|{{ undefined_name }}|{{ 'a' ~ 1 ~ 2.0 }}|{{ [1, 'x', none] }}|{{ {'k': [1, 2]} }}", {}],
+  ["arithmetic", "{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 10 - 2 - 3 }} {{ -3 + 1 }} {{ 1.5 * 2 }}", {}],
+  ["comparisons", "{{ 1 < 2 }} {{ 2 <= 1 }} {{ 'a' == 'a' }} {{ 'a' != 'b' }} {{ 1 == 1.0 }} {{ none == none }} {{ x == none }} {{ not true }} {{ true and 'yes' }} {{ '' or 'fallback' }} {{ [] or 'empty' }}", {}],
+  ["membership", "{{ 'b' in 'abc' }} {{ 'z' not in 'abc' }} {{ 2 in [1, 2] }} {{ 'k' in {'k': 1} }} {{ 'q' in d }} {{ 'x' in missing }}", { d: { q: 1 } }],
+  ["ternary", "{{ 'yes' if flag else 'no' }}|{{ 'a' if false else 'b' if true else 'c' }}|{{ 'shown' if flag }}|{{ 'hidden' if not flag }}", { flag: true }],
+  ["if_elif_else", "{% for n in [1, 2, 3, 4] %}{% if n == 1 %}one{% elif n == 2 %}two{% elif n == 3 %}three{% else %}many{% endif %},{% endfor %}", {}],
+  ["loop_variables", "{% for x in items %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.revindex0 }}/{{ loop.first }}/{{ loop.last }}/{{ loop.length }}/{{ loop.previtem }}/{{ loop.nextitem }};{% endfor %}", { items: ["a", "b", "c"] }],
+  ["loop_else_and_filter", "{% for x in [] %}never{% else %}empty{% endfor %}|{% for x in [1, 2, 3, 4, 5, 6] if x is even %}{{ x }}{% endfor %}|{% for x in [1, 2] if x > 5 %}{{ x }}{% else %}none-left{% endfor %}", {}],
+  ["loop_over_mapping", "{% for k in d %}{{ k }};{% endfor %}|{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}|{% for k, v in d | items %}{{ k }}:{{ v }};{% endfor %}|{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }};{% endfor %}", { d: { z: 1, a: 2, m: 3 } }],
+  ["loop_break", "{% for x in range(10) %}{% if x == 3 %}{% break %}{% endif %}{{ x }}{% endfor %}", {}],
+  ["loop_scope", "{% set x = 'outer' %}{% for i in [1, 2] %}{% set x = 'inner' ~ i %}{{ x }};{% endfor %}{{ x }}", {}],
+  ["namespace", "{% set ns = namespace(count=0, found=false, name='') %}{% for m in messages %}{% if m.role == 'user' %}{% set ns.count = ns.count + 1 %}{% set ns.name = m.content %}{% endif %}{% endfor %}{{ ns.count }} {{ ns.found }} {{ ns.name }}", { messages: [{ role: "user", content: "a" }, { role: "assistant", content: "b" }, { role: "user", content: "c" }] }],
+  ["set_block_and_tuple", "{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set block %}  inside {{ a }}  {% endset %}[{{ block }}]", {}],
+  ["macro", "{% macro greet(name, punct='!') %}Hello {{ name }}{{ punct }}{% endmacro %}{{ greet('Ann') }} {{ greet('Bob', '?') }} {{ greet(name='Cy', punct='.') }}", {}],
+  ["macro_kwargs_varargs", "{% macro f(a) %}{{ a }}|{{ varargs }}|{{ kwargs }}{% endmacro %}{{ f(1, 2, 3, x=4) }}", {}],
+  ["call_block", "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% call wrap('b') %}bold {{ 1 + 1 }}{% endcall %}", {}],
+  ["filter_block", "{% filter upper %}shout {{ 'this' }}{% endfilter %}", {}],
+  ["string_methods", "{{ s.upper() }}|{{ s.lower() }}|{{ s.title() }}|{{ s.capitalize() }}|{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ s.startswith('  He') }}|{{ s.endswith(('x', 'd  ')) }}|{{ s.length }}", { s: "  hello wORLD-foo_bar d  " }],
+  ["split_and_replace", "{{ 'a,b,,c'.split(',') }}|{{ '  a  b \n c '.split() }}|{{ 'a-b-c'.split('-', 1) }}|{{ 'aaa'.replace('a', 'b', 2) }}|{{ 'abc'.replace('', '-') }}|{{ 'x.y'.replace('.', '') }}", {}],
+  ["indexing_and_slicing", "{{ xs[0] }} {{ xs[-1] }} {{ xs[1:3] }} {{ xs[::-1] }} {{ xs[:-2] }} {{ xs[::2] }} {{ xs[5:] }} {{ s[1:4] }} {{ s[::-1] }} {{ s[0] }} {{ s[-1] }} {{ xs[10] }}", { xs: [1, 2, 3, 4, 5], s: "héllo🙂x" }],
+  ["member_access", "{{ d.a }} {{ d['a'] }} {{ d.missing }} {{ d.get('a') }} {{ d.get('missing', 'dflt') }} {{ d.nested.x }} {{ d['nested']['x'] }} {{ d.keys() }} {{ d.values() }} {{ xs.length }}", { d: { a: 1, nested: { x: "deep" } }, xs: [1, 2] }],
+  ["tests", "{{ x is defined }} {{ y is defined }} {{ y is undefined }} {{ n is none }} {{ s is string }} {{ d is mapping }} {{ xs is iterable }} {{ s is iterable }} {{ 3 is odd }} {{ 4 is even }} {{ 1 is number }} {{ 1 is integer }} {{ true is boolean }} {{ false is false }} {{ s is not string }} {{ 'abc' is lower }} {{ 'ABC' is upper }}", { x: 1, n: null, s: "t", d: {}, xs: [] }],
+  ["filters_text", "{{ '  pad  ' | trim }}|{{ 'Hi' | upper }}|{{ 'Hi' | lower }}|{{ 'a b' | title }}|{{ 'abc' | length }}|{{ 'x' | string }}|{{ 3 | string }}|{{ 'a\nb\n\nc' | indent(2) }}|{{ 'a\nb' | indent(2, true) }}|{{ 'x-y' | replace('-', '+') }}|{{ '42' | int }}|{{ '4.5' | float }}|{{ 'zz' | int }}", {}],
+  ["filters_lists", "{{ xs | length }}|{{ xs | first }}|{{ xs | last }}|{{ xs | join }}|{{ xs | join(', ') }}|{{ xs | reverse | list }}|{{ xs | sort }}|{{ xs | sort(reverse=true) }}|{{ [3, 1, 3, 2] | unique }}|{{ ['b', 'A', 'c'] | sort }}", { xs: [3, 1, 2] }],
+  ["filters_mappings", "{{ d | length }}|{{ d | items }}|{{ d | dictsort }}|{{ d | dictsort(reverse=true) }}", { d: { b: 2, a: 1, c: 3 } }],
+  ["default_filter", "{{ missing | default('dflt') }}|{{ '' | default('empty-kept') }}|{{ '' | default('empty-replaced', true) }}|{{ none | default('none-kept') }}|{{ 'v' | default('unused') }}", {}],
+  ["select_reject_map", "{{ tools | selectattr('enabled') | map(attribute='name') | join(',') }}|{{ tools | rejectattr('enabled') | map(attribute='name') | join(',') }}|{{ tools | selectattr('kind', 'equalto', 'fn') | length }}|{{ tools | map(attribute='missing', default='?') | join }}|{{ tools | sort(attribute='name') | map(attribute='name') | join }}", { tools: [{ name: "b", enabled: true, kind: "fn" }, { name: "a", enabled: false, kind: "fn" }, { name: "c", enabled: true, kind: "api" }] }],
+  ["tojson", "{{ v | tojson }}|{{ v | tojson(indent=2) }}|{{ v | tojson(sort_keys=true) }}|{{ v | tojson(ensure_ascii=true) }}|{{ v | tojson(separators=(',', ':')) }}|{{ 'q\"uote\\\\ \t' | tojson }}|{{ [] | tojson(indent=2) }}|{{ {} | tojson }}", { v: { z: [1, 2.5, true, null], a: "Zürich 🙂", n: { x: {} } } }],
+  ["range_and_numbers", "{{ range(3) | list }}|{{ range(1, 7, 2) | list }}|{{ range(5, 0, -2) | list }}|{{ -5 | abs }}|{{ 3.7 | int }}|{{ 2 | float }}", {}],
+  ["whitespace_control", "a  {%- if true -%}  b  {%- endif -%}  c\n  {{- ' d ' -}}  \n e {#- comment -#} f {# kept #} g", {}],
+  ["trim_and_lstrip_blocks", "line1\n    {% if true %}\n    kept indent\n    {% endif %}\nline2\n{# comment #}\nline3\n  {{ 'expr keeps its indent' }}\nend\n", {}],
+  ["string_concat_and_literals", "{{ 'a' 'b' \"c\" }}|{{ 'it\\'s' }}|{{ \"tab\\there\" }}|{{ '\\u00e9\\x41' }}|{{ 'n=' + 1 }}|{{ 1 ~ 2 }}|{{ [1] + [2] }}", {}],
+  ["raise_exception", "{% if messages | length == 0 %}{{ raise_exception('No messages given: ' ~ 0) }}{% endif %}ok", { messages: [] }],
+  ["undefined_operation", "{{ missing + 1 }}", {}],
+  ["unknown_filter", "{{ 'x' | no_such_filter }}", {}],
+];
+
 const { Template } = loadJinja();
 mkdirSync(out, { recursive: true });
 for (const t of templates) {
@@ -141,4 +181,23 @@ for (const t of templates) {
   writeFileSync(join(out, `${t.name}.json`), JSON.stringify(fixture, null, 1) + "\n");
   const errors = cases.filter((c) => c.expected_error !== undefined).length;
   console.log(`${t.name}: ${cases.length} cases (${errors} expected errors)`);
+}
+
+{
+  const cases = featureCases.map(([name, text, variables]) => {
+    let result;
+    try {
+      result = { expected: new Template(text).render(variables) };
+    } catch (e) {
+      result = { expected_error: e.message };
+    }
+    return { name, template: text, variables, ...result };
+  });
+  writeFileSync(join(out, "features.json"), JSON.stringify({
+    template_name: "features",
+    source: "single-construct templates written for this fixture",
+    reference: `@huggingface/jinja@${JINJA_VERSION} (trim_blocks, lstrip_blocks)`,
+    cases,
+  }, null, 1) + "\n");
+  console.log(`features: ${cases.length} cases (${cases.filter((c) => c.expected_error !== undefined).length} expected errors)`);
 }

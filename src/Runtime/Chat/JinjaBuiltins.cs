@@ -114,7 +114,7 @@ internal static class JinjaBuiltins
             if (a == 0 && b < 0) throw new JinjaRuntimeError("0.0 cannot be raised to a negative power");
             double power = Math.Pow(a, b);
             if (!double.IsFinite(power)) throw new JinjaRuntimeError("the power is not a finite real number");
-            return left is double || right is double || b < 0 ? power : (long)power;
+            return left is double || right is double || b < 0 ? power : (object)(long)power;
         }
         if (JinjaValue.IsNumber(left) && JinjaValue.IsNumber(right))
         {
@@ -483,7 +483,7 @@ internal static class JinjaBuiltins
             case long or double:
                 return name switch
                 {
-                    "abs" => v is long l ? Math.Abs(l) : Math.Abs((double)v),
+                    "abs" => v is long l ? (object)Math.Abs(l) : Math.Abs((double)v),
                     "int" => v is long ? v : (long)Math.Floor((double)v),
                     "float" => Number(v),
                     _ => throw Cannot(name, v),

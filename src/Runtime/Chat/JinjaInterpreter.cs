@@ -406,7 +406,7 @@ internal sealed class JinjaInterpreter
         long sign = unary.Operator == "-" ? -1 : 1;
         return operand switch
         {
-            long l => sign * l,
+            long l => (object)(sign * l),
             double d => sign * d,
             bool b => sign * (b ? 1L : 0L),
             _ => throw new JinjaRuntimeError($"unary '{unary.Operator}' needs a number, got a {JinjaValue.TypeName(operand)}"),

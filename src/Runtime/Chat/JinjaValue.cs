@@ -274,8 +274,8 @@ internal static class JinjaValue
         System.Text.Json.JsonValueKind.False => false,
         System.Text.Json.JsonValueKind.String => e.GetString(),
         // JSON numbers that are whole are integers, as JavaScript (and so the reference) reads them.
-        System.Text.Json.JsonValueKind.Number => e.TryGetInt64(out long l) ? l
-            : e.GetDouble() is var d && d % 1 == 0 && Math.Abs(d) < 9.007199254740992e15 ? (long)d : d,
+        System.Text.Json.JsonValueKind.Number => e.TryGetInt64(out long l) ? (object)l
+            : e.GetDouble() is var d && d % 1 == 0 && Math.Abs(d) < 9.007199254740992e15 ? (object)(long)d : d,
         System.Text.Json.JsonValueKind.Array => new JinjaList(e.EnumerateArray().Select(FromJson)),
         _ => ToDictFromJson(e),
     };

@@ -35,7 +35,7 @@ public sealed class ChatTemplateFixtureTests
     public void Every_fixture_file_is_covered_and_has_cases_of_every_kind()
     {
         var files = Directory.GetFiles(FixtureDirectory, "*.json").Select(Path.GetFileNameWithoutExtension).Order().ToArray();
-        Assert.Equal(Templates.Order().ToArray(), files);
+        Assert.Equal(Templates.Append("features").Order().ToArray(), files);
         int total = 0, errors = 0;
         foreach (var name in Templates)
         {
@@ -77,14 +77,47 @@ public sealed class ChatTemplateFixtureTests
                 if (error is not null) failures.Add($"{caseName}: raised {error.Message}");
                 else if (actual != expected.GetString()) failures.Add($"{caseName}:\n  expected {Show(expected.GetString())}\n  actual   {Show(actual)}");
             }
-            else
-            {
-                string message = c.GetProperty("expected_error").GetString()!;
-                if (error is null) failures.Add($"{caseName}: rendered {Show(actual)} but the reference raised '{message}'");
-                else if (!error.Raised || error.TemplateMessage != message) failures.Add($"{caseName}: raised '{error.TemplateMessage}' (raised={error.Raised}), reference '{message}'");
-            }
+            else CheckError(failures, caseName, template.Text, c.GetProperty("expected_error").GetString()!, actual, error);
         }
         Assert.True(failures.Count == 0, $"{name}: {failures.Count} case(s) differ from @huggingface/jinja:\n" + string.Join("\n", failures));
+    }
+
+    /// <summary>A template that calls raise_exception must fail with exactly its message; any other failure of the
+    /// reference must be a render error of ours too (the wording of engine errors is our own).</summary>
+    private static void CheckError(List<string> failures, string caseName, string templateText, string message, string? actual, ChatTemplateRenderException? error)
+    {
+        if (error is null) failures.Add($"{caseName}: rendered {Show(actual)} but the reference raised '{message}'");
+        else if (templateText.Contains("raise_exception(", StringComparison.Ordinal) && (!error.Raised || error.TemplateMessage != message))
+            failures.Add($"{caseName}: raised '{error.TemplateMessage}' (raised={error.Raised}), reference '{message}'");
+    }
+
+    /// <summary>features.json: one construct per template (loops, macros, filters, tests, slicing, whitespace
+    /// control, tojson…), each rendered on its own by the reference.</summary>
+    [Fact]
+    public void Each_construct_renders_as_the_reference_renders_it()
+    {
+        using var doc = Load("features");
+        var failures = new List<string>();
+        int count = 0;
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            count++;
+            string caseName = c.GetProperty("name").GetString()!, text = c.GetProperty("template").GetString()!;
+            var variables = c.GetProperty("variables").EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
+            string? actual = null;
+            ChatTemplateRenderException? error = null;
+            try { actual = JinjaTemplate.Parse(text, caseName).Render(variables); }
+            catch (ChatTemplateRenderException e) { error = e; }
+            catch (ChatTemplateSyntaxException e) { failures.Add($"{caseName}: does not parse: {e.Message}"); continue; }
+            if (c.TryGetProperty("expected", out var expected))
+            {
+                if (error is not null) failures.Add($"{caseName}: raised {error.Message}");
+                else if (actual != expected.GetString()) failures.Add($"{caseName}:\n  expected {Show(expected.GetString())}\n  actual   {Show(actual)}");
+            }
+            else CheckError(failures, caseName, text, c.GetProperty("expected_error").GetString()!, actual, error);
+        }
+        Assert.True(count >= 30, $"only {count} feature cases");
+        Assert.True(failures.Count == 0, $"{failures.Count} construct(s) differ from @huggingface/jinja:\n" + string.Join("\n", failures));
     }
 
     /// <summary>The same cases through the chat-level entry point (role/content turns and options), for every case
