@@ -5,8 +5,10 @@ namespace Pardec.Runtime.Tokenization;
 /// byte-fallback tokenizers split one UTF-8 character over several ids; decoding such a prefix yields U+FFFD, so we
 /// hold text back while the decoded tail ends in U+FFFD. We decode a short window of recent ids (HF TextStreamer's
 /// prefix/read offsets) behind a fixed anchor token whose text is then stripped: SentencePiece decoders drop the
-/// leading space of the first word piece of a sequence (and Microsoft.ML.Tokenizers treats a lone "▁" after byte
-/// pieces as that first piece), so without the anchor spaces at window starts would vanish.
+/// leading space of the first word piece of a sequence (Hugging Face's Llama 2 tokenizer.json ends its decoder with
+/// <c>Strip(" ", 1)</c>; Microsoft.ML.Tokenizers treats a lone "▁" after byte pieces as that first piece), so without
+/// the anchor spaces at window starts would vanish. Byte-level decoders (Llama 3, Qwen) and byte-fallback ones (Llama 2,
+/// Gemma) both decode an incomplete character to U+FFFD, which is what holds text back.
 /// </summary>
 public sealed class StreamingDetokenizer
 {
