@@ -205,7 +205,7 @@ internal sealed class JinjaLexer
             if (c is '\'' or '"')
             {
                 int at = _cursor++;
-                string text = ConsumeWhile(ch => ch != c);
+                string text = ConsumeWhile(ch => ch != c, openedAt: at);
                 Add(JinjaTokenKind.StringLiteral, text, at);
                 _cursor++;
                 continue;
@@ -250,10 +250,10 @@ internal sealed class JinjaLexer
 
     // As the reference: escapes are decoded wherever a run is consumed, and a run that reaches the end of the text is
     // an error (an unterminated string, or a tag that never closes).
-    private string ConsumeWhile(Func<char, bool> predicate)
+    private string ConsumeWhile(Func<char, bool> predicate, int? openedAt = null)
     {
         var text = new StringBuilder();
-        int start = _cursor;
+        int start = openedAt ?? _cursor;
         while (_cursor < _src.Length && predicate(_src[_cursor]))
         {
             if (_src[_cursor] == '\\')

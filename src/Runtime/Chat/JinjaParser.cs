@@ -444,6 +444,8 @@ internal sealed class JinjaParser
             }
             arguments.Add(argument);
             if (Is(JinjaTokenKind.Comma)) _current++;
+            else if (!Is(JinjaTokenKind.CloseParen))
+                throw Peek() is { } t ? Error($"expected ',' or ')' in the argument list, found {Describe(t)}", t) : Error("'(' is not closed: expected ')'", open);
         }
         Expect(JinjaTokenKind.CloseParen, "')'");
         return arguments;
