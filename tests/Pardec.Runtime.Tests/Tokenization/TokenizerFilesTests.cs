@@ -133,6 +133,18 @@ public sealed class TokenizerFilesTests
     }
 
     [Fact]
+    public void A_corrupt_tokenizer_config_in_a_model_directory_names_the_file()
+    {
+        using var dir = new TempDir();
+        File.Copy(Path.Combine(Fixture("spm"), "tokenizer.model"), Path.Combine(dir.Path, "tokenizer.model"));
+        string config = Path.Combine(dir.Path, TokenizerConfig.FileName);
+        File.WriteAllText(config, """{"bos_token": "<s>" """);
+        var e = Assert.Throws<ModelLoadException>(() => TextTokenizer.FromDirectory(dir.Path));
+        Assert.Equal(config, e.FilePath);
+        Assert.Contains("not valid JSON", e.Message);
+    }
+
+    [Fact]
     public void From_directory_prefers_tokenizer_json_and_keeps_reading_tokenizer_model()
     {
         using var dir = new TempDir();
