@@ -73,7 +73,7 @@ internal static class TreeShapeCommand
             using var binding = new ModelBinding(paths, device, dtype);
             var targetModel = binding.Load(paths.Target, "target", "--target");
             var draftModel = binding.Load(paths.DraftDir, "draft", "--draft");
-            var tokenizer = targetModel.Tokenizer ?? throw new CliException($"the model in {paths.Target} has no tokenizer (expected tokenizer.model)");
+            var tokenizer = targetModel.Tokenizer ?? throw new CliException($"the model in {paths.Target} has no tokenizer (expected tokenizer.json, tokenizer.model, or vocab.json + merges.txt)");
             if (draftModel.Model.Config.VocabSize != targetModel.Model.Config.VocabSize)
                 throw new CliException($"the draft's vocabulary ({draftModel.Model.Config.VocabSize}) differs from the target's ({targetModel.Model.Config.VocabSize})");
             int window = Math.Min(targetModel.Model.Config.MaxPositionEmbeddings, draftModel.Model.Config.MaxPositionEmbeddings);

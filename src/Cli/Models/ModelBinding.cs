@@ -70,7 +70,7 @@ public sealed class ModelBinding : IDisposable
             foreach (var role in plan.Models.Where(m => m.Kind == ModelKind.Causal && m.Role != mainRole))
                 DraftCompatibility.Check(main, _models[Path.GetFullPath(Paths.DraftDir)], role.Role);
         var tokenizer = main?.Tokenizer ?? throw new CliException(
-            $"the model in {main?.Directory ?? Paths.Target} has no tokenizer (expected tokenizer.model, or vocab.json + merges.txt)");
+            $"the model in {main?.Directory ?? Paths.Target} has no tokenizer (expected tokenizer.json, tokenizer.model, or vocab.json + merges.txt)");
         return new BoundModels(set, tokenizer, main.Model);
     }
 

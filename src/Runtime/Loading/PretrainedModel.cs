@@ -41,10 +41,14 @@ public sealed class PretrainedModel : IDisposable
         var tokenizer = TextTokenizer.FromDirectory(directory, config);
         if (tokenizer is null && requireTokenizer)
             throw new ModelLoadException(directory, null,
-                "no tokenizer found: expected tokenizer.model (SentencePiece) or vocab.json + merges.txt");
+                "no tokenizer found: expected tokenizer.json, tokenizer.model (SentencePiece) or vocab.json + merges.txt");
+        // Ids past the embedding are allowed only for special tokens text never encodes to (Gemma 3's tokenizer carries
+        // <image_soft_token> at 262144 for its multimodal sibling; the text model's vocab_size is 262144).
         if (tokenizer is not null && tokenizer.VocabSize > config.VocabSize)
-            throw new ModelLoadException(tokenizer.SourcePath, "vocab_size",
-                $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size (embedding rows) is {config.VocabSize}");
+            for (int id = config.VocabSize; id < tokenizer.VocabSize; id++)
+                if (!tokenizer.IsSpecial(id) && tokenizer.IdToToken(id) is not null)
+                    throw new ModelLoadException(tokenizer.SourcePath, "vocab_size",
+                        $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size (embedding rows) is {config.VocabSize}; id {id} ('{tokenizer.IdToToken(id)}') has no embedding");
         var model = LoadModel(directory, config, device, dtype, progress);
         return new PretrainedModel(directory, config, model, tokenizer);
     }
