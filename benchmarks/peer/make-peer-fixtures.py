@@ -116,7 +116,7 @@ def make(family, prompts, env):
     reference = {
         "family": family,
         "published": spec["published"],
-        "llama_cpp": f"{commit} (node-llama-cpp@3.21.1), convert_hf_to_gguf.py --outtype f32, greedy_dump: f32 KV cache, no flash attention, 1 thread",
+        "llama_cpp": f"{commit} (node-llama-cpp@3.21.1), convert_hf_to_gguf.py --outtype f32, greedy_dump (build-exact: f32 GELU) with an f32 KV cache, no flash attention, 1 thread",
         "new_tokens": NEW_TOKENS,
         "top5_steps": TOP_STEPS,
         "prompts": cases,
