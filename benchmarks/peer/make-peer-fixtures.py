@@ -69,9 +69,10 @@ def make(family, prompts, env):
     gguf = WORK / f"{family}.f32.gguf"
     if hf_dir.exists():
         subprocess.run(["rm", "-rf", str(hf_dir)], check=True)
-    # PARDEC_SEEDED_CHECKPOINT: an already built executable taking the same arguments (any build of the command).
+    # Not built here (build it first, under the build lock): --no-build. PARDEC_SEEDED_CHECKPOINT: an already built
+    # executable taking the same arguments (any build of the command).
     writer = os.environ.get("PARDEC_SEEDED_CHECKPOINT")
-    writer = [writer] if writer else ["dotnet", "run", "-c", "Release", "--project", REPO / "benchmarks/Pardec.Benchmarks", "--"]
+    writer = [writer] if writer else ["dotnet", "run", "-c", "Release", "--no-build", "--project", REPO / "benchmarks/Pardec.Benchmarks", "--"]
     run(writer + ["seeded-checkpoint", spec_path, hf_dir, "--tokenizers", TOKENIZERS])
     with open(str(gguf) + ".log", "w") as log:
         run(["/usr/bin/python3", REPO / "benchmarks/peer/shims/convert.py", LLAMA_CPP, hf_dir, "--outtype", "f32",

@@ -36,8 +36,10 @@ public sealed class RealLayoutTests
     [InlineData("llama3")]          // Llama 3.2 layout: rope_scaling llama3, explicit head_dim, tied embeddings
     [InlineData("llama3_sharded")]  // the same weights as model.safetensors.index.json + 2 shards
     [InlineData("tinyllama")]       // plain Llama 2 layout: no rope_scaling, untied lm_head
+    [InlineData("llama2_linear")]   // rope_scaling linear (old-style "type" key), multi-head attention
     [InlineData("qwen3")]           // Qwen3: per-head q/k RMSNorm, head_dim != hidden / heads
     [InlineData("qwen2")]           // Qwen2.5: q/k/v biases, bf16 storage
+    [InlineData("qwen2_yarn")]      // rope_scaling yarn (factor 4, original 32768), untied lm_head, vocab 152064
     [InlineData("mistral")]         // Mistral v0.1 fields (sliding_window 4096, beyond these contexts)
     [InlineData("gemma3")]          // Gemma 3 text: 5 sliding (window 16) + 1 full layer, two rope bases, (1+w) norms
     public void Greedy_tokens_and_logits_equal_llama_cpp(string family)
