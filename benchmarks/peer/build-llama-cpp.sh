@@ -2,7 +2,7 @@
 # Fetches and builds the peer engine (llama.cpp, C++, CPU) that benchmarks/peer/run-side-by-side.sh measures
 # Pardec against. Idempotent: each step is skipped when its output already exists.
 #
-#   benchmarks/peer/build-llama-cpp.sh [PEER_DIR]     (default: ${PEER_DIR:-$HOME/.cache/pardec-peer})
+#   benchmarks/peer/build-llama-cpp.sh [PEER_DIR]     (default: ${PEER_DIR:-$HOME/.cache/pardec-peer}; SKIP_BUILD=1: source only)
 #
 # Why npm: the machines Pardec is built on reach only the Debian/NuGet/npm registries, and the npm package
 # node-llama-cpp ships llama.cpp's full git history squashed into package/llama/gitRelease.bundle.
@@ -55,6 +55,10 @@ if ! grep -q PARDEC_LOOKAHEAD_W "$lookahead"; then
     "$lookahead"
   grep -c PARDEC_LOOKAHEAD_ "$lookahead" | grep -qx 3 || { echo "patching $lookahead failed" >&2; exit 1; }
 fi
+
+# SKIP_BUILD=1: stop after the source and the Python packages (the real-layout cross-check builds only what it needs,
+# in its own directory: build-greedy-dump.sh).
+if [[ "${SKIP_BUILD:-0}" == 1 ]]; then echo "SKIP_BUILD=1: source in $PEER_DIR/llama.cpp, not built"; exit 0; fi
 
 # 3. Configure + build (CPU only, native ISA, no tests/server/OpenSSL).
 if [[ ! -f llama.cpp/build/CMakeCache.txt ]]; then
