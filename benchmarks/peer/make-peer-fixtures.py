@@ -15,7 +15,9 @@ tokenizer data of tools/fetch-tokenizers.sh. For each family:
   4. greedy_dump decodes 64 greedy tokens per prompt and keeps, per step, the top-1 and top-2 logits, and the top-5
      ids and logits at a few steps.
 A family with "reference": "<other>" in its checkpoint.json (llama3_sharded) is converted and decoded too, and must give
-exactly the other family's tokens; it gets no reference.json of its own.
+exactly the other family's tokens; it gets no reference.json of its own. A family with "llama_cpp_as": "granite_swa"
+(mistral_swa16) is converted through an equivalent GraniteSWA directory, since llama.cpp's Mistral has no sliding
+window (granite_swa_copy).
 """
 import json
 import os
@@ -62,6 +64,40 @@ def hf_ids(tokenizer_json, texts, env):
     return out
 
 
+def granite_swa_copy(hf_dir, out_dir):
+    """The same model as a GraniteSWAForCausalLM directory: llama.cpp's `llama` architecture (which Mistral converts
+    to) has no sliding window, but its `granite_swa` one is Llama's math plus a standard sliding window on the layers
+    layer_types marks. With Granite's multipliers left out (llama.cpp's defaults: no embedding/residual scale,
+    1/sqrt(head_dim) for attention), logits_scaling 1 and attention sinks of -1e9 (exp underflows to exactly 0, so the
+    softmax is unchanged), it computes what HF's MistralForCausalLM computes with its sliding_window."""
+    import shutil
+    import struct
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = json.loads((hf_dir / "config.json").read_text())
+    config["architectures"] = ["GraniteSWAForCausalLM"]
+    config["layer_types"] = ["sliding_attention"] * config["num_hidden_layers"]
+    config["logits_scaling"] = 1.0
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if (hf_dir / name).is_file():
+            shutil.copy(hf_dir / name, out_dir / name)
+    raw = (hf_dir / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    header.pop("__metadata__", None)
+    end = max(v["data_offsets"][1] for v in header.values())
+    sink = struct.pack(f"<{config['num_attention_heads']}f", *([-1e9] * config["num_attention_heads"]))
+    extra = b""
+    for i in range(config["num_hidden_layers"]):
+        header[f"model.layers.{i}.self_attn.sinks"] = {"dtype": "F32", "shape": [config["num_attention_heads"]],
+                                                       "data_offsets": [end + len(extra), end + len(extra) + len(sink)]}
+        extra += sink
+    blob = json.dumps(header).encode()
+    blob += b" " * (-len(blob) % 8)
+    (out_dir / "model.safetensors").write_bytes(struct.pack("<Q", len(blob)) + blob + data[:end] + extra)
+
+
 def make(family, prompts, env):
     spec_path = FIXTURES / family / "checkpoint.json"
     spec = json.loads(spec_path.read_text())
@@ -74,8 +110,12 @@ def make(family, prompts, env):
     writer = os.environ.get("PARDEC_SEEDED_CHECKPOINT")
     writer = [writer] if writer else ["dotnet", "run", "-c", "Release", "--no-build", "--project", REPO / "benchmarks/Pardec.Benchmarks", "--"]
     run(writer + ["seeded-checkpoint", spec_path, hf_dir, "--tokenizers", TOKENIZERS])
+    convert_dir = hf_dir
+    if spec.get("llama_cpp_as") == "granite_swa":
+        convert_dir = WORK / f"{family}-as-granite-swa"
+        granite_swa_copy(hf_dir, convert_dir)
     with open(str(gguf) + ".log", "w") as log:
-        run(["/usr/bin/python3", REPO / "benchmarks/peer/shims/convert.py", LLAMA_CPP, hf_dir, "--outtype", "f32",
+        run(["/usr/bin/python3", REPO / "benchmarks/peer/shims/convert.py", LLAMA_CPP, convert_dir, "--outtype", "f32",
              "--outfile", gguf], stdout=log, stderr=subprocess.STDOUT, env=env)
 
     texts = [p["text"] for p in prompts]
@@ -117,7 +157,8 @@ def make(family, prompts, env):
     reference = {
         "family": family,
         "published": spec["published"],
-        "llama_cpp": f"{commit} (node-llama-cpp@3.21.1), convert_hf_to_gguf.py --outtype f32, greedy_dump (build-exact: f32 GELU) with an f32 KV cache, no flash attention, 1 thread",
+        "llama_cpp": f"{commit} (node-llama-cpp@3.21.1), convert_hf_to_gguf.py --outtype f32, greedy_dump (build-exact: f32 GELU) with an f32 KV cache, no flash attention, 1 thread"
+                     + (f"; converted as {spec['llama_cpp_as']} (see make-peer-fixtures.py)" if "llama_cpp_as" in spec else ""),
         "new_tokens": NEW_TOKENS,
         "top5_steps": TOP_STEPS,
         "prompts": cases,

@@ -41,6 +41,7 @@ public sealed class RealLayoutTests
     [InlineData("qwen2")]           // Qwen2.5: q/k/v biases, bf16 storage
     [InlineData("qwen2_yarn")]      // rope_scaling yarn (factor 4, original 32768), untied lm_head, vocab 152064
     [InlineData("mistral")]         // Mistral v0.1 fields (sliding_window 4096, beyond these contexts)
+    [InlineData("mistral_swa16")]   // Mistral with sliding_window 16 (llama.cpp reference made through granite_swa)
     [InlineData("gemma3")]          // Gemma 3 text: 5 sliding (window 16) + 1 full layer, two rope bases, (1+w) norms
     public void Greedy_tokens_and_logits_equal_llama_cpp(string family)
     {
