@@ -15,9 +15,12 @@ public static class Cli
     /// <summary>The user's input is wrong: unknown name, bad value, missing model, a .pdec with errors.</summary>
     public const int Failure = 1;
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, global::System.Console.In, output, error);
+
+    /// <param name="input">What interactive commands (chat) read: standard input, or a test's script.</param>
+    public static int Run(string[] args, TextReader input, TextWriter output, TextWriter error)
     {
-        var context = new CliContext(output, error);
+        var context = new CliContext(output, error, input);
         var root = new RootCommand("Parallel decoding for language models: run, check, list, benchmark and trace .pdec strategies, and fit tree shapes.");
         root.Subcommands.Add(RunCommand.Create(context));
         root.Subcommands.Add(CheckCommand.Create(context));
@@ -25,6 +28,7 @@ public static class Cli
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(TraceCommand.Create(context));
         root.Subcommands.Add(TreeShapeCommand.Create(context));
+        root.Subcommands.Add(ChatCommand.Create(context));
         root.Subcommands.Add(InspectCommand.Create(context));
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
@@ -58,10 +62,11 @@ public static class Cli
 /// <summary>Where a command writes: plain writers for text, and a Spectre console over the output writer for tables.</summary>
 public sealed class CliContext
 {
-    public CliContext(TextWriter output, TextWriter error)
+    public CliContext(TextWriter output, TextWriter error, TextReader? input = null)
     {
         Output = output;
         Error = error;
+        Input = input ?? global::System.Console.In;
         bool terminal = ReferenceEquals(output, global::System.Console.Out) && !global::System.Console.IsOutputRedirected;
         Console = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -75,5 +80,6 @@ public sealed class CliContext
 
     public TextWriter Output { get; }
     public TextWriter Error { get; }
+    public TextReader Input { get; }
     public IAnsiConsole Console { get; }
 }

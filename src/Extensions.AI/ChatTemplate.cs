@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.AI;
+using Pardec.Runtime.Chat;
 
 namespace Pardec.Extensions.AI;
 
@@ -26,6 +27,25 @@ public abstract class ChatTemplate
 
     /// <summary>Whether leading white space of the reply is dropped (the template ends without a trailing space).</summary>
     public virtual bool TrimReplyStart => false;
+
+    /// <summary>Whether a BOS id is prepended when the rendered prompt is encoded. Plain text: yes. A model's Jinja
+    /// template: no — it writes <c>bos_token</c> itself where the model wants it, as transformers'
+    /// <c>apply_chat_template</c> assumes.</summary>
+    public virtual bool AddBos => true;
+
+    /// <summary>Texts of special tokens that end a turn (e.g. <c>&lt;|im_end|&gt;</c>). Each one the tokenizer encodes
+    /// as a single id also stops the decode at that id, besides the model's EOS ids.</summary>
+    public virtual IReadOnlyList<string> EndOfTurnTokens => [];
+
+    /// <summary>The chat template of a model directory (<c>chat_template.jinja</c>, <c>chat_template.json</c>, or the
+    /// <c>chat_template</c> of <c>tokenizer_config.json</c>, see <see cref="ModelChatTemplate"/>), or
+    /// <see cref="PlainText"/> when it has none.</summary>
+    /// <exception cref="ChatTemplateSyntaxException">The model's template is not valid (names the file, line and column).</exception>
+    public static ChatTemplate ForModel(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        return ModelChatTemplate.FromDirectory(directory) is { } template ? new JinjaChatTemplate(template) : PlainText;
+    }
 
     private sealed class PlainTextChatTemplate : ChatTemplate
     {

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
+using Pardec.Runtime.Chat;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Tokenization;
 
@@ -9,8 +10,9 @@ namespace Pardec.Extensions.AI;
 /// <summary>Settings of a <see cref="PardecChatClient"/>.</summary>
 public sealed record PardecChatClientOptions
 {
-    /// <summary>How messages become prompt text; <see cref="ChatTemplate.PlainText"/> by default.</summary>
-    public ChatTemplate Template { get; init; } = ChatTemplate.PlainText;
+    /// <summary>How messages become prompt text. Null (the default): the model's own chat template when the
+    /// tokenizer's directory has one (<see cref="ChatTemplate.ForModel"/>), else <see cref="ChatTemplate.PlainText"/>.</summary>
+    public ChatTemplate? Template { get; init; }
 
     /// <summary>Used when <see cref="ChatOptions.MaxOutputTokens"/> is not set.</summary>
     public int DefaultMaxOutputTokens { get; init; } = 256;
@@ -61,6 +63,8 @@ public sealed class PardecChatClient : IChatClient
 
     private readonly TextDecoder _text;
     private readonly PardecChatClientOptions _options;
+    private readonly ChatTemplate _template;
+    private readonly int[] _stopIds;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
@@ -74,8 +78,13 @@ public sealed class PardecChatClient : IChatClient
         if (_options.DefaultMaxOutputTokens < 0)
             throw new ArgumentOutOfRangeException(nameof(options), _options.DefaultMaxOutputTokens, "DefaultMaxOutputTokens must be >= 0");
         _text = new TextDecoder(decoder, tokenizer);
+        _template = _options.Template ?? TemplateOf(tokenizer);
+        _stopIds = StopIds(_template, tokenizer);
         _metadata = new ChatClientMetadata("pardec", null, _options.ModelId ?? decoder.Strategy);
     }
+
+    /// <summary>How this client renders messages (the model's own template, or plain text).</summary>
+    public ChatTemplate Template => _template;
 
     /// <summary>The decoder generating the replies.</summary>
     public IDecoder Decoder => _text.Decoder;
@@ -85,7 +94,7 @@ public sealed class PardecChatClient : IChatClient
     /// <summary>The generation options a request maps to (exposed so the mapping can be inspected and tested).</summary>
     public GenerationOptions MapOptions(ChatOptions? options)
     {
-        var stops = new List<string>(_options.Template.StopSequences);
+        var stops = new List<string>(_template.StopSequences);
         if (options?.StopSequences is { } extra) stops.AddRange(extra.Where(s => !string.IsNullOrEmpty(s)));
         var mapped = new GenerationOptions
         {
@@ -95,6 +104,8 @@ public sealed class PardecChatClient : IChatClient
             TopK = options?.TopK ?? 0,
             Seed = options?.Seed ?? 0,
             StopStrings = stops,
+            AddBos = _template.AddBos,
+            EosTokenIds = _stopIds.Length == 0 ? null : [.. _text.Tokenizer.EosIds, .. _stopIds],
         };
         mapped.Validate();
         return mapped;
@@ -106,12 +117,12 @@ public sealed class PardecChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        string prompt = _options.Template.Render(messages, options?.Instructions);
+        string prompt = _template.Render(messages, options?.Instructions);
         var generation = MapOptions(options);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var trimmer = new ReplyTrimmer(_options.Template.TrimReplyStart);
+            var trimmer = new ReplyTrimmer(_template.TrimReplyStart);
             var result = await Task.Run(() => _text.Generate(prompt, generation, null, null, cancellationToken), CancellationToken.None)
                 .ConfigureAwait(false);
             ThrowIfCancelled(result, cancellationToken);
@@ -136,7 +147,7 @@ public sealed class PardecChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        string prompt = _options.Template.Render(messages, options?.Instructions);
+        string prompt = _template.Render(messages, options?.Instructions);
         var generation = MapOptions(options);
         string responseId = NewId();
         var createdAt = DateTimeOffset.UtcNow;
@@ -145,7 +156,7 @@ public sealed class PardecChatClient : IChatClient
         // Also cancelled when the caller stops enumerating early, so the worker never outlives the enumeration.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var trimmer = new ReplyTrimmer(_options.Template.TrimReplyStart);
+        var trimmer = new ReplyTrimmer(_template.TrimReplyStart);
         var work = Task.Run(() =>
         {
             try
@@ -244,6 +255,17 @@ public sealed class PardecChatClient : IChatClient
         [PropertyNames.PrefillMilliseconds] = result.Stats.PrefillTime.TotalMilliseconds,
         [PropertyNames.DecodeMilliseconds] = result.Stats.DecodeTime.TotalMilliseconds,
     };
+
+    // The template of the directory the tokenizer was read from (a model directory), if any.
+    private static ChatTemplate TemplateOf(TextTokenizer tokenizer) =>
+        File.Exists(tokenizer.SourcePath) && Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath)) is { } directory
+            ? ChatTemplate.ForModel(directory)
+            : ChatTemplate.PlainText;
+
+    // End-of-turn tokens the tokenizer knows as one id stop the decode at that id (the text match would see them too,
+    // but only after detokenising; a tokenizer without them as special tokens still stops at the text).
+    private static int[] StopIds(ChatTemplate template, TextTokenizer tokenizer) =>
+        ModelChatTemplate.EndOfTurnIds(template.EndOfTurnTokens, tokenizer);
 
     private static string NewId() => "pardec-" + Guid.NewGuid().ToString("N");
 

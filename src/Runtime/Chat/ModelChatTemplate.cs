@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Loading;
+using Pardec.Runtime.Tokenization;
 
 namespace Pardec.Runtime.Chat;
 
@@ -105,6 +107,28 @@ public sealed class ModelChatTemplate
             Variables = variables,
             Now = now,
         });
+
+    /// <summary>
+    /// Generation options for a reply in this format: the end-of-turn texts join the stop strings, BOS is added only
+    /// when the format wants it, and an end-of-turn text the tokenizer has as a single token also stops the decode at
+    /// that id (with the tokenizer's EOS ids).
+    /// </summary>
+    public GenerationOptions ForReply(GenerationOptions options, TextTokenizer tokenizer)
+    {
+        var ids = EndOfTurnIds(EndOfTurn, tokenizer);
+        return options with
+        {
+            StopStrings = [.. EndOfTurn, .. options.StopStrings.Where(s => !EndOfTurn.Contains(s))],
+            AddBos = AddBos,
+            EosTokenIds = ids.Length == 0 ? options.EosTokenIds : [.. options.EosTokenIds ?? tokenizer.EosIds, .. ids],
+        };
+    }
+
+    /// <summary>The ids of those <paramref name="texts"/> the tokenizer encodes as exactly one token (special tokens
+    /// such as <c>&lt;|im_end|&gt;</c>), other than its EOS ids. A text that takes several tokens is matched as text.</summary>
+    public static int[] EndOfTurnIds(IEnumerable<string> texts, TextTokenizer tokenizer) =>
+        texts.Select(text => tokenizer.Encode(text, addBos: false)).Where(ids => ids.Length == 1)
+            .Select(ids => ids[0]).Where(id => !tokenizer.IsEos(id)).Distinct().ToArray();
 
     private static IReadOnlyList<string> EndOfTurnOf(JinjaTemplate template, string? bos, string? eos)
     {
