@@ -25,7 +25,7 @@ public sealed class ChatTemplateFixtureTests
 
     public static string FixtureDirectory => Path.Combine(RepositoryRoot, "tests", "fixtures", "chat-templates");
 
-    public static readonly string[] Templates = ["qwen3", "llama3_1", "gemma3", "deepseek_v3", "llama2", "mixtral", "chatml", "zephyr"];
+    public static readonly string[] Templates = ["qwen3", "llama3_1", "llama3_2", "llama3_2_generation", "gemma3", "deepseek_v3", "llama2", "mixtral", "chatml", "smollm2", "zephyr"];
 
     public static TheoryData<string> TemplateNames() => new(Templates);
 
@@ -135,6 +135,9 @@ public sealed class ChatTemplateFixtureTests
             if (!c.TryGetProperty("expected", out var expected)) continue;
             var options = c.GetProperty("options");
             if (!options.TryGetProperty("add_generation_prompt", out var add)) continue;
+            // Turns carry role and content; tool calls and structured content go through JinjaTemplate (above).
+            if (c.GetProperty("messages").EnumerateArray().Any(m => m.EnumerateObject().Any(p => p.Name is not ("role" or "content"))
+                                                                    || m.GetProperty("content").ValueKind != JsonValueKind.String)) continue;
             var turns = c.GetProperty("messages").EnumerateArray()
                 .Select(m => new ChatTurn(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!)).ToList();
             var extra = options.EnumerateObject().Where(p => p.Name != "add_generation_prompt")

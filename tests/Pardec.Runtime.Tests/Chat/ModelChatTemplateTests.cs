@@ -18,6 +18,8 @@ public sealed class ModelChatTemplateTests
     [Theory]
     [InlineData("qwen3", "<|im_end|>")]
     [InlineData("llama3_1", "<|eot_id|>")]
+    [InlineData("llama3_2", "<|eot_id|>")]
+    [InlineData("smollm2", "<|im_end|>")]
     [InlineData("gemma3", "<end_of_turn>")]
     [InlineData("deepseek_v3", "<｜end▁of▁sentence｜>")]
     [InlineData("llama2", "</s>")]
