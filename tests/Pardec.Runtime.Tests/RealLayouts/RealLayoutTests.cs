@@ -64,6 +64,7 @@ public sealed class RealLayoutTests
         using var generator = new AutoregressiveGenerator(model, null, longest + newTokens + 1);
         foreach (var node in reference["prompts"]!.AsArray())
         {
+            using var promptScope = torch.NewDisposeScope(); // one prompt's logits: up to 90 x 262144 floats
             var prompt = node!.AsObject();
             string name = (string)prompt["name"]!;
             int[] ids = Ints(prompt["ids"]!);
