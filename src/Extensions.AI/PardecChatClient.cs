@@ -26,7 +26,9 @@ public sealed record PardecChatClientOptions
 
 /// <summary>
 /// <see cref="IChatClient"/> over any Pardec decoder (generated or interpreted) and a tokenizer. Messages are rendered
-/// by a <see cref="ChatTemplate"/>; <see cref="ChatOptions"/> map onto <see cref="GenerationOptions"/>
+/// by a <see cref="ChatTemplate"/>: the model's own Jinja chat template when the tokenizer's directory has one (the
+/// reply then ends at the template's end-of-turn marker, e.g. <c>&lt;|im_end|&gt;</c>), else plain text;
+/// <see cref="ChatOptions"/> map onto <see cref="GenerationOptions"/>
 /// (<c>MaxOutputTokens</c>, <c>Temperature</c>, <c>TopP</c>, <c>TopK</c>, <c>Seed</c>, <c>StopSequences</c>);
 /// the response carries <see cref="UsageDetails"/> and the decode statistics under <c>pardec.*</c> keys of
 /// <see cref="ChatResponse.AdditionalProperties"/>.

@@ -147,6 +147,20 @@ public sealed class ChatTemplateClientTests(AppModels models) : IDisposable
         Assert.Equal(Path.Combine(_directory, "tokenizer_config.json"), e.SourceName);
     }
 
+    [Fact]
+    public void Template_variables_reach_the_template_and_instructions_become_the_system_turn()
+    {
+        var template = new JinjaChatTemplate("{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
+                                             + "{% if add_generation_prompt %}<a>{% if enable_thinking is defined and enable_thinking is false %}<think></think>{% endif %}{% endif %}")
+        {
+            Variables = new Dictionary<string, object?> { ["enable_thinking"] = false },
+        };
+        Assert.Equal("[system:Be brief.][user:In the beginning][assistant:God created][user:the heaven]<a><think></think>",
+                     template.Render(Conversation, "Be brief."));
+        Assert.Equal("[user:In the beginning][assistant:God created][user:the heaven]<a>",
+                     new JinjaChatTemplate(template.Model).Render(Conversation, null));
+    }
+
     /// <summary>Commits the tokens of a fixed text one per step and records the prompt it was given.</summary>
     private sealed class ScriptedDecoder(TextTokenizer tokenizer, string reply) : IDecoder
     {

@@ -138,4 +138,24 @@ public sealed class ModelChatTemplateTests
         var results = Enumerable.Range(0, 16).AsParallel().Select(i => template.Render([new("user", "message " + i)])).ToArray();
         for (int i = 0; i < results.Length; i++) Assert.Equal($"<|im_start|>user\nmessage {i}<|im_end|>\n<|im_start|>assistant\n", results[i]);
     }
+
+    /// <summary>Python's Jinja keeps what an iteration printed before <c>continue</c> (the reference drops it).</summary>
+    [Fact]
+    public void Continue_keeps_the_output_of_the_iteration_so_far()
+    {
+        var template = JinjaTemplate.Parse("{% for x in [1, 2, 3] %}<{{ x }}{% if x == 2 %}{% continue %}{% endif %}>{% endfor %}");
+        Assert.Equal("<1><2<3>", template.Render(new Dictionary<string, object?>()));
+    }
+
+    [Fact]
+    public void For_reply_adds_the_end_of_turn_stops_before_the_callers_and_drops_the_bos()
+    {
+        var template = FromFixture("chatml");
+        var tokenizer = Pardec.Runtime.Tokenization.TextTokenizer.FromSentencePiece(TestEnvironment.Fixture("spm/tokenizer.model"));
+        var options = template.ForReply(new Pardec.Runtime.Decoding.GenerationOptions { StopStrings = ["###", "<|im_end|>"] }, tokenizer);
+        Assert.Equal(["<|im_end|>", "###"], options.StopStrings);
+        Assert.False(options.AddBos);
+        Assert.Null(options.EosTokenIds); // "<|im_end|>" is several pieces in this vocabulary: matched as text
+        Assert.True(ModelChatTemplate.PlainText.ForReply(new(), tokenizer).AddBos);
+    }
 }
