@@ -4,6 +4,7 @@ using Pardec.Dsl.Binding;
 using Pardec.Dsl.Collections;
 using Pardec.Dsl.Diagnostics;
 using Pardec.Dsl.Plan;
+using Pardec.Dsl.Primitives;
 using Pardec.Dsl.Syntax;
 
 namespace Pardec.Dsl;
@@ -17,9 +18,10 @@ public sealed record CompileResult(EquatableArray<DecodePlan> Plans, EquatableAr
 /// <summary>The front end's entry point: text → syntax tree → bound strategies → <see cref="DecodePlan"/>s.</summary>
 public static class PdecCompiler
 {
-    public static CompileResult Compile(string text, string path = "") => Compile(SyntaxTree.Parse(text, path));
+    public static CompileResult Compile(string text, string path = "", PrimitiveLibrary? library = null) => Compile(SyntaxTree.Parse(text, path), library);
 
-    public static CompileResult Compile(SyntaxTree tree)
+    /// <param name="library">The primitives strategies may name; <see cref="PrimitiveLibrary.Default"/> unless an app adds its own.</param>
+    public static CompileResult Compile(SyntaxTree tree, PrimitiveLibrary? library = null)
     {
         var diagnostics = new DiagnosticBag(tree.Text);
         diagnostics.AddRange(tree.Diagnostics);
@@ -33,7 +35,7 @@ public static class PdecCompiler
                 diagnostics.Report(DiagnosticDescriptors.DuplicateName, strategy.Identifier.Span, strategy.Identifier.Text, "strategy", "this file");
             }
 
-            BoundStrategy bound = Binder.Bind(strategy, diagnostics);
+            BoundStrategy bound = Binder.Bind(strategy, diagnostics, library);
             bool hasErrors = diagnostics.Skip(before).Any(d => d.Severity == DiagnosticSeverity.Error)
                 || tree.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && strategy.Span.Contains(d.Span));
             if (!hasErrors)

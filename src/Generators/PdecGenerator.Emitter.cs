@@ -114,7 +114,7 @@ public sealed partial class PdecGenerator
         w.Line("public const string StrategyName = \"" + plan.Name + "\";");
         w.Line("private readonly " + plan.Name + "Options _options;");
         w.Line("private readonly " + Prim + ".CausalSession _session;");
-        foreach (var f in e.Fields) w.Line("private readonly " + f + ";");
+        foreach (var f in e.Fields) w.Line((f.StartsWith("static ", System.StringComparison.Ordinal) ? "private static readonly " + f.Substring(7) : "private readonly " + f) + ";");
         w.Line();
 
         // Constructor: exactly the declared roles, with their kinds.
@@ -134,7 +134,7 @@ public sealed partial class PdecGenerator
         w.Open("public " + Dec + ".DecodeResult Generate(global::System.ReadOnlySpan<int> prompt, " + Dec + ".GenerationOptions options, "
                + Dec + ".IDecodeObserver? observer = null, global::System.Threading.CancellationToken cancellationToken = default)");
         w.Line("options = " + Dec + ".StrategyOptions.Apply(options, " + e.MaxTokens + ", " + (e.StopOnEos ? "true" : "false") + ");");
-        if (e.TemperatureOverride is { } t) w.Line("options = options with { Temperature = " + t + " };");
+        if (e.OptionOverrides.Count > 0) w.Line("options = options with { " + string.Join(", ", e.OptionOverrides) + " };");
         w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
         w.Line("var s = _session;");
         w.Line("s.Start(prompt, options);");
@@ -145,7 +145,7 @@ public sealed partial class PdecGenerator
         w.Line("s.BeginStep();");
         foreach (var l in e.Proposes) w.Line(l);
         w.Open("using (var verified = s.Verify(returnHidden: " + (e.NeedsHidden ? "true" : "false") + "))");
-        w.Line(e.Accept);
+        w.Line(e.Accept!);
         w.Line("s.Commit(verified);");
         w.Close();
         foreach (var l in e.Observes) w.Line(l);
@@ -168,11 +168,11 @@ public sealed partial class PdecGenerator
     private sealed class CausalEmission
     {
         public readonly List<string> Fields = new(), Inits = new(), Resets = new(), BeforeStep = new(), Proposes = new(),
-                                     Observes = new(), Disposals = new(), RoleChecks = new();
+                                     Observes = new(), Updates = new(), Disposals = new(), RoleChecks = new(), OptionOverrides = new();
         public readonly string[] RoleParameters, RoleArguments;
         public readonly string RoleDocs;
-        public readonly string Capacity, Accept, MaxTokens, DraftForwards;
-        public readonly string? TemperatureOverride;
+        public readonly string Capacity, MaxTokens, DraftForwards;
+        public readonly string? Accept;
         public readonly bool NeedsHidden, StopOnEos;
         private readonly DecodePlan _plan;
 
@@ -186,127 +186,53 @@ public sealed partial class PdecGenerator
             foreach (var m in roles) RoleChecks.Add("global::System.ArgumentNullException.ThrowIfNull(" + Id(m.Role) + ");");
             Capacity = (step.Verify.Width + 1).ToString(CultureInfo.InvariantCulture);
 
+            // Every primitive comes from its resolved instance: a field of its runtime type named by role, and a
+            // constructor call with named arguments printed from the instance — the interpreter builds the same
+            // instance through its registry. The calls around them are the step's fixed protocol.
             var draftCounters = new List<string>();
-            string? jacobiField = null;
-            var poolFields = new Dictionary<string, string>();
-            string? sampledDraft = null;
-            for (int i = 0; i < step.Proposers.Count; i++)
+            string distributions = "null";
+            int source = 0;
+            foreach (var instance in step.Instances)
             {
-                string f = "_p" + i;
-                string src = i.ToString(CultureInfo.InvariantCulture);
-                switch (step.Proposers[i])
+                string f = FieldName(instance.Field);
+                Fields.Add("global::" + instance.RuntimeType + " " + f);
+                Inits.Add(f + " = " + New(instance.RuntimeType, instance.Arguments, f) + ";");
+                foreach (var binding in instance.Bindings) BeforeStep.Add(f + "." + binding.Property + " = " + FieldName(binding.State) + ".Current;");
+                foreach (var option in instance.Options) OptionOverrides.Add(option.Option + " = " + Fold(option.Value));
+                foreach (var update in instance.Updates)
                 {
-                    case DraftProposer d:
-                        Fields.Add(Prim + ".Proposers.DraftModelProposer " + f);
-                        Inits.Add(f + " = new " + Prim + ".Proposers.DraftModelProposer(" + Id(d.Model) + ", maxLength, " + Capacity + ", " + Width(d.Length)
-                                  + ", " + Bool(d.Sample) + ", " + Fold(d.StopBelow, "0d") + ", _session.Sampler);");
-                        draftCounters.Add(f + ".DraftForwards");
-                        if (d.Sample) sampledDraft = f;
-                        AdaptLength(d.Length, f, i);
-                        break;
-                    case SelfDraftProposer sd:
-                        var role = plan.FindModel(sd.Model)!;
-                        var skip = role.Skip!;
-                        string layers = string.Join(", ", skip.Layers());
-                        Fields.Add(Prim + ".Proposers.DraftModelProposer " + f);
-                        Inits.Add(f + " = new " + Prim + ".Proposers.DraftModelProposer(" + Id(role.Target!) + ", maxLength, " + Capacity + ", " + Width(sd.Length)
-                                  + ", " + Bool(sd.Sample) + ", " + Fold(sd.StopBelow, "0d") + ", _session.Sampler, new " + Rt + ".Models.LayerSkip(new int[] { " + layers + " }));");
-                        draftCounters.Add(f + ".DraftForwards");
-                        if (sd.Sample) sampledDraft = f;
-                        AdaptLength(sd.Length, f, i);
-                        break;
-                    case LookupProposer l:
-                        Fields.Add(Prim + ".Proposers.PromptLookupProposer " + f);
-                        Inits.Add(f + " = new " + Prim + ".Proposers.PromptLookupProposer(" + Fold(l.MaxNgram) + ", " + Fold(l.MinNgram) + ", " + Fold(l.Length) + ");");
-                        break;
-                    case JacobiProposer { Blocks: { } blocks } gs:
-                        Fields.Add(Prim + ".Proposers.GaussSeidelJacobiProposer " + f);
-                        Inits.Add(f + " = new " + Prim + ".Proposers.GaussSeidelJacobiProposer((" + Fold(gs.Window) + ") / (" + Fold(blocks) + "), " + Fold(blocks) + ");");
-                        break;
-                    case DraftTreeProposer t:
-                        Fields.Add(Prim + ".Proposers.DraftTreeProposer " + f);
-                        if (t.Tree is { } shape)
-                        {
-                            // The static shape, flattened at build time.
-                            Fields.Add("static int[] " + f + "Parents = { " + string.Join(", ", shape.Parents) + " }");
-                            Fields.Add("static int[] " + f + "Choices = { " + string.Join(", ", shape.Choices) + " }");
-                            Inits.Add(f + " = new " + Prim + ".Proposers.DraftTreeProposer(" + Id(t.Model) + ", maxLength, new " + Prim + ".Proposers.DraftTreeShape(" + f + "Parents, " + f + "Choices));");
-                        }
-                        else Inits.Add(f + " = new " + Prim + ".Proposers.DraftTreeProposer(" + Id(t.Model) + ", maxLength, " + Fold(t.Depth) + ", " + Fold(t.TopK) + ");");
-                        draftCounters.Add(f + ".DraftForwards");
-                        break;
-                    case JacobiProposer j:
-                        Fields.Add(Prim + ".Proposers.JacobiProposer " + f);
-                        Inits.Add(f + " = new " + Prim + ".Proposers.JacobiProposer(" + Fold(j.Window) + ");");
-                        jacobiField = f;
-                        break;
-                    case PoolMatchProposer pm:
-                        var state = plan.FindState(pm.State)!;
-                        Fields.Add(Prim + ".Proposers.NgramPoolProposer " + f);
-                        Inits.Add(f + " = new " + Prim + ".Proposers.NgramPoolProposer(" + Fold(state.Arg("size") ?? Dsl.Plan.Literal.Int(3)) + ", " + Fold(pm.Guesses) + ");");
-                        poolFields[pm.State] = f;
-                        break;
-                    case HeadsProposer h:
-                        var headsRole = plan.FindModel(h.Model)!;
-                        string lmHead = Id(headsRole.Target!); // the target lends its LM head to heads that share it
-                        Fields.Add(Prim + ".Proposers.MedusaProposer " + f);
-                        if (h.Tree is { } tree)
-                        {
-                            // The static tree, flattened at build time.
-                            Fields.Add("static int[] " + f + "Parents = { " + string.Join(", ", tree.Parents) + " }");
-                            Fields.Add("static int[] " + f + "Depths = { " + string.Join(", ", tree.Depths) + " }");
-                            Fields.Add("static int[] " + f + "Choices = { " + string.Join(", ", tree.Choices) + " }");
-                            Inits.Add(f + " = new " + Prim + ".Proposers.MedusaProposer(" + Id(h.Model) + ", " + lmHead + ", " + f + "Parents, " + f + "Depths, " + f + "Choices);");
-                        }
-                        else Inits.Add(f + " = " + Prim + ".Proposers.MedusaProposer.Chain(" + Id(h.Model) + ", " + lmHead + ", " + Id(h.Model) + ".Count);");
-                        NeedsHidden = true;
-                        break;
-                    default:
-                        throw new System.NotSupportedException("the emitter has no primitive for '" + step.Proposers[i] + "' yet");
+                    Updates.Add(update.From is { } from
+                        ? f + "." + update.Call + "(s.Context, " + FieldName(from) + ");"
+                        : f + "." + update.Call + "(s.ProposedLastStep, s.Outcome.AcceptedCount);");
                 }
-                Resets.Add(f + ".Reset(s.Context);");
-                Proposes.Add(f + ".Propose(s.Context, s.Tree, " + src + ");");
-                Observes.Add(f + ".Observe(s.Context, s.Tree, s.Outcome);");
-                Disposals.Add(f + ".Dispose();");
+                switch (instance.Role)
+                {
+                    case Dsl.Primitives.PrimitiveRole.State:
+                        Resets.Add(f + ".Reset();");
+                        break;
+                    case Dsl.Primitives.PrimitiveRole.Proposer:
+                        Resets.Add(f + ".Reset(s.Context);");
+                        Proposes.Add(f + ".Propose(s.Context, s.Tree, " + (source++).ToString(CultureInfo.InvariantCulture) + ");");
+                        Observes.Add(f + ".Observe(s.Context, s.Tree, s.Outcome);");
+                        Disposals.Add(f + ".Dispose();");
+                        if (instance.CountsDraftForwards) draftCounters.Add(f + ".DraftForwards");
+                        if (instance.NeedsHidden) NeedsHidden = true;
+                        if (instance.ProvidesDistributions && distributions == "null") distributions = f + ".Distributions";
+                        break;
+                    case Dsl.Primitives.PrimitiveRole.Acceptance:
+                        Accept = f + ".Accept(s.Tree, verified.Logits, " + distributions + ", s.Sampler, s.Outcome);";
+                        Disposals.Add(f + ".Dispose();");
+                        break;
+                }
             }
-            foreach (var u in step.Updates)
-            {
-                if (u.Source == "jacobi" && jacobiField is not null && poolFields.TryGetValue(u.State, out var pool))
-                    Observes.Add(pool + ".AddFromJacobi(s.Context, " + jacobiField + ");");
-                else if (u.Source == "accept" && _adaptive.TryGetValue(u.State, out var field))
-                    Observes.Add(field + ".Update(s.ProposedLastStep, s.Outcome.AcceptedCount);");
-            }
-
-            switch (step.Accept)
-            {
-                case GreedyAccept:
-                    Accept = Prim + ".Acceptance.GreedyAcceptance.Accept(s.Tree, verified.Logits, s.Sampler, s.Outcome);";
-                    break;
-                case RejectionAccept r:
-                    Fields.Add(Prim + ".Acceptance.RejectionAcceptance _rejection");
-                    Inits.Add("_rejection = new " + Prim + ".Acceptance.RejectionAcceptance(" + Capacity + ");");
-                    Disposals.Add("_rejection.Dispose();");
-                    Accept = "_rejection.Accept(s.Tree, verified.Logits, " + (sampledDraft is null ? "null" : sampledDraft + ".Distributions") + ", s.Sampler, s.Outcome);";
-                    if (r.Temperature is not null) TemperatureOverride = Fold(r.Temperature);
-                    break;
-                case TypicalAccept t:
-                    Fields.Add(Prim + ".Acceptance.TypicalAcceptance _typical");
-                    Inits.Add("_typical = new " + Prim + ".Acceptance.TypicalAcceptance(" + Fold(t.Epsilon) + ", " + Fold(t.Delta) + ", " + Capacity + ");");
-                    Disposals.Add("_typical.Dispose();");
-                    Accept = "_typical.Accept(s.Tree, verified.Logits, s.Sampler, s.Outcome);";
-                    if (t.Temperature is not null) TemperatureOverride = Fold(t.Temperature);
-                    break;
-                default:
-                    throw new System.NotSupportedException("the emitter has no acceptance rule '" + step.Accept + "' yet");
-            }
+            if (Accept is null) throw new System.NotSupportedException("the step has no acceptance rule instance");
+            Observes.AddRange(Updates);
             MaxTokens = "null";
             foreach (var stop in plan.Stops)
                 if (stop is MaxTokensStop { Limit: { } limit }) MaxTokens = Fold(limit);
             StopOnEos = plan.Stops.IsEmpty || plan.Stops.Any(x => x is EosStop);
             DraftForwards = draftCounters.Count == 0 ? "0" : string.Join(" + ", draftCounters);
         }
-
-        private readonly Dictionary<string, string> _adaptive = new();
 
         /// <summary>Folds expressions of a plan without adaptive states (masked canvases).</summary>
         public sealed class Folder(DecodePlan plan)
@@ -322,25 +248,30 @@ public sealed partial class PdecGenerator
             };
         }
 
-        // A draft length bound to an adaptive_length state: built for the state's max, set from it every step.
-        private void AdaptLength(Expr length, string proposer, int index)
-        {
-            if (length is not StateRef sr) return;
-            string field = "_s" + Pascal(sr.Name);
-            if (!_adaptive.ContainsKey(sr.Name))
-            {
-                var state = _plan.FindState(sr.Name)!;
-                Fields.Add(Prim + ".State.AdaptiveLength " + field);
-                Inits.Add(field + " = new " + Prim + ".State.AdaptiveLength(" + Fold(state.Arg("min") ?? Dsl.Plan.Literal.Int(1)) + ", "
-                          + Fold(state.Arg("max")!) + ", " + Fold(state.Arg("initial") ?? state.Arg("max")!) + ");");
-                Resets.Add(field + ".Reset();");
-                _adaptive[sr.Name] = field;
-            }
-            BeforeStep.Add(proposer + ".Length = " + field + ".Current;");
-        }
+        private static string FieldName(string field) => "_" + Camel(field);
 
-        // Widths size buffers, so they must be constants: a state's maximum, else the folded value.
-        private string Width(Expr e) => e is StateRef sr ? Fold(_plan.FindState(sr.Name)!.Arg("max")!) : Fold(e);
+        /// <summary><c>new global::T(name: value, …)</c>; arrays are hoisted into static fields computed at build time.</summary>
+        private string New(string runtimeType, IReadOnlyList<InstanceArgument> arguments, string owner) =>
+            "new global::" + runtimeType + "(" + string.Join(", ", arguments.Select(a => a.Name + ": " + Value(a.Value, owner + Pascal(a.Name)))) + ")";
+
+        private string Value(InstanceValue value, string owner)
+        {
+            switch (value)
+            {
+                case ExprValue e: return Fold(e.Expr);
+                case ModelValue m: return Id(m.Role);
+                case ArrayValue a:
+                    string name = "s" + owner; // e.g. s_headsParents
+                    Fields.Add("static int[] " + name + " = { " + string.Join(", ", a.Items) + " }");
+                    return name;
+                case NewValue n: return New(n.RuntimeType, n.Arguments, owner);
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.MaxLength }: return "maxLength";
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.Capacity }: return Capacity;
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.Sampler }: return "_session.Sampler";
+                case NullValue: return "null";
+                default: throw new System.NotSupportedException("the emitter cannot pass " + value + " to a constructor");
+            }
+        }
 
         public string Fold(Expr? e, string fallback = "0") => e switch
         {
@@ -349,7 +280,6 @@ public sealed partial class PdecGenerator
             ParamRef p => _plan.FindParam(p.Name) is { } param
                 ? (param.Runtime ? "_options." + Pascal(p.Name) : Literal(param.Default))
                 : throw new System.InvalidOperationException("Unknown parameter " + p.Name),
-            StateRef s => _adaptive.TryGetValue(s.Name, out var f) ? f + ".Current" : throw new System.InvalidOperationException("Unknown state " + s.Name),
             _ => throw new System.NotSupportedException(e.ToString()),
         };
     }

@@ -159,7 +159,7 @@ public class BindingDiagnosticTests
     }
 
     [Fact]
-    public void PDEC1009_rejection_with_heads_that_do_not_sample_suggests_sample()
+    public void PDEC1009_rejection_with_heads_names_the_proposers_that_keep_q()
     {
         const string text = """
             strategy S
@@ -173,7 +173,26 @@ public class BindingDiagnosticTests
             end
             """;
         Verify(text);
-        Assert.Contains("add 'sample' to 'heads'", Message(Markup.Parse(text).Text));
+        Assert.Contains("(draft, self_draft)", Message(Markup.Parse(text).Text));
+    }
+
+    [Theory]
+    [InlineData("heads(h, {|PDEC1019:sample|})", "model h: medusa(target, 3)")]
+    [InlineData("draft_tree(d, depth: 2, topk: 2, {|PDEC1019:sample|})", "model d: causal")]
+    public void PDEC1019_sample_on_a_proposer_that_cannot_sample_is_an_unknown_argument(string proposer, string model)
+    {
+        // Neither the Medusa proposer nor the draft tree samples: a 'sample' flag on them was accepted and consumed by nothing.
+        Verify($"""
+            strategy S
+              canvas causal
+              model target: causal
+              {model}
+              step
+                propose {proposer}
+                verify target
+                accept greedy
+            end
+            """);
     }
 
     [Fact]
@@ -281,8 +300,9 @@ public class BindingDiagnosticTests
     }
 
     [Fact]
-    public void PDEC1016_a_lookahead_budget_over_max_width_is_reported()
+    public void PDEC1027_a_lookahead_step_wider_than_max_width_is_reported_with_its_real_width()
     {
+        // The Jacobi window proposes W tokens and the pool G n-grams of N - 1 tokens after the root: W + G(N - 1).
         const string text = """
             strategy S
               canvas causal
@@ -292,14 +312,32 @@ public class BindingDiagnosticTests
               param guesses: int = 15 in 0..32
               state pool = ngram_pool(size: ngram)
               step
-                propose {|PDEC1016:jacobi(window: window, ngram: ngram) + pool.match(guesses: guesses)|}
+                propose {|PDEC1027:jacobi(window: window) + pool.match(guesses: guesses)|}
                 verify target
                 accept greedy
                 update pool from jacobi
             end
             """;
         Verify(text);
-        Assert.Contains("(15 + 15)(5 - 1) = 120", Message(Markup.Parse(text).Text));
+        Assert.Contains("up to 75 candidate tokens", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1019_jacobi_has_no_ngram_the_pool_has_the_size()
+    {
+        // 'ngram' never reached the Jacobi proposer (it keeps one level); the n-gram length is the pool's size.
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              state pool = ngram_pool(size: 3)
+              step
+                propose jacobi(window: 4, {|PDEC1019:ngram|}: 3) + pool.match(guesses: 2)
+                verify target
+                accept greedy
+                update pool from jacobi
+            end
+            """);
     }
 
     [Fact]

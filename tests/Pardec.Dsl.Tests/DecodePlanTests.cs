@@ -17,7 +17,7 @@ public class DecodePlanTests
           param threshold: float = 0.9 in (0, 1] runtime     # unused here; shows the interval form
           state pool = ngram_pool(size: ngram)
           step
-            propose jacobi(window: window, ngram: ngram) + pool.match(guesses: guesses)
+            propose jacobi(window: window) + pool.match(guesses: guesses)
             verify target
             accept greedy
             update pool from jacobi
@@ -47,8 +47,8 @@ public class DecodePlanTests
               param threshold: float = 0.9 in (0.0, 1.0] runtime
               state pool = ngram_pool(size: ngram)
               step
-                propose jacobi(window: window, ngram: ngram) + pool.match(guesses: guesses)
-                verify target tree(max_width: 64)  # worst-case width 20
+                propose jacobi(window: window) + pool.match(guesses: guesses)
+                verify target tree(max_width: 64)  # worst-case width 15
                 accept greedy
                 update pool from jacobi
               stop eos, max_tokens
@@ -103,11 +103,11 @@ public class DecodePlanTests
         Assert.Equal(
             new ProposerPlan[]
             {
-                new JacobiProposer(new ParamRef("window"), new ParamRef("ngram"), null),
+                new JacobiProposer(new ParamRef("window"), null),
                 new PoolMatchProposer("pool", new ParamRef("guesses")),
             },
             step.Proposers.ToArray());
-        Assert.Equal(new VerifyPlan("target", VerifyMode.Tree, 64, 20), step.Verify);
+        Assert.Equal(new VerifyPlan("target", VerifyMode.Tree, 64, 15), step.Verify); // W + G(N - 1) = 5 + 5 * 2
         Assert.Equal(new GreedyAccept(), step.Accept);
         Assert.Equal(new UpdatePlan("pool", "jacobi"), Assert.Single(step.Updates));
     }

@@ -22,7 +22,7 @@ public sealed class GaussSeidelJacobiTests
         using var target = TinyModels.Create(seed: 4);
         foreach (var prompt in Prompts)
         {
-            using var proposer = new GaussSeidelJacobiProposer(blockSize, blocks);
+            using var proposer = new GaussSeidelJacobiProposer(window: blockSize * blocks, blocks: blocks);
             var actual = LoopHarness.RunGreedy(target, prompt, 50, blockSize * blocks + 1, out var session, proposer);
             session.Dispose();
             Assert.Equal(LoopHarness.Reference(target, prompt, 50), actual);
@@ -35,7 +35,7 @@ public sealed class GaussSeidelJacobiTests
         using var _ = no_grad();
         using var target = TinyModels.Create(seed: 4);
         const int blockSize = 2, blocks = 3;
-        using var proposer = new GaussSeidelJacobiProposer(blockSize, blocks);
+        using var proposer = new GaussSeidelJacobiProposer(window: blockSize * blocks, blocks: blocks);
         using var session = new CausalSession(target, 256, blockSize * blocks + 1);
         session.Start(Prompts[0], new GenerationOptions { MaxNewTokens = 40 });
         proposer.Reset(session.Context);

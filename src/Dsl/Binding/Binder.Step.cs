@@ -1,7 +1,9 @@
 using System.Collections.Generic;
 using System.Linq;
 using Pardec.Dsl.Diagnostics;
+using Pardec.Dsl.Collections;
 using Pardec.Dsl.Plan;
+using Pardec.Dsl.Primitives;
 using Pardec.Dsl.Syntax;
 using Pardec.Dsl.Text;
 using Pardec.Dsl.Trees;
@@ -73,116 +75,148 @@ public sealed partial class Binder
 
     private BoundProposer? BindProposer(ExpressionSyntax syntax)
     {
-        if (syntax is CallExpressionSyntax { Receiver: { } receiver } member)
+        StatePlan? receiver = null;
+        PrimitiveDescriptor? descriptor;
+        string display;
+        if (syntax is CallExpressionSyntax { Receiver: { } receiverToken } member)
         {
-            string? pool = BindStateReference(receiver, StateKind.NgramPool, "'.match'");
-            if (member.Identifier.Text != "match")
+            // A method on a state (pool.match): the state's kind says which methods exist.
+            string? state = BindStateReference(receiverToken, null, "'." + member.Identifier.Text + "'");
+            receiver = state is null ? null : _strategy.States.First(s => s.Name == state);
+            var methods = _library.OfRole(PrimitiveRole.Proposer).Where(d => d.Receiver is not null && (receiver is null || d.Receiver == receiver.Kind)).ToList();
+            descriptor = methods.FirstOrDefault(d => d.Name == member.Identifier.Text);
+            display = receiverToken.Text + "." + member.Identifier.Text;
+            if (descriptor is null)
             {
-                Report(DiagnosticDescriptors.UnknownPrimitive, member.Identifier.Span, receiver.Text + "." + member.Identifier.Text,
-                    receiver.Text + ".match(guesses: g)", string.Empty);
+                if (receiver is not null || methods.Count == 0)
+                {
+                    Report(DiagnosticDescriptors.UnknownPrimitive, member.Identifier.Span, display,
+                        methods.Count == 0 ? "none" : string.Join(", ", methods.Select(d => receiverToken.Text + "." + d.Usage.Substring(d.Usage.IndexOf('.') + 1))), string.Empty);
+                }
+
+                return null;
+            }
+        }
+        else
+        {
+            string? name = NameOf(syntax);
+            descriptor = name is null ? null : _library.Find(PrimitiveRole.Proposer, name);
+            if (name is null || descriptor is null)
+            {
+                string text = name ?? Text(syntax);
+                SyntaxNode at = syntax is CallExpressionSyntax call ? call.Identifier : syntax;
+                Report(DiagnosticDescriptors.UnknownPrimitive, at.Span, text, ProposerNames(),
+                    NameSuggester.Hint(text, _library.OfRole(PrimitiveRole.Proposer).Where(d => d.Receiver is null).Select(d => d.Name)));
                 return null;
             }
 
-            var matchArgs = BindArguments(syntax, PrimitiveCatalog.PoolMatch, receiver.Text + ".match");
-            ReportRuntimeSizes(matchArgs);
-            if (pool is null)
-            {
-                return null;
-            }
-
-            Expr guesses = ExprArg(matchArgs, "guesses") ?? Literal.Int(0);
-            double n = WorstCase(_strategy.States.First(s => s.Name == pool).Arg("size"), 2);
-            return new BoundProposer(syntax, new PoolMatchProposer(pool, guesses), (int)(WorstCase(guesses) * (n - 1)));
+            display = descriptor.Name;
         }
 
-        string? name = NameOf(syntax);
-        PrimitiveSignature? signature = PrimitiveCatalog.Proposers.FirstOrDefault(p => p.Name == name);
-        if (name is null || signature is null)
-        {
-            string text = name ?? Text(syntax);
-            SyntaxNode at = syntax is CallExpressionSyntax call ? call.Identifier : syntax;
-            Report(DiagnosticDescriptors.UnknownPrimitive, at.Span, text, string.Join(", ", PrimitiveCatalog.ProposerNames),
-                NameSuggester.Hint(text, PrimitiveCatalog.Proposers.Select(p => p.Name)));
-            return null;
-        }
-
-        var args = BindArguments(syntax, signature);
+        var args = BindArguments(syntax, descriptor.Signature, display);
         ReportRuntimeSizes(args);
-        string model = args.TryGetValue("model", out var m) ? (string)m.Value : string.Empty;
-        bool sample = FlagArg(args, "sample");
-        if (args.Count(a => a.Value.Parameter.Required) < signature.Parameters.Count(p => p.Required))
+        if (receiver is null && descriptor.Receiver is not null)
         {
             return null;
         }
 
-        switch (signature.Name)
+        if (!CheckCanvas(descriptor, syntax))
         {
-            case "draft":
-            {
-                Expr length = ExprArg(args, "length")!;
-                return new BoundProposer(syntax, new DraftProposer(model, length, sample, ExprArg(args, "stop_below")), (int)WorstCase(length));
-            }
+            return null;
+        }
 
-            case "self_draft":
-            {
-                Expr length = ExprArg(args, "length")!;
-                return new BoundProposer(syntax, new SelfDraftProposer(model, length, sample, ExprArg(args, "stop_below")), (int)WorstCase(length));
-            }
+        if (args.Count(a => a.Value.Parameter.Required) < descriptor.Parameters.Count(p => p.Required))
+        {
+            return null;
+        }
 
-            case "draft_tree":
+        // A tree that was written but did not bind has been reported; the primitive cannot be built without it.
+        if (descriptor.Parameters.Any(p => p.Kind == ArgKind.Tree && !args.ContainsKey(p.Name) && ArgumentsOf(syntax).Any(a => a.Name?.Text == p.Name)))
+        {
+            return null;
+        }
+
+        PrimitiveForm? form = ChooseForm(descriptor, args);
+        if (form is null)
+        {
+            string missing = descriptor.Forms.SelectMany(f => f.Requires ?? System.Array.Empty<string>()).First(r => !args.ContainsKey(r));
+            string ways = string.Join(", or ", descriptor.Forms.Select(f => f.When is { } when ? when + ": ..." : string.Join(" and ", (f.Requires ?? System.Array.Empty<string>()).Select(r => r + ": ..."))));
+            Report(DiagnosticDescriptors.MissingArgument, syntax.Span, descriptor.Name, missing, "give " + ways);
+            return null;
+        }
+
+        CheckTreeDepths(descriptor, args);
+        var arguments = new PrimitiveArguments(args, receiver?.Name);
+        bool probabilities = descriptor.ProbabilityFlag is { } flag && args.ContainsKey(flag);
+        ProposerPlan plan = descriptor.Proposal?.Invoke(arguments)
+            ?? new PrimitiveProposer(descriptor.Name, receiver?.Name, NamedExprs(descriptor, args), form.Shape, probabilities);
+        return new BoundProposer(syntax, plan, Width(form.Width, args, receiver), descriptor, form, args, receiver);
+    }
+
+    private string ProposerNames() => string.Join(", ", _library.OfRole(PrimitiveRole.Proposer)
+        .OrderBy(d => d.Receiver is null ? 0 : 1).ThenBy(d => d.Name, System.StringComparer.Ordinal)
+        .Select(d => d.Receiver is { } kind ? "<" + ReceiverLabel(kind) + ">." + d.Name : d.Name));
+
+    /// <summary>How a state kind is called in messages: the last word of its name (<c>ngram_pool</c> is a pool).</summary>
+    private static string ReceiverLabel(StateKind kind)
+    {
+        string name = StatePlan.KindName(kind);
+        return name.Substring(name.LastIndexOf('_') + 1);
+    }
+
+    private bool CheckCanvas(PrimitiveDescriptor descriptor, SyntaxNode syntax)
+    {
+        if (descriptor.Canvases.Contains(CanvasKind))
+        {
+            return true;
+        }
+
+        Report(DiagnosticDescriptors.PrimitiveOnCanvas, syntax.Span, descriptor.Name, string.Join(" or ", descriptor.Canvases.Select(c => c.ToString().ToLowerInvariant())),
+            _strategy.Name, CanvasKind.ToString().ToLowerInvariant());
+        return false;
+    }
+
+    private static PrimitiveForm? ChooseForm(PrimitiveDescriptor descriptor, Dictionary<string, BoundArgument> args) =>
+        descriptor.Forms.FirstOrDefault(f => (f.When is null || args.ContainsKey(f.When)) && (f.Requires ?? System.Array.Empty<string>()).All(args.ContainsKey));
+
+    private static EquatableArray<NamedExpr> NamedExprs(PrimitiveDescriptor descriptor, Dictionary<string, BoundArgument> args) =>
+        descriptor.Parameters.Where(p => args.TryGetValue(p.Name, out var a) && a.Value is Expr).Select(p => new NamedExpr(p.Name, (Expr)args[p.Name].Value)).ToEquatableArray();
+
+    /// <summary>A static tree on a medusa(...) model can be no deeper than the model has heads: head d proposes depth d.</summary>
+    private void CheckTreeDepths(PrimitiveDescriptor descriptor, Dictionary<string, BoundArgument> args)
+    {
+        foreach (BoundArgument tree in args.Values.Where(a => a.Parameter.Kind == ArgKind.Tree))
+        {
+            foreach (BoundArgument model in args.Values.Where(a => a.Parameter.Kind == ArgKind.Model))
             {
-                TokenTreeShape? shape = args.TryGetValue("shape", out var s) ? (TokenTreeShape)s.Value : null;
-                Expr? depth = ExprArg(args, "depth");
-                Expr? topK = ExprArg(args, "topk");
-                bool hasShapeArg = ArgumentsOf(syntax).Any(a => a.Name?.Text == "shape");
-                if (!hasShapeArg && (depth is null || topK is null))
+                if (_strategy.Models.FirstOrDefault(m => m.Role == (string)model.Value) is { Kind: ModelKind.Medusa } medusa)
                 {
-                    Report(DiagnosticDescriptors.MissingArgument, syntax.Span, "draft_tree", depth is null ? "depth" : "topk", "give depth: d and topk: k for a dynamic tree, or shape: [[...]] for a static one");
-                    return null;
+                    int heads = (int)WorstCase(medusa.Heads, 1);
+                    var shape = (TokenTreeShape)tree.Value;
+                    if (shape.MaxDepth > heads)
+                    {
+                        Report(DiagnosticDescriptors.ValueOutOfBounds, tree.Syntax.Span, $"the depth of the tree of '{medusa.Role}'", shape.MaxDepth, $"at most {heads}, the number of heads of '{medusa.Role}'");
+                    }
                 }
-
-                if (hasShapeArg && shape is null)
-                {
-                    return null;
-                }
-
-                int width = shape?.Width ?? (int)(WorstCase(depth) * WorstCase(topK));
-                return new BoundProposer(syntax, new DraftTreeProposer(model, depth, topK, shape, sample), width);
-            }
-
-            case "heads":
-            {
-                TokenTreeShape? tree = args.TryGetValue("tree", out var t) ? (TokenTreeShape)t.Value : null;
-                if (ArgumentsOf(syntax).Any(a => a.Name?.Text == "tree") && tree is null)
-                {
-                    return null;
-                }
-
-                ModelPlan? medusa = _strategy.Models.FirstOrDefault(x => x.Role == model);
-                int heads = (int)WorstCase(medusa?.Heads, 1);
-                if (tree is not null && tree.MaxDepth > heads)
-                {
-                    Report(DiagnosticDescriptors.ValueOutOfBounds, args["tree"].Syntax.Span, $"the depth of the tree of '{model}'", tree.MaxDepth, $"at most {heads}, the number of heads of '{model}'");
-                }
-
-                return new BoundProposer(syntax, new HeadsProposer(model, sample, tree), tree?.Width ?? heads);
-            }
-
-            case "jacobi":
-            {
-                Expr window = ExprArg(args, "window")!;
-                Expr? ngram = ExprArg(args, "ngram");
-                int width = (int)(WorstCase(window) * (ngram is null ? 1 : WorstCase(ngram) - 1));
-                return new BoundProposer(syntax, new JacobiProposer(window, ngram, ExprArg(args, "blocks")), width);
-            }
-
-            default: // lookup
-            {
-                Expr length = ExprArg(args, "length")!;
-                Expr min = ExprArg(args, "min_ngram") ?? Literal.Int(1);
-                return new BoundProposer(syntax, new LookupProposer(ExprArg(args, "max_ngram")!, length, min), (int)WorstCase(length));
             }
         }
+    }
+
+    /// <summary>The worst-case number of candidate tokens a form proposes, from its descriptor's width rule.</summary>
+    private int Width(WidthRule? rule, Dictionary<string, BoundArgument> args, StatePlan? receiver)
+    {
+        double Arg(string name) => args.TryGetValue(name, out var a) && a.Value is Expr e ? WorstCase(e)
+            : args.TryGetValue(name, out var m) && m.Value is string role && _strategy.Models.FirstOrDefault(x => x.Role == role) is { } model ? WorstCase(model.Heads, 1)
+            : 0;
+        return rule switch
+        {
+            ParamWidth p => (int)Arg(p.Parameter),
+            ProductWidth p => (int)(Arg(p.A) * Arg(p.B)),
+            TreeWidth t => args.TryGetValue(t.Parameter, out var tree) && tree.Value is TokenTreeShape shape ? shape.Width : 0,
+            HeadsWidth h => (int)Arg(h.Parameter),
+            NgramTailsWidth n => (int)(Arg(n.PerParameter) * (WorstCase(receiver?.Arg(n.ReceiverSize), 2) - 1)),
+            _ => 0,
+        };
     }
 
     /// <summary>A runtime param that sizes the proposal cannot be folded: buffers take its upper bound.</summary>
@@ -225,33 +259,29 @@ public sealed partial class Binder
     private void BindAccept(BoundStep step, AcceptSyntax syntax)
     {
         step.AcceptSyntax = syntax;
-        switch (NameOf(syntax.Rule))
+        string? name = syntax.Rule is CallExpressionSyntax { Receiver: not null } ? null : NameOf(syntax.Rule);
+        PrimitiveDescriptor? descriptor = name is null ? null : _library.Find(PrimitiveRole.Acceptance, name);
+        if (descriptor is null || (descriptor.Parameters.Count == 0 && syntax.Rule is not NameExpressionSyntax))
         {
-            case "greedy" when syntax.Rule is NameExpressionSyntax:
-                step.Accept = new GreedyAccept();
-                break;
-            case "rejection":
-            {
-                var args = BindArguments(syntax.Rule, PrimitiveCatalog.Rejection);
-                step.Accept = new RejectionAccept(ExprArg(args, "temperature"));
-                break;
-            }
-
-            case "typical":
-            {
-                var args = BindArguments(syntax.Rule, PrimitiveCatalog.Typical);
-                if (ExprArg(args, "eps") is { } eps && ExprArg(args, "delta") is { } delta)
-                {
-                    step.Accept = new TypicalAccept(eps, delta, ExprArg(args, "temperature"));
-                }
-
-                break;
-            }
-
-            default:
-                ReportUnknownChoice("acceptance rule", syntax.Rule, PrimitiveCatalog.AcceptRules);
-                break;
+            ReportUnknownChoice("acceptance rule", syntax.Rule, _library.OfRole(PrimitiveRole.Acceptance).Select(d => d.Usage).ToArray());
+            return;
         }
+
+        var args = BindArguments(syntax.Rule, descriptor.Signature);
+        if (!CheckCanvas(descriptor, syntax.Rule) || args.Count(a => a.Value.Parameter.Required) < descriptor.Parameters.Count(p => p.Required))
+        {
+            return;
+        }
+
+        PrimitiveForm? form = ChooseForm(descriptor, args);
+        if (form is null)
+        {
+            return;
+        }
+
+        step.Accept = descriptor.Accept?.Invoke(new PrimitiveArguments(args, null))
+            ?? new PrimitiveAccept(descriptor.Name, descriptor.Lossless, NamedExprs(descriptor, args));
+        step.AcceptPrimitive = new BoundPrimitive(descriptor, form, args, null);
     }
 
     private void BindPredict(BoundStep step, PredictSyntax syntax)
@@ -387,18 +417,16 @@ public sealed partial class Binder
             return;
         }
 
-        // Which step output can feed which state: a pool learns n-grams from the Jacobi window or the
-        // text so far; credits accumulate the masked model's confidences; a length adapts to acceptance.
-        string[] sources = state.Kind switch
-        {
-            StateKind.NgramPool => step.Proposers.Any(p => p.Plan is JacobiProposer) ? new[] { "jacobi", "context" } : new[] { "context" },
-            StateKind.Credits => new[] { "predict" },
-            _ => new[] { "accept" },
-        };
+        // Which step output can feed which state is the state's descriptor's to say; an update fed by a proposer
+        // (a pool learning from the Jacobi window) needs that proposer in the step.
+        PrimitiveDescriptor? descriptor = _library.Find(PrimitiveRole.State, StatePlan.KindName(state.Kind));
+        string[] sources = (descriptor?.Updates ?? System.Array.Empty<StateUpdate>())
+            .Where(u => u.FromPrimitive is null || step.Proposers.Any(p => p.Descriptor.Name == u.FromPrimitive))
+            .Select(u => u.Source).ToArray();
 
         if (!sources.Contains(syntax.Source.Text))
         {
-            Report(DiagnosticDescriptors.InvalidUpdateSource, syntax.Source.Span, state.Name, StatePlan.KindName(state.Kind), syntax.Source.Text, string.Join(", ", sources));
+            Report(DiagnosticDescriptors.InvalidUpdateSource, syntax.Source.Span, state.Name, StatePlan.KindName(state.Kind), syntax.Source.Text, sources.Length == 0 ? "none" : string.Join(", ", sources));
             return;
         }
 
@@ -502,11 +530,10 @@ public sealed partial class Binder
 
         if (step.Accept is RejectionAccept)
         {
-            foreach (BoundProposer proposer in step.Proposers.Where(p => !p.Plan.HasProbabilities))
+            string sampling = string.Join(", ", _library.OfRole(PrimitiveRole.Proposer).Where(d => d.ProbabilityFlag is not null).Select(d => d.Name));
+            foreach (BoundProposer proposer in step.Proposers.Where(p => !p.HasProbabilities))
             {
-                string hint = proposer.Plan is DraftProposer or SelfDraftProposer or HeadsProposer or DraftTreeProposer
-                    ? $"add 'sample' to '{NameOf(proposer.Syntax)}'"
-                    : "draft, self_draft, heads, draft_tree";
+                string hint = proposer.Descriptor.ProbabilityFlag is { } flag ? $"add '{flag}' to '{NameOf(proposer.Syntax)}'" : sampling;
                 Report(DiagnosticDescriptors.RejectionWithoutProbabilities, proposer.Syntax.Span, NameOf(proposer.Syntax) ?? string.Empty, hint);
             }
         }
@@ -522,11 +549,13 @@ public sealed partial class Binder
         string target = step.Verify!.Target.Text;
         if (step.ExplicitMode == VerifyMode.Tree && step.InferredMode == VerifyMode.Chain)
         {
-            Report(DiagnosticDescriptors.TreeVerifyWithChain, step.Verify.Mode!.Span, target, $"'{NameOf(step.Proposers[0].Syntax)}'", "draft_tree, heads(tree: ...), <pool>.match, jacobi(ngram: n), or p1 + p2");
+            string trees = string.Join(", ", _library.OfRole(PrimitiveRole.Proposer)
+                .SelectMany(d => d.Forms.Where(f => f.Shape == ProposalShape.Tree).Take(1).Select(f => (d.Receiver is { } kind ? "<" + ReceiverLabel(kind) + ">." : string.Empty) + d.Name + (f.When is { } when ? "(" + when + ": ...)" : string.Empty))));
+            Report(DiagnosticDescriptors.TreeVerifyWithChain, step.Verify.Mode!.Span, target, $"'{NameOf(step.Proposers[0].Syntax)}'", trees + ", or p1 + p2");
         }
         else if (step.ExplicitMode == VerifyMode.Chain && step.InferredMode == VerifyMode.Tree)
         {
-            BoundProposer culprit = step.Proposers.FirstOrDefault(p => p.Plan.Shape == ProposalShape.Tree) ?? step.Proposers[1];
+            BoundProposer culprit = step.Proposers.FirstOrDefault(p => p.Shape == ProposalShape.Tree) ?? step.Proposers[1];
             Report(DiagnosticDescriptors.ChainVerifyWithTree, culprit.Syntax.Span, target, NameOf(culprit.Syntax) ?? string.Empty);
         }
     }
@@ -536,34 +565,12 @@ public sealed partial class Binder
         int max = step.MaxWidth;
         foreach (BoundProposer proposer in step.Proposers)
         {
-            TokenTreeShape? tree = proposer.Plan switch
+            // A static tree too wide on its own is pointed at directly.
+            if (proposer.Form.Width is TreeWidth rule && proposer.Arguments.TryGetValue(rule.Parameter, out var argument) && ((TokenTreeShape)argument.Value).Width > max)
             {
-                HeadsProposer h => h.Tree,
-                DraftTreeProposer d => d.Tree,
-                _ => null,
-            };
-
-            if (tree is not null && tree.Width > max)
-            {
-                ExpressionSyntax argument = ArgumentsOf(proposer.Syntax).First(a => a.Name?.Text is "tree" or "shape").Value;
-                Report(DiagnosticDescriptors.TreeTooWide, argument.Span, tree.Width, max);
+                Report(DiagnosticDescriptors.TreeTooWide, argument.Syntax.Span, ((TokenTreeShape)argument.Value).Width, max);
                 return;
             }
-        }
-
-        // Lookahead decoding's verify budget: W window columns and G guesses, each N-1 tokens long.
-        if (step.Proposers.FirstOrDefault(p => p.Plan is JacobiProposer { Ngram: not null }) is { Plan: JacobiProposer jacobi })
-        {
-            int w = (int)WorstCase(jacobi.Window);
-            int n = (int)WorstCase(jacobi.Ngram);
-            int g = (int)step.Proposers.Where(p => p.Plan is PoolMatchProposer).Sum(p => WorstCase(((PoolMatchProposer)p.Plan).Guesses));
-            int budget = (w + g) * (n - 1);
-            if (budget > max)
-            {
-                Report(DiagnosticDescriptors.LookaheadBudget, ProposalSpan(step), w, g, n, budget, max);
-            }
-
-            return;
         }
 
         if (step.Width > max)

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Pardec.Dsl.Diagnostics;
 using Pardec.Dsl.Plan;
+using Pardec.Dsl.Primitives;
 using Pardec.Dsl.Syntax;
 using Pardec.Dsl.Text;
 using Pardec.Dsl.Trees;
@@ -20,16 +21,18 @@ public sealed partial class Binder
     private readonly DiagnosticBag _diagnostics;
     private readonly BoundStrategy _strategy;
     private readonly Dictionary<string, (string Kind, SyntaxToken Declaration)> _names = new();
+    private readonly PrimitiveLibrary _library;
 
-    private Binder(StrategySyntax syntax, DiagnosticBag diagnostics)
+    private Binder(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary library)
     {
         _diagnostics = diagnostics;
-        _strategy = new BoundStrategy(syntax);
+        _library = library;
+        _strategy = new BoundStrategy(syntax, library);
     }
 
-    public static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics)
+    public static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library = null)
     {
-        var binder = new Binder(syntax, diagnostics);
+        var binder = new Binder(syntax, diagnostics, library ?? PrimitiveLibrary.Default);
         binder.BindStrategy();
         return binder._strategy;
     }
@@ -190,7 +193,7 @@ public sealed partial class Binder
             case "masked":
             {
                 var args = BindArguments(syntax.Canvas, PrimitiveCatalog.MaskedCanvas);
-                _strategy.Canvas = new CanvasPlan(CanvasKind.Masked, ExprArg(args, "block") ?? Literal.Int(32), CacheMode.None, ExprArg(args, "batch"));
+                _strategy.Canvas = new CanvasPlan(CanvasKind.Masked, ExprArg(args, "block") ?? Literal.Int(32), CacheMode.None, null);
                 break;
             }
 
@@ -433,23 +436,29 @@ public sealed partial class Binder
         }
 
         string? kind = syntax.Initializer is CallExpressionSyntax { Receiver: not null } ? null : NameOf(syntax.Initializer);
-        PrimitiveSignature? signature = PrimitiveCatalog.States.FirstOrDefault(s => s.Name == kind);
-        if (signature is null)
+        PrimitiveDescriptor? descriptor = kind is null ? null : _library.Find(PrimitiveRole.State, kind);
+        StateKind? stateKind = kind is null ? null : StateKinds.FirstOrDefault(k => StatePlan.KindName(k) == kind);
+        if (descriptor is null || stateKind is null)
         {
-            ReportUnknownChoice("state kind", syntax.Initializer, new[] { "ngram_pool(size: n)", "credits(decay: x)", "adaptive_length(min: a, max: b)" });
+            ReportUnknownChoice("state kind", syntax.Initializer, _library.OfRole(PrimitiveRole.State).Select(d => d.Usage).ToArray());
             return;
         }
 
-        var args = BindArguments(syntax.Initializer, signature);
-        StateKind stateKind = signature == PrimitiveCatalog.NgramPool ? StateKind.NgramPool
-            : signature == PrimitiveCatalog.Credits ? StateKind.Credits
-            : StateKind.AdaptiveLength;
-        var named = signature.Parameters
+        var args = BindArguments(syntax.Initializer, descriptor.Signature);
+        if (!CheckCanvas(descriptor, syntax.Initializer))
+        {
+            return;
+        }
+
+        var named = descriptor.Parameters
             .Where(p => args.ContainsKey(p.Name))
             .Select(p => new NamedExpr(p.Name, (Expr)args[p.Name].Value))
             .ToList();
-        _strategy.States.Add(new StatePlan(syntax.Identifier.Text, stateKind, named));
+        _strategy.States.Add(new StatePlan(syntax.Identifier.Text, stateKind.Value, named));
+        _strategy.StatePrimitives[syntax.Identifier.Text] = new BoundPrimitive(descriptor, ChooseForm(descriptor, args), args, null);
     }
+
+    private static readonly StateKind[] StateKinds = { StateKind.NgramPool, StateKind.Credits, StateKind.AdaptiveLength };
 
     // ---- Arguments ----
 

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Pardec.Dsl.Collections;
 using Pardec.Dsl.Plan;
+using Pardec.Dsl.Primitives;
 using Pardec.Dsl.Syntax;
 
 namespace Pardec.Dsl.Binding;
@@ -9,8 +10,25 @@ namespace Pardec.Dsl.Binding;
 /// <summary>A bound argument: the syntax it came from and its value (Expr, role/state name, flag, tree or range).</summary>
 public sealed record BoundArgument(ParameterSignature Parameter, SyntaxNode Syntax, object Value);
 
-/// <summary>A proposer with its syntax (for diagnostics) and its worst-case number of candidate tokens.</summary>
-public sealed record BoundProposer(ExpressionSyntax Syntax, ProposerPlan Plan, int Width);
+/// <summary>A primitive after binding: its descriptor, the form its arguments select, and the arguments.</summary>
+public sealed record BoundPrimitive(PrimitiveDescriptor Descriptor, PrimitiveForm? Form, IReadOnlyDictionary<string, BoundArgument> Arguments, StatePlan? Receiver);
+
+/// <summary>A proposer with its syntax (for diagnostics), its worst-case number of candidate tokens, and how it was bound.</summary>
+public sealed record BoundProposer(
+    ExpressionSyntax Syntax,
+    ProposerPlan Plan,
+    int Width,
+    PrimitiveDescriptor Descriptor,
+    PrimitiveForm Form,
+    IReadOnlyDictionary<string, BoundArgument> Arguments,
+    StatePlan? Receiver)
+{
+    public ProposalShape Shape => Form.Shape;
+
+    public bool HasProbabilities => Descriptor.ProbabilityFlag is { } flag && Arguments.ContainsKey(flag);
+
+    public BoundPrimitive Primitive => new(Descriptor, Form, Arguments, Receiver);
+}
 
 /// <summary>The bound step: plan pieces, each next to the syntax it came from.</summary>
 public sealed class BoundStep
@@ -35,6 +53,8 @@ public sealed class BoundStep
 
     public AcceptPlan? Accept { get; set; }
 
+    public BoundPrimitive? AcceptPrimitive { get; set; }
+
     public List<UpdatePlan> Updates { get; } = new();
 
     public PredictSyntax? PredictSyntax { get; set; }
@@ -48,7 +68,7 @@ public sealed class BoundStep
     public BlockPlan? Block { get; set; }
 
     public VerifyMode InferredMode =>
-        Proposers.Count > 1 || Proposers.Any(p => p.Plan.Shape == ProposalShape.Tree) ? VerifyMode.Tree : VerifyMode.Chain;
+        Proposers.Count > 1 || Proposers.Any(p => p.Shape == ProposalShape.Tree) ? VerifyMode.Tree : VerifyMode.Chain;
 
     public int Width => Proposers.Sum(p => p.Width);
 }
@@ -59,9 +79,18 @@ public sealed class BoundStep
 /// </summary>
 public sealed class BoundStrategy
 {
-    public BoundStrategy(StrategySyntax syntax) => Syntax = syntax;
+    public BoundStrategy(StrategySyntax syntax, PrimitiveLibrary library)
+    {
+        Syntax = syntax;
+        Library = library;
+    }
 
     public StrategySyntax Syntax { get; }
+
+    public PrimitiveLibrary Library { get; }
+
+    /// <summary>Each state's descriptor and arguments, by state name.</summary>
+    public Dictionary<string, BoundPrimitive> StatePrimitives { get; } = new();
 
     public string Name => Syntax.Identifier.Text;
 
@@ -92,7 +121,8 @@ public sealed class BoundStrategy
                 step.Proposers.Select(p => p.Plan).ToEquatableArray(),
                 new VerifyPlan(step.VerifyModel, step.ExplicitMode ?? step.InferredMode, step.MaxWidth, step.Width),
                 step.Accept ?? new GreedyAccept(),
-                step.Updates.ToEquatableArray())
+                step.Updates.ToEquatableArray(),
+                PrimitiveResolver.Resolve(this, step))
             : new MaskedStepPlan(step.Predict, step.Commit ?? new OneCommit(), step.Block, step.Updates.ToEquatableArray());
 
         return new DecodePlan(

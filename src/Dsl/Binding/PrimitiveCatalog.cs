@@ -37,7 +37,8 @@ public sealed record ParameterSignature(
     double Max = double.PositiveInfinity,
     ModelKind[]? ModelKinds = null,
     StateKind? StateKind = null,
-    bool AllowsState = false);
+    bool AllowsState = false,
+    Literal? Default = null);
 
 /// <summary>A primitive's name and parameters; argument binding is table-driven from these.</summary>
 public sealed record PrimitiveSignature(string Name, params ParameterSignature[] Parameters)
@@ -48,61 +49,13 @@ public sealed record PrimitiveSignature(string Name, params ParameterSignature[]
 }
 
 /// <summary>
-/// The runtime primitives the language can name, with their parameters. Adding a primitive means adding
-/// its signature here, its plan record in <c>Plan/</c>, and its runtime implementation — never a strategy.
+/// The parameters of the language's own constructs — canvases, model kinds, verify modes, commit and block rules,
+/// stop conditions. Runtime primitives (proposers, acceptance rules, states) are described by their
+/// <see cref="Primitives.PrimitiveDescriptor"/>s in <see cref="Primitives.PrimitiveLibrary"/>.
 /// </summary>
 public static class PrimitiveCatalog
 {
     private static readonly ModelKind[] Causal = { ModelKind.Causal };
-
-    public static PrimitiveSignature Draft { get; } = new(
-        "draft",
-        new ParameterSignature("model", ArgKind.Model, Required: true, Positional: true, Description: "a causal draft model", ModelKinds: Causal),
-        new ParameterSignature("length", ArgKind.Int, Required: true, Description: "tokens drafted per step", Min: 1, AllowsState: true),
-        new ParameterSignature("sample", ArgKind.Flag, Description: "sample the draft and keep q(x)"),
-        new ParameterSignature("stop_below", ArgKind.Float, Description: "end the draft when its confidence drops below this", Min: 0, Max: 1));
-
-    public static PrimitiveSignature DraftTree { get; } = new(
-        "draft_tree",
-        new ParameterSignature("model", ArgKind.Model, Required: true, Positional: true, Description: "a causal draft model", ModelKinds: Causal),
-        new ParameterSignature("depth", ArgKind.Int, Description: "tree depth", Min: 1),
-        new ParameterSignature("topk", ArgKind.Int, Description: "nodes kept per depth", Min: 1),
-        new ParameterSignature("shape", ArgKind.Tree, Description: "a static choice list"),
-        new ParameterSignature("sample", ArgKind.Flag, Description: "sample the draft and keep q(x)"));
-
-    public static PrimitiveSignature Heads { get; } = new(
-        "heads",
-        new ParameterSignature("model", ArgKind.Model, Required: true, Positional: true, Description: "a medusa(...) model", ModelKinds: new[] { ModelKind.Medusa }),
-        new ParameterSignature("tree", ArgKind.Tree, Description: "a static Medusa choice list"),
-        new ParameterSignature("sample", ArgKind.Flag, Description: "sample each head and keep q(x)"));
-
-    public static PrimitiveSignature Jacobi { get; } = new(
-        "jacobi",
-        new ParameterSignature("window", ArgKind.Int, Required: true, Description: "positions guessed in parallel (W)", Min: 1),
-        new ParameterSignature("ngram", ArgKind.Int, Description: "n-gram size N of the lookahead branch", Min: 2),
-        new ParameterSignature("blocks", ArgKind.Int, Description: "Gauss-Seidel blocks over the window", Min: 1));
-
-    public static PrimitiveSignature PoolMatch { get; } = new(
-        "match",
-        new ParameterSignature("guesses", ArgKind.Int, Required: true, Description: "n-grams verified per step (G)", Min: 0));
-
-    public static PrimitiveSignature Lookup { get; } = new(
-        "lookup",
-        new ParameterSignature("max_ngram", ArgKind.Int, Required: true, Description: "longest n-gram matched", Min: 1),
-        new ParameterSignature("length", ArgKind.Int, Required: true, Description: "tokens copied after the match", Min: 1),
-        new ParameterSignature("min_ngram", ArgKind.Int, Description: "shortest n-gram matched", Min: 1));
-
-    public static PrimitiveSignature SelfDraft { get; } = new(
-        "self_draft",
-        new ParameterSignature("model", ArgKind.Model, Required: true, Positional: true, Description: "a self(...) layer-skip model", ModelKinds: new[] { ModelKind.Self }),
-        new ParameterSignature("length", ArgKind.Int, Required: true, Description: "tokens drafted per step", Min: 1, AllowsState: true),
-        new ParameterSignature("sample", ArgKind.Flag, Description: "sample the draft and keep q(x)"),
-        new ParameterSignature("stop_below", ArgKind.Float, Description: "end the draft when its confidence drops below this", Min: 0, Max: 1));
-
-    /// <summary>Proposers called by name (pool matching is called on a state: <c>pool.match(...)</c>).</summary>
-    public static IReadOnlyList<PrimitiveSignature> Proposers { get; } = new[] { Draft, DraftTree, Heads, Jacobi, Lookup, SelfDraft };
-
-    public static IReadOnlyList<string> ProposerNames { get; } = Proposers.Select(p => p.Name).Concat(new[] { "<pool>.match" }).ToArray();
 
     // ---- model kinds ----
     public static PrimitiveSignature Medusa { get; } = new(
@@ -122,42 +75,12 @@ public static class PrimitiveCatalog
         "causal",
         new ParameterSignature("batch", ArgKind.Int, Description: "sequences decoded together", Min: 1));
 
+    // No 'batch' on masked canvases: the masked engines decode one sequence (a batch parameter would be consumed by nothing).
     public static PrimitiveSignature MaskedCanvas { get; } = new(
         "masked",
-        new ParameterSignature("block", ArgKind.Int, Required: true, Description: "mask tokens per block", Min: 1),
-        new ParameterSignature("batch", ArgKind.Int, Description: "sequences decoded together", Min: 1));
+        new ParameterSignature("block", ArgKind.Int, Required: true, Description: "mask tokens per block", Min: 1));
 
-    // ---- state ----
-    public static PrimitiveSignature NgramPool { get; } = new(
-        "ngram_pool",
-        new ParameterSignature("size", ArgKind.Int, Required: true, Description: "n-gram length N", Min: 2),
-        new ParameterSignature("capacity", ArgKind.Int, Description: "n-grams kept per first token", Min: 1));
-
-    public static PrimitiveSignature Credits { get; } = new(
-        "credits",
-        new ParameterSignature("decay", ArgKind.Float, Required: true, Description: "credit kept per step", Min: 0, Max: 1));
-
-    public static PrimitiveSignature AdaptiveLength { get; } = new(
-        "adaptive_length",
-        new ParameterSignature("min", ArgKind.Int, Required: true, Description: "shortest draft", Min: 1),
-        new ParameterSignature("max", ArgKind.Int, Required: true, Description: "longest draft", Min: 1),
-        new ParameterSignature("initial", ArgKind.Int, Description: "first draft length", Min: 1));
-
-    public static IReadOnlyList<PrimitiveSignature> States { get; } = new[] { NgramPool, Credits, AdaptiveLength };
-
-    // ---- accept / commit / block / stop ----
-    public static PrimitiveSignature Rejection { get; } = new(
-        "rejection",
-        new ParameterSignature("temperature", ArgKind.Float, Description: "sampling temperature", Min: 0));
-
-    public static PrimitiveSignature Typical { get; } = new(
-        "typical",
-        new ParameterSignature("eps", ArgKind.Float, Required: true, Description: "hard threshold epsilon", Min: 0, Max: 1),
-        new ParameterSignature("delta", ArgKind.Float, Required: true, Description: "entropy-scaled threshold delta", Min: 0),
-        new ParameterSignature("temperature", ArgKind.Float, Description: "sampling temperature", Min: 0));
-
-    public static IReadOnlyList<string> AcceptRules { get; } = new[] { "greedy", "rejection", "typical(eps: e, delta: d)" };
-
+    // ---- verify / commit / block / stop ----
     public static PrimitiveSignature VerifyMode { get; } = new(
         "verify mode",
         new ParameterSignature("max_width", ArgKind.Int, Description: "candidate tokens one verify forward may hold", Min: 1));

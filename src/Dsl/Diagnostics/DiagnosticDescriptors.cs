@@ -82,6 +82,10 @@ public static class DiagnosticDescriptors
     public static DiagnosticDescriptor TreeTooWide { get; } = new(
         "PDEC1015", "Token tree wider than the verify budget", "Token tree has {0} candidate tokens, more than the verify budget max_width = {1}; remove paths or raise 'verify <target> tree(max_width: n)'", Error);
 
+    /// <summary>
+    /// Retired: it checked the paper's lookahead budget (W + G)(N - 1) for <c>jacobi(ngram: n)</c>, whose n never reached
+    /// the runtime's one-level Jacobi window. <c>ngram</c> is gone from <c>jacobi</c>; the real width W + G(N - 1) is PDEC1027's.
+    /// </summary>
     public static DiagnosticDescriptor LookaheadBudget { get; } = new(
         "PDEC1016", "Lookahead budget over the verify budget", "Lookahead budget (W + G)(N - 1) = ({0} + {1})({2} - 1) = {3} exceeds the verify budget max_width = {4}; lower window, guesses or ngram, or raise 'verify <target> tree(max_width: n)'", Error);
 

@@ -5,12 +5,17 @@ namespace Pardec.Dsl.Plan;
 
 public abstract record StepPlan;
 
-/// <summary>One step on a causal canvas: propose candidates, verify them in one target forward, accept a prefix, update state.</summary>
+/// <summary>
+/// One step on a causal canvas: propose candidates, verify them in one target forward, accept a prefix, update state.
+/// <see cref="Instances"/> are the step's primitives resolved for construction (states, then proposers in order, then
+/// the acceptance rule): what both engines build.
+/// </summary>
 public sealed record CausalStepPlan(
     EquatableArray<ProposerPlan> Proposers,
     VerifyPlan Verify,
     AcceptPlan Accept,
-    EquatableArray<UpdatePlan> Updates) : StepPlan;
+    EquatableArray<UpdatePlan> Updates,
+    EquatableArray<PrimitiveInstance> Instances = default) : StepPlan;
 
 /// <summary>One step on a masked canvas: predict every masked position of the block, commit some of them.</summary>
 public sealed record MaskedStepPlan(
@@ -53,44 +58,44 @@ public sealed record DraftProposer(string Model, Expr Length, bool Sample, Expr?
 /// A draft-model token tree: dynamic (<see cref="Depth"/> x <see cref="TopK"/> best nodes) or a static
 /// <see cref="Tree"/> shape (Chen et al., "Sequoia: Scalable, Robust, and Hardware-aware Speculative Decoding").
 /// </summary>
-public sealed record DraftTreeProposer(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree, bool Sample) : ProposerPlan
+public sealed record DraftTreeProposer(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree) : ProposerPlan
 {
     public override ProposalShape Shape => ProposalShape.Tree;
 
-    public override bool HasProbabilities => Sample;
+    public override bool HasProbabilities => false;
 
     public override string ToString() =>
-        $"draft_tree({DecodePlan.Args((string.Empty, Model), ("depth", Depth), ("topk", TopK), ("shape", Tree), ("sample", Sample))})";
+        $"draft_tree({DecodePlan.Args((string.Empty, Model), ("depth", Depth), ("topk", TopK), ("shape", Tree))})";
 }
 
 /// <summary>
 /// Medusa heads: one token per head as a chain (blockwise parallel decoding, Stern et al.), or a static
 /// tree of top-k choices per head (Cai et al., "Medusa").
 /// </summary>
-public sealed record HeadsProposer(string Model, bool Sample, TokenTreeShape? Tree) : ProposerPlan
+public sealed record HeadsProposer(string Model, TokenTreeShape? Tree) : ProposerPlan
 {
     public override ProposalShape Shape => Tree is null ? ProposalShape.Chain : ProposalShape.Tree;
-
-    public override bool HasProbabilities => Sample;
-
-    public override string ToString() =>
-        $"heads({DecodePlan.Args((string.Empty, Model), ("sample", Sample), ("tree", Tree))})";
-}
-
-/// <summary>
-/// Jacobi fixed-point iteration over a window of guesses (Santilli et al., "Accelerating Transformer Inference
-/// for Translation via Parallel Decoding"). With <see cref="Ngram"/> it is the lookahead branch of lookahead
-/// decoding (Fu et al.), which keeps N-1 past levels and feeds an n-gram pool. <see cref="Blocks"/> &gt; 1 gives
-/// the hybrid Gauss-Seidel-Jacobi schedule (blocks in sequence, Jacobi inside a block).
-/// </summary>
-public sealed record JacobiProposer(Expr Window, Expr? Ngram, Expr? Blocks) : ProposerPlan
-{
-    public override ProposalShape Shape => Ngram is null ? ProposalShape.Chain : ProposalShape.Tree;
 
     public override bool HasProbabilities => false;
 
     public override string ToString() =>
-        $"jacobi({DecodePlan.Args(("window", Window), ("ngram", Ngram), ("blocks", Blocks))})";
+        $"heads({DecodePlan.Args((string.Empty, Model), ("tree", Tree))})";
+}
+
+/// <summary>
+/// Jacobi fixed-point iteration over a window of guesses (Santilli et al., "Accelerating Transformer Inference
+/// for Translation via Parallel Decoding"). Next to a pool (<c>update pool from jacobi</c>) it is the lookahead
+/// branch of lookahead decoding (Fu et al.): its trajectory feeds the pool n-grams of the pool's size.
+/// <see cref="Blocks"/> &gt; 1 gives the hybrid Gauss-Seidel-Jacobi schedule (blocks in sequence, Jacobi inside a block).
+/// </summary>
+public sealed record JacobiProposer(Expr Window, Expr? Blocks) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposalShape.Chain;
+
+    public override bool HasProbabilities => false;
+
+    public override string ToString() =>
+        $"jacobi({DecodePlan.Args(("window", Window), ("blocks", Blocks))})";
 }
 
 /// <summary>Up to <see cref="Guesses"/> n-grams from a pool whose first token matches the last accepted token.</summary>
@@ -123,6 +128,16 @@ public sealed record SelfDraftProposer(string Model, Expr Length, bool Sample, E
 
     public override string ToString() =>
         $"self_draft({DecodePlan.Args((string.Empty, Model), ("length", Length), ("sample", Sample), ("stop_below", StopBelow))})";
+}
+
+/// <summary>A proposer with no typed record of its own (one added through its descriptor alone), printed as written.</summary>
+public sealed record PrimitiveProposer(string Name, string? Receiver, EquatableArray<NamedExpr> Arguments, ProposalShape ProposedShape, bool Probabilities) : ProposerPlan
+{
+    public override ProposalShape Shape => ProposedShape;
+
+    public override bool HasProbabilities => Probabilities;
+
+    public override string ToString() => (Receiver is null ? string.Empty : Receiver + ".") + Name + (Arguments.IsEmpty ? string.Empty : "(" + string.Join(", ", Arguments) + ")");
 }
 
 public enum VerifyMode
@@ -170,6 +185,14 @@ public sealed record TypicalAccept(Expr Epsilon, Expr Delta, Expr? Temperature) 
 
     public override string ToString() =>
         $"typical({DecodePlan.Args(("eps", Epsilon), ("delta", Delta), ("temperature", Temperature))})";
+}
+
+/// <summary>An acceptance rule with no typed record of its own (one added through its descriptor alone).</summary>
+public sealed record PrimitiveAccept(string Name, bool Lossless, EquatableArray<NamedExpr> Arguments) : AcceptPlan
+{
+    public override bool IsLossless => Lossless;
+
+    public override string ToString() => Name + (Arguments.IsEmpty ? string.Empty : "(" + string.Join(", ", Arguments) + ")");
 }
 
 /// <summary>Which predicted positions of a masked block become fixed this step.</summary>

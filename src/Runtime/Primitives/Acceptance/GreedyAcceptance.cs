@@ -9,8 +9,14 @@ namespace Pardec.Runtime.Primitives.Acceptance;
 /// with no such child; the target's pick there is the next token. The committed text is therefore exactly what the
 /// target alone would have produced — token for token under greedy, in distribution under seeded sampling.
 /// </summary>
-public static class GreedyAcceptance
+public sealed class GreedyAcceptance : IAcceptanceRule
 {
+    /// <summary>The rule as an instance, for engines that hold every rule the same way; draft distributions are not read.</summary>
+    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, Tensor? draftDistributions, NodeSampler sampler, StepOutcome outcome) =>
+        Accept(tree, logits, sampler, outcome);
+
+    public void Dispose() { }
+
     public static void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, NodeSampler sampler, StepOutcome outcome)
     {
         outcome.Clear();

@@ -13,7 +13,7 @@ namespace Pardec.Runtime.Primitives.Acceptance;
 /// as p_i. If every draft token survives, draw a bonus token from p at the last node. The output distribution equals
 /// sampling from the target alone.
 /// </summary>
-public sealed class RejectionAcceptance : IDisposable
+public sealed class RejectionAcceptance : IAcceptanceRule
 {
     private readonly float[] _uniform;
     private readonly float[] _targetProb;

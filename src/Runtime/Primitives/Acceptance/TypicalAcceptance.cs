@@ -11,7 +11,7 @@ namespace Pardec.Runtime.Primitives.Acceptance;
 /// output is not the target's greedy text. Among the tree's accepted paths the longest wins; the next token is the
 /// target's own pick after it.
 /// </summary>
-public sealed class TypicalAcceptance : IDisposable
+public sealed class TypicalAcceptance : IAcceptanceRule
 {
     private readonly Scalar _epsilon, _delta; // fields, not temporaries: see Scalars
     private readonly double _epsilonValue, _deltaValue;
@@ -89,6 +89,10 @@ public sealed class TypicalAcceptance : IDisposable
     }
 
     private float[] _exp = [], _max = [], _normaliser = [];
+
+    /// <summary>The rule as every acceptance rule is called; typical acceptance reads the target alone, not q.</summary>
+    public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, Tensor? draftDistributions, NodeSampler sampler, StepOutcome outcome) =>
+        Accept(tree, logits, sampler, outcome);
 
     public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, NodeSampler sampler, StepOutcome outcome)
     {

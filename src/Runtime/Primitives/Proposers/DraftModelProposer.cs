@@ -13,7 +13,7 @@ namespace Pardec.Runtime.Primitives.Proposers;
 /// skipped (self-speculative decoding, Zhang et al. 2023) — no second model, a cache of its own.
 /// The draft's cache lags the committed text and catches up in one forward at the start of each proposal.
 /// </summary>
-public sealed class DraftModelProposer : IProposer
+public sealed class DraftModelProposer : IProposer, IDraftCounter
 {
     private readonly ICausalLM _draft;
     private readonly KVCache _cache;

@@ -24,7 +24,7 @@ namespace Pardec.Runtime.Primitives.Proposers;
 /// Candidates are deterministic (top-k), so <c>GreedyAcceptance</c> verifies them losslessly under greedy and seeded
 /// sampling alike.
 /// </summary>
-public sealed class DraftTreeProposer : IProposer
+public sealed class DraftTreeProposer : IProposer, IDraftCounter
 {
     private readonly ICausalLM _draft;
     private readonly KVCache _cache;
@@ -65,7 +65,8 @@ public sealed class DraftTreeProposer : IProposer
     public DraftTreeProposer(ICausalLM draft, int maxLength, int depth, int topK)
         : this(draft, maxLength, null, depth, topK) { }
 
-    private DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape? shape, int depth, int topK)
+    /// <summary>Either form: a static <paramref name="shape"/> (depth and topK unused), or a dynamic tree when it is null.</summary>
+    public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape? shape, int depth, int topK)
     {
         _draft = draft;
         _shape = shape;

@@ -19,12 +19,15 @@ public sealed class GaussSeidelJacobiProposer : IProposer
     private readonly int[] _nodes;     // tree node of each placed guess this step
     private int _placed, _rootPosition;
 
-    public GaussSeidelJacobiProposer(int blockSize, int blocks)
+    /// <param name="window">Guesses per step, cut into <paramref name="blocks"/> blocks of equal size.</param>
+    public GaussSeidelJacobiProposer(int window, int blocks)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(window);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blocks);
-        _blockSize = blockSize;
-        _window = blockSize * blocks;
+        if (window % blocks != 0)
+            throw new ArgumentException($"A window of {window} cannot be cut into {blocks} equal blocks.", nameof(blocks));
+        _blockSize = window / blocks;
+        _window = window;
         _guesses = new int[_window];
         _next = new int[_window];
         _nodes = new int[_window];

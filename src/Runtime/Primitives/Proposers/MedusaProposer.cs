@@ -79,13 +79,15 @@ public sealed class MedusaProposer : IProposer
     }
 
     /// <summary>The chain form: head d's top token at depth d + 1 (blockwise parallel decoding).</summary>
-    public static MedusaProposer Chain(MedusaHeads heads, ICausalLM? target, int length)
-    {
-        var parents = new int[length + 1];
-        var depths = new int[length + 1];
-        for (int i = 0; i <= length; i++) { parents[i] = i - 1; depths[i] = i; }
-        return new MedusaProposer(heads, target, parents, depths, new int[length + 1]);
-    }
+    public static MedusaProposer Chain(MedusaHeads heads, ICausalLM? target, int length) => new(heads, target, length);
+
+    /// <summary>A chain: the top token of each of the first <paramref name="length"/> heads (blockwise parallel decoding).</summary>
+    public MedusaProposer(MedusaHeads heads, ICausalLM? target, int length)
+        : this(heads, target, ChainParents(length), ChainDepths(length), new int[length + 1]) { }
+
+    private static int[] ChainParents(int length) => Enumerable.Range(-1, length + 1).ToArray();
+
+    private static int[] ChainDepths(int length) => Enumerable.Range(0, length + 1).ToArray();
 
     /// <summary>Whether the heads may run as the compiled call where it applies (see remarks); on by default.</summary>
     public bool CompiledEnabled { get; set; } = true;

@@ -21,13 +21,20 @@ public sealed class NgramPoolProposer : IProposer
     private readonly Tier _verified;
     private readonly Tier _speculative;
     private readonly int[] _scratch;
+    private readonly bool _fromContext;
     private int _indexedUpTo;
 
-    public NgramPoolProposer(int n, int guesses, int perKey = 0)
+    /// <param name="n">The n-gram length.</param>
+    /// <param name="guesses">N-grams proposed per step.</param>
+    /// <param name="perKey">N-grams kept per first token (at least <paramref name="guesses"/>).</param>
+    /// <param name="fromContext">Whether the pool learns the committed text's n-grams (<c>update pool from context</c>);
+    /// without it only <see cref="AddFromJacobi"/> fills it.</param>
+    public NgramPoolProposer(int n, int guesses, int perKey = 0, bool fromContext = true)
     {
         if (n < 2) throw new ArgumentOutOfRangeException(nameof(n), n, "An n-gram pool needs n >= 2.");
         _n = n;
         _guesses = guesses;
+        _fromContext = fromContext;
         int capacity = Math.Max(perKey, Math.Max(guesses, 1));
         _verified = new Tier(n - 1, capacity);
         _speculative = new Tier(n - 1, capacity);
@@ -72,6 +79,7 @@ public sealed class NgramPoolProposer : IProposer
 
     private void IndexContext(CausalContext context)
     {
+        if (!_fromContext) return;
         var tokens = context.Tokens;
         for (int end = Math.Max(_indexedUpTo, _n); end <= tokens.Length; end++) _verified.Add(tokens.Slice(end - _n, _n));
         _indexedUpTo = Math.Max(_indexedUpTo, tokens.Length + 1);

@@ -1,0 +1,193 @@
+using System.Collections.Generic;
+using System.Linq;
+using Pardec.Dsl.Binding;
+using Pardec.Dsl.Plan;
+
+namespace Pardec.Dsl.Primitives;
+
+/// <summary>Which slot of a step a primitive fills.</summary>
+public enum PrimitiveRole
+{
+    /// <summary>Adds candidates to the step's tree (an <c>IProposer</c> at run time).</summary>
+    Proposer,
+
+    /// <summary>Decides which candidates survive verification (an <c>IAcceptanceRule</c> at run time).</summary>
+    Acceptance,
+
+    /// <summary>Strategy state that lives across steps and is updated after them.</summary>
+    State,
+}
+
+/// <summary>
+/// One primitive, described once: its name in the language, the canvases it runs on, its parameters, the rules the
+/// binder derives from it (proposal shape, worst-case width, draft probabilities, losslessness), and how the runtime
+/// builds it — the runtime type and the <em>names</em> of its constructor parameters with where each value comes from.
+/// The binder binds from this, lowering resolves it into <see cref="PrimitiveInstance"/>s, the emitter prints
+/// <c>new T(name: value, …)</c> from those and the interpreter instantiates them through its registry: nothing else
+/// knows the primitive, so the two engines cannot drift.
+/// </summary>
+/// <param name="Name">The name in the language (<c>lookup</c>; for a state method, the method: <c>match</c>).</param>
+/// <param name="Forms">How the runtime builds it; the first form whose <see cref="PrimitiveForm.When"/> holds is used.</param>
+/// <param name="ProbabilityFlag">The flag that makes the primitive keep q(x) for rejection sampling, if it can.</param>
+/// <param name="Lossless">For acceptance rules: whether the output equals plain decoding of the target.</param>
+/// <param name="Receiver">For a method on a state (<c>pool.match</c>): the state kind it is called on.</param>
+/// <param name="Options">Parameters that set a generation option instead of a constructor argument (<c>temperature</c>).</param>
+/// <param name="Updates">For a state: the step outputs it may be updated from (<c>update pool from jacobi</c>).</param>
+/// <param name="Proposal">The typed plan record of a built-in proposer (what the plan prints and rules read); null gives a <see cref="PrimitiveProposer"/>.</param>
+/// <param name="Accept">The typed plan record of a built-in acceptance rule; null gives a <see cref="PrimitiveAccept"/>.</param>
+public sealed record PrimitiveDescriptor(
+    string Name,
+    PrimitiveRole Role,
+    string Description,
+    IReadOnlyList<CanvasKind> Canvases,
+    IReadOnlyList<ParameterSignature> Parameters,
+    IReadOnlyList<PrimitiveForm> Forms,
+    string? ProbabilityFlag = null,
+    bool Lossless = true,
+    StateKind? Receiver = null,
+    IReadOnlyList<OptionOverride>? Options = null,
+    IReadOnlyList<StateUpdate>? Updates = null,
+    System.Func<PrimitiveArguments, ProposerPlan>? Proposal = null,
+    System.Func<PrimitiveArguments, AcceptPlan>? Accept = null)
+{
+    public ParameterSignature? Find(string name) => Parameters.FirstOrDefault(p => p.Name == name);
+
+    public PrimitiveSignature Signature => new(Name, Parameters.ToArray());
+
+    /// <summary>How the primitive is written with its required parameters, e.g. <c>typical(eps: e, delta: d)</c>.</summary>
+    public string Usage
+    {
+        get
+        {
+            var required = Parameters.Where(p => p.Required).Select(p => p.Positional || p.Kind == ArgKind.Flag ? p.Name : p.Name + ": " + p.Name[0]).ToList();
+            return Name + (required.Count == 0 ? string.Empty : "(" + string.Join(", ", required) + ")");
+        }
+    }
+}
+
+/// <summary>
+/// One way the runtime builds a primitive: its type, the width and shape of what it proposes, and each constructor
+/// argument by the constructor's own parameter name. <see cref="When"/> names a parameter whose presence selects this
+/// form (a Jacobi window with <c>blocks</c> is the Gauss-Seidel proposer); null is the default form.
+/// </summary>
+public sealed record PrimitiveForm(
+    string RuntimeType,
+    IReadOnlyList<ConstructorArgument> Constructor,
+    ProposalShape Shape = ProposalShape.Chain,
+    WidthRule? Width = null,
+    string? When = null,
+    IReadOnlyList<string>? Requires = null,
+    bool CountsDraftForwards = false,
+    bool NeedsHidden = false);
+
+/// <summary>A constructor parameter, by name, and where its value comes from.</summary>
+public sealed record ConstructorArgument(string Name, ArgumentSource Source);
+
+/// <summary>A parameter that overrides a generation option (e.g. <c>temperature</c> → <c>GenerationOptions.Temperature</c>).</summary>
+public sealed record OptionOverride(string Parameter, string Option);
+
+/// <summary>
+/// A step output a state may learn from, and how: a constructor flag (<see cref="Flag"/>, set when the strategy
+/// declares the update) or a call after each step on the instance of <see cref="FromPrimitive"/>.
+/// </summary>
+public sealed record StateUpdate(string Source, string? Flag = null, string? Call = null, string? FromPrimitive = null);
+
+/// <summary>Where a constructor argument's value comes from.</summary>
+public abstract record ArgumentSource
+{
+    /// <summary>The bound value of one of the primitive's parameters (a number, a flag, a model role), else its default.</summary>
+    public static ArgumentSource Param(string name) => new ParamSource(name, null);
+
+    /// <summary>The parameter's value, else the value of <paramref name="otherwise"/> (an adaptive length starts at its max).</summary>
+    public static ArgumentSource ParamOr(string name, string otherwise) => new ParamSource(name, otherwise);
+
+    /// <summary>An argument of the state the primitive is called on (<c>pool.match</c> reads the pool's <c>size</c>).</summary>
+    public static ArgumentSource ReceiverArg(string name, Literal? fallback = null) => new ReceiverArgSource(name, fallback);
+
+    /// <summary>The causal model a medusa(...) or self(...) model named by the parameter sits on.</summary>
+    public static ArgumentSource TargetOf(string parameter) => new TargetOfSource(parameter);
+
+    /// <summary>The layers a self(...) model skips, as a <c>LayerSkip</c>; null for any other model.</summary>
+    public static ArgumentSource SkipOf(string parameter) => new SkipOfSource(parameter);
+
+    /// <summary>The number of heads of the medusa(...) model named by the parameter.</summary>
+    public static ArgumentSource HeadsOf(string parameter) => new HeadsOfSource(parameter);
+
+    /// <summary>One array of a static token tree given by the parameter, flattened at build time.</summary>
+    public static ArgumentSource Tree(string parameter, TreeArray array) => new TreeSource(parameter, array);
+
+    /// <summary>The static tree as a <c>DraftTreeShape(parents, choices)</c>; null when the parameter is absent.</summary>
+    public static ArgumentSource DraftShape(string parameter) => new DraftShapeSource(parameter);
+
+    /// <summary>Whether the receiver state is updated from <paramref name="source"/> (<c>update pool from context</c>).</summary>
+    public static ArgumentSource Updated(string source) => new UpdatedSource(source);
+
+    /// <summary>A value the engine owns: the sequence budget, the tree's capacity, the session's sampler.</summary>
+    public static ArgumentSource Engine(EngineValue value) => new EngineSource(value);
+}
+
+public sealed record ParamSource(string Name, string? Otherwise) : ArgumentSource;
+
+public sealed record ReceiverArgSource(string Name, Literal? Fallback) : ArgumentSource;
+
+public sealed record TargetOfSource(string Parameter) : ArgumentSource;
+
+public sealed record SkipOfSource(string Parameter) : ArgumentSource;
+
+public sealed record HeadsOfSource(string Parameter) : ArgumentSource;
+
+public sealed record TreeSource(string Parameter, TreeArray Array) : ArgumentSource;
+
+public sealed record DraftShapeSource(string Parameter) : ArgumentSource;
+
+public sealed record UpdatedSource(string Source) : ArgumentSource;
+
+public sealed record EngineSource(EngineValue Value) : ArgumentSource;
+
+public enum TreeArray
+{
+    Parents,
+    Depths,
+    Choices,
+}
+
+/// <summary>Values only the engine knows when it builds a decoder.</summary>
+public enum EngineValue
+{
+    /// <summary>The longest sequence the decoder is built for (prompt + output).</summary>
+    MaxLength,
+
+    /// <summary>Candidate tokens one step's tree holds, root included.</summary>
+    Capacity,
+
+    /// <summary>The session's node sampler (greedy or seeded sampling, shared by draft and target).</summary>
+    Sampler,
+}
+
+/// <summary>
+/// How the binder computes a proposer's worst-case number of candidate tokens (it sizes the verify buffers):
+/// a parameter's value, a product of two, the width of a static tree, a medusa model's heads, or
+/// <c>per × (receiver arg − 1)</c> for n-grams from a pool.
+/// </summary>
+public abstract record WidthRule
+{
+    public static WidthRule Of(string parameter) => new ParamWidth(parameter);
+
+    public static WidthRule Product(string a, string b) => new ProductWidth(a, b);
+
+    public static WidthRule TreeOf(string parameter) => new TreeWidth(parameter);
+
+    public static WidthRule Heads(string parameter) => new HeadsWidth(parameter);
+
+    public static WidthRule NgramTails(string perParameter, string receiverSize) => new NgramTailsWidth(perParameter, receiverSize);
+}
+
+public sealed record ParamWidth(string Parameter) : WidthRule;
+
+public sealed record ProductWidth(string A, string B) : WidthRule;
+
+public sealed record TreeWidth(string Parameter) : WidthRule;
+
+public sealed record HeadsWidth(string Parameter) : WidthRule;
+
+public sealed record NgramTailsWidth(string PerParameter, string ReceiverSize) : WidthRule;

@@ -1,0 +1,245 @@
+using System.Collections.Generic;
+using System.Linq;
+using Pardec.Dsl.Binding;
+using Pardec.Dsl.Plan;
+using static Pardec.Dsl.Primitives.ArgumentSource;
+
+namespace Pardec.Dsl.Primitives;
+
+/// <summary>
+/// The primitives a strategy can name, by role. <see cref="Default"/> holds the runtime's; <see cref="With"/> adds one
+/// (a test's toy primitive, an app's own proposer) without touching the binder, the emitter or the interpreter.
+/// </summary>
+public sealed class PrimitiveLibrary
+{
+    private const string Proposers = "Pardec.Runtime.Primitives.Proposers.";
+    private const string Acceptance = "Pardec.Runtime.Primitives.Acceptance.";
+    private static readonly CanvasKind[] Causal = { CanvasKind.Causal };
+    private static readonly CanvasKind[] Masked = { CanvasKind.Masked };
+    private static readonly ModelKind[] CausalModel = { ModelKind.Causal };
+
+    private readonly PrimitiveDescriptor[] _descriptors;
+
+    private PrimitiveLibrary(PrimitiveDescriptor[] descriptors) => _descriptors = descriptors;
+
+    public IReadOnlyList<PrimitiveDescriptor> All => _descriptors;
+
+    public IEnumerable<PrimitiveDescriptor> OfRole(PrimitiveRole role) => _descriptors.Where(d => d.Role == role);
+
+    /// <summary>The primitive of this role and name (for a state method, the state kind it is called on).</summary>
+    public PrimitiveDescriptor? Find(PrimitiveRole role, string name, StateKind? receiver = null) =>
+        _descriptors.FirstOrDefault(d => d.Role == role && d.Name == name && d.Receiver == receiver);
+
+    public PrimitiveLibrary With(PrimitiveDescriptor descriptor) =>
+        new(_descriptors.Where(d => !(d.Role == descriptor.Role && d.Name == descriptor.Name && d.Receiver == descriptor.Receiver))
+            .Concat(new[] { descriptor }).ToArray());
+
+    private static ParameterSignature Int(string name, string description, double min = 1, double max = double.PositiveInfinity, bool required = false, long? fallback = null, bool allowsState = false) =>
+        new(name, ArgKind.Int, Required: required, Description: description, Min: min, Max: max, AllowsState: allowsState, Default: fallback is { } f ? Literal.Int(f) : null);
+
+    private static ParameterSignature Float(string name, string description, double min, double max = double.PositiveInfinity, bool required = false, double? fallback = null) =>
+        new(name, ArgKind.Float, Required: required, Description: description, Min: min, Max: max, Default: fallback is { } f ? Literal.Float(f) : null);
+
+    private static ParameterSignature Model(string description, params ModelKind[] kinds) =>
+        new("model", ArgKind.Model, Required: true, Positional: true, Description: description, ModelKinds: kinds);
+
+    private static ParameterSignature Flag(string name, string description) => new(name, ArgKind.Flag, Description: description);
+
+    private static ConstructorArgument Ctor(string name, ArgumentSource source) => new(name, source);
+
+    public static PrimitiveLibrary Default { get; } = new(new[]
+    {
+        // ---- proposers ----
+        new PrimitiveDescriptor(
+            "draft", PrimitiveRole.Proposer, "a chain drafted by a smaller causal model (Leviathan et al.; Chen et al.)", Causal,
+            new[]
+            {
+                Model("a causal draft model", ModelKind.Causal),
+                Int("length", "tokens drafted per step", required: true, allowsState: true),
+                Flag("sample", "sample the draft and keep q(x)"),
+                Float("stop_below", "end the draft when its confidence drops below this", 0, 1, fallback: 0),
+            },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "DraftModelProposer", new[]
+                {
+                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("treeCapacity", Engine(EngineValue.Capacity)),
+                    Ctor("length", Param("length")), Ctor("sample", Param("sample")), Ctor("stopBelow", Param("stop_below")),
+                    Ctor("sampler", Engine(EngineValue.Sampler)),
+                }, Width: WidthRule.Of("length"), CountsDraftForwards: true),
+            },
+            ProbabilityFlag: "sample",
+            Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"))),
+        new PrimitiveDescriptor(
+            "self_draft", PrimitiveRole.Proposer, "a chain drafted by the target itself with layers skipped (Zhang et al., self-speculative decoding)", Causal,
+            new[]
+            {
+                Model("a self(...) layer-skip model", ModelKind.Self),
+                Int("length", "tokens drafted per step", required: true, allowsState: true),
+                Flag("sample", "sample the draft and keep q(x)"),
+                Float("stop_below", "end the draft when its confidence drops below this", 0, 1, fallback: 0),
+            },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "DraftModelProposer", new[]
+                {
+                    Ctor("draft", TargetOf("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("treeCapacity", Engine(EngineValue.Capacity)),
+                    Ctor("length", Param("length")), Ctor("sample", Param("sample")), Ctor("stopBelow", Param("stop_below")),
+                    Ctor("sampler", Engine(EngineValue.Sampler)), Ctor("skip", SkipOf("model")),
+                }, Width: WidthRule.Of("length"), CountsDraftForwards: true),
+            },
+            ProbabilityFlag: "sample",
+            Proposal: a => new SelfDraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"))),
+        new PrimitiveDescriptor(
+            "draft_tree", PrimitiveRole.Proposer, "a token tree drafted by a causal model: a static shape (Sequoia) or depth x top-k (EAGLE-2)", Causal,
+            new[]
+            {
+                Model("a causal draft model", ModelKind.Causal),
+                Int("depth", "tree depth"),
+                Int("topk", "nodes kept per depth"),
+                new ParameterSignature("shape", ArgKind.Tree, Description: "a static choice list"),
+            },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "DraftTreeProposer", new[]
+                {
+                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("shape", DraftShape("shape")),
+                }, ProposalShape.Tree, WidthRule.TreeOf("shape"), When: "shape", CountsDraftForwards: true),
+                new PrimitiveForm(Proposers + "DraftTreeProposer", new[]
+                {
+                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("depth", Param("depth")), Ctor("topK", Param("topk")),
+                }, ProposalShape.Tree, WidthRule.Product("depth", "topk"), Requires: new[] { "depth", "topk" }, CountsDraftForwards: true),
+            },
+            Proposal: a => new DraftTreeProposer(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"))),
+        new PrimitiveDescriptor(
+            "heads", PrimitiveRole.Proposer, "Medusa heads: one token per head as a chain (Stern et al.) or a static tree of top-k choices (Cai et al.)", Causal,
+            new[]
+            {
+                Model("a medusa(...) model", ModelKind.Medusa),
+                new ParameterSignature("tree", ArgKind.Tree, Description: "a static Medusa choice list"),
+            },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "MedusaProposer", new[]
+                {
+                    Ctor("heads", Param("model")), Ctor("target", TargetOf("model")),
+                    Ctor("parents", Tree("tree", TreeArray.Parents)), Ctor("depths", Tree("tree", TreeArray.Depths)), Ctor("choices", Tree("tree", TreeArray.Choices)),
+                }, ProposalShape.Tree, WidthRule.TreeOf("tree"), When: "tree", NeedsHidden: true),
+                new PrimitiveForm(Proposers + "MedusaProposer", new[]
+                {
+                    Ctor("heads", Param("model")), Ctor("target", TargetOf("model")), Ctor("length", HeadsOf("model")),
+                }, Width: WidthRule.Heads("model"), NeedsHidden: true),
+            },
+            Proposal: a => new HeadsProposer(a.Name("model"), a.Tree("tree"))),
+        new PrimitiveDescriptor(
+            "jacobi", PrimitiveRole.Proposer, "a window of guesses refined by Jacobi fixed-point iteration (Santilli et al.); with blocks, the Gauss-Seidel-Jacobi schedule", Causal,
+            new[]
+            {
+                Int("window", "positions guessed in parallel (W)", required: true),
+                Int("blocks", "Gauss-Seidel blocks over the window"),
+            },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "GaussSeidelJacobiProposer", new[] { Ctor("window", Param("window")), Ctor("blocks", Param("blocks")) },
+                    Width: WidthRule.Of("window"), When: "blocks"),
+                new PrimitiveForm(Proposers + "JacobiProposer", new[] { Ctor("window", Param("window")) }, Width: WidthRule.Of("window")),
+            },
+            Proposal: a => new JacobiProposer(a.Expr("window")!, a.Expr("blocks"))),
+        new PrimitiveDescriptor(
+            "lookup", PrimitiveRole.Proposer, "prompt lookup: copy what followed the longest earlier match of the context's tail (Saxena; Yang et al., LLMA)", Causal,
+            new[]
+            {
+                Int("max_ngram", "longest n-gram matched", required: true),
+                Int("length", "tokens copied after the match", required: true),
+                Int("min_ngram", "shortest n-gram matched", fallback: 1),
+            },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "PromptLookupProposer", new[]
+                {
+                    Ctor("maxNgram", Param("max_ngram")), Ctor("minNgram", Param("min_ngram")), Ctor("length", Param("length")),
+                }, Width: WidthRule.Of("length")),
+            },
+            Proposal: a => new LookupProposer(a.Expr("max_ngram")!, a.Expr("length")!, a.Expr("min_ngram") ?? Literal.Int(1))),
+        new PrimitiveDescriptor(
+            "match", PrimitiveRole.Proposer, "n-grams from a pool whose first token is the last accepted one (Fu et al., lookahead decoding; ANPD)", Causal,
+            new[] { Int("guesses", "n-grams verified per step (G)", min: 0, required: true) },
+            new[]
+            {
+                new PrimitiveForm(Proposers + "NgramPoolProposer", new[]
+                {
+                    Ctor("n", ReceiverArg("size")), Ctor("guesses", Param("guesses")), Ctor("perKey", ReceiverArg("capacity", Literal.Int(0))),
+                    Ctor("fromContext", Updated("context")),
+                }, ProposalShape.Tree, WidthRule.NgramTails("guesses", "size")),
+            },
+            Receiver: StateKind.NgramPool,
+            Proposal: a => new PoolMatchProposer(a.Receiver!, a.Expr("guesses")!)),
+
+        // ---- acceptance ----
+        new PrimitiveDescriptor(
+            "greedy", PrimitiveRole.Acceptance, "keep the longest path equal to the target's own picks (exact)", Causal,
+            new ParameterSignature[0],
+            new[] { new PrimitiveForm(Acceptance + "GreedyAcceptance", new ConstructorArgument[0]) },
+            Accept: _ => new GreedyAccept()),
+        new PrimitiveDescriptor(
+            "rejection", PrimitiveRole.Acceptance, "speculative sampling: accept x with min(1, p(x)/q(x)), else resample from norm(max(0, p - q))", Causal,
+            new[] { Float("temperature", "sampling temperature", 0) },
+            new[] { new PrimitiveForm(Acceptance + "RejectionAcceptance", new[] { Ctor("capacity", Engine(EngineValue.Capacity)) }) },
+            Options: new[] { new OptionOverride("temperature", "Temperature") },
+            Accept: a => new RejectionAccept(a.Expr("temperature"))),
+        new PrimitiveDescriptor(
+            "typical", PrimitiveRole.Acceptance, "Medusa's typical acceptance: p(x) > min(eps, delta * exp(-H(p))); lossy", Causal,
+            new[]
+            {
+                Float("eps", "hard threshold epsilon", 0, 1, required: true),
+                Float("delta", "entropy-scaled threshold delta", 0, required: true),
+                Float("temperature", "sampling temperature", 0),
+            },
+            new[]
+            {
+                new PrimitiveForm(Acceptance + "TypicalAcceptance", new[]
+                {
+                    Ctor("epsilon", Param("eps")), Ctor("delta", Param("delta")), Ctor("capacity", Engine(EngineValue.Capacity)),
+                }),
+            },
+            Lossless: false,
+            Options: new[] { new OptionOverride("temperature", "Temperature") },
+            Accept: a => new TypicalAccept(a.Expr("eps")!, a.Expr("delta")!, a.Expr("temperature"))),
+
+        // ---- state ----
+        new PrimitiveDescriptor(
+            "ngram_pool", PrimitiveRole.State, "n-grams keyed by their first token; proposed by <pool>.match", Causal,
+            new[]
+            {
+                Int("size", "n-gram length N", min: 2, required: true),
+                Int("capacity", "n-grams kept per first token (at least the guesses)"),
+            },
+            new PrimitiveForm[0], // built by its match: the pool and its proposer are one runtime object
+            Updates: new[]
+            {
+                new StateUpdate("jacobi", Call: "AddFromJacobi", FromPrimitive: "jacobi"),
+                new StateUpdate("context", Flag: "fromContext"),
+            }),
+        new PrimitiveDescriptor(
+            "adaptive_length", PrimitiveRole.State, "a draft length that grows on full acceptance and shrinks on rejection", Causal,
+            new[]
+            {
+                Int("min", "shortest draft", required: true),
+                Int("max", "longest draft", required: true),
+                Int("initial", "first draft length"),
+            },
+            new[]
+            {
+                new PrimitiveForm("Pardec.Runtime.Primitives.State.AdaptiveLength", new[]
+                {
+                    Ctor("min", Param("min")), Ctor("max", Param("max")), Ctor("initial", ParamOr("initial", "max")),
+                }),
+            },
+            Updates: new[] { new StateUpdate("accept", Call: "Update") }),
+        new PrimitiveDescriptor(
+            "credits", PrimitiveRole.State, "per-position trace credits that accumulate confidence over steps (CreditDecoding)", Masked,
+            new[] { Float("decay", "credit kept per step", 0, 1, required: true) },
+            new PrimitiveForm[0], // the masked engines build it with their session
+            Updates: new[] { new StateUpdate("predict", Call: "Update") }),
+    });
+}

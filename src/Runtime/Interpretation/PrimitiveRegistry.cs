@@ -1,0 +1,87 @@
+using System.Reflection;
+using Pardec.Dsl.Plan;
+using DraftTreeProposer = Pardec.Runtime.Primitives.Proposers.DraftTreeProposer;
+using JacobiProposer = Pardec.Runtime.Primitives.Proposers.JacobiProposer;
+using Pardec.Dsl.Primitives;
+using Pardec.Runtime.Models;
+using Pardec.Runtime.Primitives;
+using Pardec.Runtime.Primitives.Acceptance;
+using Pardec.Runtime.Primitives.Proposers;
+using Pardec.Runtime.Primitives.State;
+
+namespace Pardec.Runtime.Interpretation;
+
+/// <summary>
+/// The runtime types a plan's <see cref="PrimitiveInstance"/>s may name, and how the interpreter builds one: the public
+/// constructor whose parameter names are the instance's argument names (optional parameters may be left out), each
+/// value converted to the parameter's type. This is the interpreter's half of the descriptor contract; the emitter's
+/// half prints the same names as C# named arguments. Construction only — nothing here runs per step.
+/// </summary>
+public sealed class PrimitiveRegistry
+{
+    private readonly Dictionary<string, Type> _types;
+
+    private PrimitiveRegistry(Dictionary<string, Type> types) => _types = types;
+
+    public static PrimitiveRegistry Default { get; } = new PrimitiveRegistry(new Dictionary<string, Type>(StringComparer.Ordinal))
+        .With(typeof(DraftModelProposer)).With(typeof(DraftTreeProposer)).With(typeof(DraftTreeShape)).With(typeof(MedusaProposer))
+        .With(typeof(JacobiProposer)).With(typeof(GaussSeidelJacobiProposer)).With(typeof(PromptLookupProposer)).With(typeof(NgramPoolProposer))
+        .With(typeof(GreedyAcceptance)).With(typeof(RejectionAcceptance)).With(typeof(TypicalAcceptance))
+        .With(typeof(AdaptiveLength)).With(typeof(LayerSkip));
+
+    /// <summary>A registry that also knows <paramref name="type"/> (by its full name, as descriptors name it).</summary>
+    public PrimitiveRegistry With(Type type) =>
+        new(new Dictionary<string, Type>(_types, StringComparer.Ordinal) { [type.FullName!] = type });
+
+    public IReadOnlyCollection<Type> Types => _types.Values;
+
+    public Type Resolve(string runtimeType) => _types.TryGetValue(runtimeType, out var type) ? type
+        : throw new InvalidOperationException($"No runtime type '{runtimeType}' is registered with the interpreter; register it with PrimitiveRegistry.With(typeof(...)).");
+
+    /// <summary>The public constructor taking exactly these named arguments (any it leaves out must be optional), or null.</summary>
+    public static ConstructorInfo? Constructor(Type type, IReadOnlyCollection<string> names) =>
+        type.GetConstructors().FirstOrDefault(c =>
+        {
+            var parameters = c.GetParameters();
+            return names.All(n => parameters.Any(p => p.Name == n)) && parameters.All(p => names.Contains(p.Name!) || p.IsOptional);
+        });
+
+    /// <summary>Builds an instance's runtime object from its resolved arguments.</summary>
+    public object Create(PrimitiveInstance instance, InstanceContext context) =>
+        Create(instance.RuntimeType, instance.Arguments, context, instance.Field);
+
+    private object Create(string runtimeType, IReadOnlyList<InstanceArgument> arguments, InstanceContext context, string owner)
+    {
+        var type = Resolve(runtimeType);
+        var names = arguments.Select(a => a.Name).ToArray();
+        var constructor = Constructor(type, names) ?? throw new InvalidOperationException(
+            $"'{owner}': {type.Name} has no public constructor taking ({string.Join(", ", names)}).");
+        var parameters = constructor.GetParameters();
+        var values = new object?[parameters.Length];
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            var argument = arguments.FirstOrDefault(a => a.Name == parameters[i].Name);
+            values[i] = argument is null ? parameters[i].DefaultValue : Convert(argument.Value, parameters[i].ParameterType, context, owner + "." + argument.Name);
+        }
+        return constructor.Invoke(values);
+    }
+
+    private object? Convert(InstanceValue value, Type type, InstanceContext context, string owner) => value switch
+    {
+        ExprValue e when type == typeof(int) => context.Values.Int(e.Expr),
+        ExprValue e when type == typeof(double) => context.Values.Evaluate(e.Expr),
+        ExprValue e when type == typeof(bool) => context.Values.Evaluate(e.Expr) != 0,
+        ModelValue m when type == typeof(MedusaHeads) => context.Models.Heads(m.Role),
+        ModelValue m when type.IsAssignableFrom(typeof(ICausalLM)) => context.Models.Model(m.Role),
+        ArrayValue a when type.IsAssignableFrom(typeof(int[])) => a.Items.ToArray(),
+        NewValue n => Create(n.RuntimeType, n.Arguments, context, owner),
+        EngineArgument { Value: EngineValue.MaxLength } => context.MaxLength,
+        EngineArgument { Value: EngineValue.Capacity } => context.Capacity,
+        EngineArgument { Value: EngineValue.Sampler } => context.Sampler,
+        NullValue when !type.IsValueType => null,
+        _ => throw new InvalidOperationException($"'{owner}': cannot pass {value} as a {type.Name}."),
+    };
+}
+
+/// <summary>What an engine provides when it builds a decoder's primitives.</summary>
+public sealed record InstanceContext(ModelSet Models, ParamValues Values, int MaxLength, int Capacity, NodeSampler Sampler);
