@@ -13,6 +13,7 @@ internal readonly struct ConfigJson(JsonElement root, string path)
     public JsonElement Root => root;
     public string Path => path;
 
+    /// <summary>Reads and parses the file at <paramref name="path"/>: a JSON object, or an error naming the file.</summary>
     public static JsonDocument Parse(string path)
     {
         byte[] bytes;
@@ -21,16 +22,24 @@ internal readonly struct ConfigJson(JsonElement root, string path)
         {
             throw new ModelLoadException(path, null, $"cannot be read: {e.Message}", e);
         }
+        return ParseBytes(bytes, path);
+    }
+
+    /// <summary>Parses the text of a side file; <paramref name="source"/> names it in errors.</summary>
+    public static JsonDocument ParseText(string json, string source) => ParseBytes(System.Text.Encoding.UTF8.GetBytes(json), source);
+
+    private static JsonDocument ParseBytes(byte[] bytes, string source)
+    {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true }); }
         catch (JsonException e)
         {
-            throw new ModelLoadException(path, null, $"is not valid JSON: {e.Message}", e);
+            throw new ModelLoadException(source, null, $"is not valid JSON: {e.Message}", e);
         }
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
             doc.Dispose();
-            throw new ModelLoadException(path, null, "expected a JSON object at the top level");
+            throw new ModelLoadException(source, null, "expected a JSON object at the top level");
         }
         return doc;
     }

@@ -37,15 +37,8 @@ public sealed record GenerationConfig
     /// <summary>Parses the text of a generation_config.json; <paramref name="source"/> names it in errors.</summary>
     public static GenerationConfig Parse(string json, string source = FileName)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new Loading.ModelLoadException(source, null, $"is not valid JSON: {e.Message}", e); }
-        using (doc)
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new Loading.ModelLoadException(source, null, "expected a JSON object at the top level");
-            return Read(new ConfigJson(doc.RootElement, source));
-        }
+        using var doc = ConfigJson.ParseText(json, source);
+        return Read(new ConfigJson(doc.RootElement, source));
     }
 
     private static GenerationConfig Read(ConfigJson r) => new()
