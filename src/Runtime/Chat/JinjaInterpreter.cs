@@ -30,7 +30,11 @@ internal sealed class JinjaInterpreter
     private sealed class BreakSignal : Exception;
     private sealed class ContinueSignal : Exception;
 
+    // A macro that calls itself without end would overflow the stack and kill the process; a template error instead.
+    private const int MaxCallDepth = 100;
+
     private readonly JinjaSource _source;
+    private int _depth;
 
     public JinjaInterpreter(JinjaSource source) => _source = source;
 
@@ -186,9 +190,15 @@ internal sealed class JinjaInterpreter
         bool usesKwargs = Mentions(macro.Body, "kwargs"), usesVarargs = Mentions(macro.Body, "varargs");
         scope.Set(macro.Name, new JinjaFunction(macro.Name, (args, kwargs, caller) =>
         {
-            var local = new JinjaScope(caller);
-            BindParameters($"macro '{macro.Name}'", macro.Parameters, usesKwargs, usesVarargs, args, kwargs, local);
-            return Render(macro.Body, local);
+            if (_depth >= MaxCallDepth) throw new JinjaRuntimeError($"macro '{macro.Name}' nests deeper than {MaxCallDepth} calls (endless recursion?)");
+            _depth++;
+            try
+            {
+                var local = new JinjaScope(caller);
+                BindParameters($"macro '{macro.Name}'", macro.Parameters, usesKwargs, usesVarargs, args, kwargs, local);
+                return Render(macro.Body, local);
+            }
+            finally { _depth--; }
         }));
     }
 

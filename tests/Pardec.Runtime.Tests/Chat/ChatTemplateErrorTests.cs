@@ -74,6 +74,7 @@ public sealed class ChatTemplateErrorTests
     [InlineData("{{ missing + 1 }}", "undefined")]
     [InlineData("{% for x in 5 %}{% endfor %}", "for expects a list or a mapping")]
     [InlineData("{% set d = {} %}{% set d.x = 1 %}", "not a namespace")]
+    [InlineData("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "nests deeper than 100 calls")]
     public void Type_errors_and_unknown_names_are_render_errors(string text, string message)
     {
         var e = Assert.Throws<ChatTemplateRenderException>(() => JinjaTemplate.Parse(text).Render(new Dictionary<string, object?>()));
