@@ -161,6 +161,9 @@ public sealed partial class PdecGenerator
         w.Line("_session.Dispose();");
         w.Close();
         EmitPlanConstant(w, plan);
+        w.Line();
+        w.Line("/// <summary>The primitives this decoder builds, as lowering resolved them from the plan; the interpreter builds the same ones.</summary>");
+        w.Line("public const string Primitives = " + Verbatim(string.Join("\n", step.Instances)) + ";");
         w.Close();
     }
 
