@@ -35,11 +35,16 @@ public sealed partial class PdecGenerator
         cancellationToken.ThrowIfCancellationRequested();
 
         string? decoder = null, part = null;
+        // The class's part (its role properties, its hooks' proposers) is emitted whenever the class can hold one, errors
+        // or not — as the Regex generator emits a fallback — so a strategy with a PDEC error shows that error alone, not
+        // CS9248 for every role property left without an implementation. Only a class that is not partial, or not a
+        // top-level class, cannot take a part (PDEC2001, PDEC2003).
+        if (!spec.Diagnostics.Any(d => d.Id == GeneratorDiagnostics.NotPartial.Id || d.Id == GeneratorDiagnostics.ClassShape.Id))
+            part = EmitStrategyClassPart(spec);
         bool readable = !spec.Diagnostics.Any(d => d.Severity == RoslynSeverity.Error);
         if (readable && result.Plans.Count == 1)
         {
             var plan = result.Plans[0];
-            part = EmitStrategyClassPart(spec);
             if (spec.Hooks.IsEmpty)
             {
                 var emitted = Emit(plan, spec.Namespace);

@@ -164,6 +164,54 @@ public sealed class DiagnosticTests
         Assert.StartsWith("PDEC1", error.Id, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""
+        [Strategy(Guarantee.Lossless)]
+        [Step({|PDEC1001:"propose lokup(max_ngram: 3, length: 10)"|}, "verify target", "accept greedy")]
+        public sealed partial class Typo
+        {
+            [Model(ModelKind.Causal)]
+            public static partial string Target { get; }
+
+            [Model(ModelKind.Causal)]
+            internal static partial string Draft { get; }
+        }
+        """)]
+    [InlineData("""
+        [Strategy(Guarantee.Lossless)]
+        [Step("propose lookup(max_ngram: 3, length: 10)", "verify target", "accept greedy")]
+        public sealed partial class Hooked
+        {
+            [Model(ModelKind.Causal)]
+            public static partial string Target { get; }
+
+            [Propose]
+            private static int {|PDEC2002:Guess|}(int[] context, Span<int> draft) => 0;
+        }
+        """)]
+    [InlineData("""
+        [Strategy(Guarantee.Lossless)]
+        [Step("propose lookup(max_ngram: 3, length: 10)", "verify target", "accept greedy")]
+        public sealed partial class Roles
+        {
+            [Model(ModelKind.Causal)]
+            public static partial string Target { get; }
+
+            [Model(ModelKind.Causal)]
+            public static string {|PDEC2004:Draft|} { get; } = "draft";
+        }
+        """)]
+    public void A_strategy_with_errors_still_implements_its_role_properties_so_its_PDEC_error_is_the_only_one(string marked)
+    {
+        // Like the Regex generator's fallback: the role properties get their implementation even when the strategy does
+        // not compile, so the user sees the PDEC error and not CS9248 (a partial property without an implementation).
+        var (source, expected) = Markup.Parse(Usings + marked);
+        var (output, result, _) = GeneratorHarness.Run(Array.Empty<AdditionalText>(), source);
+        Assert.Equal(
+            expected.Select(e => e.Id + "@" + e.Span).Order(StringComparer.Ordinal),
+            GeneratorHarness.Problems(output, result).Select(d => d.Id + "@" + d.Location.SourceSpan).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>Runs the generator on the marked source; the generator's diagnostics must be exactly the marked ones.</summary>
     private static IReadOnlyList<Diagnostic> Verify(string marked)
     {
