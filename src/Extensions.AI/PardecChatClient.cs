@@ -67,6 +67,7 @@ public sealed class PardecChatClient : IChatClient
     private readonly PardecChatClientOptions _options;
     private readonly ChatTemplate _template;
     private readonly int[] _stopIds;
+    private readonly GenerationConfig? _generationDefaults;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
@@ -82,6 +83,7 @@ public sealed class PardecChatClient : IChatClient
         _text = new TextDecoder(decoder, tokenizer);
         _template = _options.Template ?? TemplateOf(tokenizer);
         _stopIds = StopIds(_template, tokenizer);
+        _generationDefaults = ModelDirectory(tokenizer) is { } dir ? GenerationConfig.Load(Path.Combine(dir, GenerationConfig.FileName)) : null;
         _metadata = new ChatClientMetadata("pardec", null, _options.ModelId ?? decoder.Strategy);
     }
 
@@ -109,6 +111,9 @@ public sealed class PardecChatClient : IChatClient
             AddBos = _template.AddBos,
             EosTokenIds = _stopIds.Length == 0 ? null : [.. _text.Tokenizer.EosIds, .. _stopIds],
         };
+        // The model's generation_config.json supplies the sampling settings the request leaves unset.
+        if (_generationDefaults is not null)
+            mapped = _generationDefaults.ApplyTo(mapped, options?.Temperature is not null, options?.TopP is not null, options?.TopK is not null);
         mapped.Validate();
         return mapped;
     }
@@ -260,9 +265,10 @@ public sealed class PardecChatClient : IChatClient
 
     // The template of the directory the tokenizer was read from (a model directory), if any.
     private static ChatTemplate TemplateOf(TextTokenizer tokenizer) =>
-        File.Exists(tokenizer.SourcePath) && Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath)) is { } directory
-            ? ChatTemplate.ForModel(directory)
-            : ChatTemplate.PlainText;
+        ModelDirectory(tokenizer) is { } directory ? ChatTemplate.ForModel(directory) : ChatTemplate.PlainText;
+
+    private static string? ModelDirectory(TextTokenizer tokenizer) =>
+        File.Exists(tokenizer.SourcePath) ? Path.GetDirectoryName(Path.GetFullPath(tokenizer.SourcePath)) : null;
 
     // End-of-turn tokens the tokenizer knows as one id stop the decode at that id (the text match would see them too,
     // but only after detokenising; a tokenizer without them as special tokens still stops at the text).

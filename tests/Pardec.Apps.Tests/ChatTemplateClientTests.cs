@@ -93,6 +93,23 @@ public sealed class ChatTemplateClientTests(AppModels models) : IDisposable
     }
 
     [Fact]
+    public void The_models_generation_config_supplies_the_sampling_settings_a_request_leaves_unset()
+    {
+        var tokenizer = ModelDirectory(ChatMl);
+        File.WriteAllText(Path.Combine(_directory, "generation_config.json"), """{"do_sample": true, "temperature": 0.6, "top_p": 0.95, "top_k": 20}""");
+        using var client = new PardecChatClient(new ScriptedDecoder(tokenizer, ""), tokenizer);
+        var defaults = client.MapOptions(null);
+        Assert.Equal((0.6, 0.95, 20), (defaults.Temperature, defaults.TopP, defaults.TopK));
+        var asked = client.MapOptions(new ChatOptions { Temperature = 0.2f, TopK = 5 });
+        Assert.Equal((0.2, 0.95, 5), (Math.Round(asked.Temperature, 6), asked.TopP, asked.TopK));
+
+        // do_sample false: transformers ignores the sampling fields, and so does the client.
+        File.WriteAllText(Path.Combine(_directory, "generation_config.json"), """{"do_sample": false, "temperature": 0.6}""");
+        using var greedy = new PardecChatClient(new ScriptedDecoder(tokenizer, ""), tokenizer);
+        Assert.Equal(0, greedy.MapOptions(null).Temperature);
+    }
+
+    [Fact]
     public void An_end_of_turn_token_the_tokenizer_has_as_one_id_stops_the_decode_at_that_id()
     {
         var tokenizer = ModelDirectory(ChatMl);

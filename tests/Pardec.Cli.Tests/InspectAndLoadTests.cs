@@ -48,7 +48,7 @@ public sealed class InspectAndLoadTests
             Assert.Contains("sliding window 8 on 2 of 3 layers", r.Out);
             Assert.Contains("local theta 10000", r.Out);
             Assert.Matches(@"in \d+ tensors, [2-9]\d* file\(s\), tied embeddings", r.Out);
-            Assert.Matches(@"chat template\s+│\s+yes", r.Out);
+            Assert.Matches(@"chat template\s+│\s+yes \(\d+ characters\), a turn ends with </s>", r.Out);
 
             var run = CliDriver.Run("run", "Greedy", "--model", dir, "--max-tokens", "8", "--prompt", "And it came to pass");
             Assert.True(run.ExitCode == 0, run.ToString());

@@ -4,6 +4,7 @@ using Pardec.Cli.Models;
 using Pardec.Dsl.Plan;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Interpretation;
+using Pardec.Runtime.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,6 +51,10 @@ internal sealed class DecodeOptions
         new(parse.GetValue(ModelsRoot) ?? ModelLocator.DefaultRoot(), task,
             parse.GetValue(Model), parse.GetValue(Draft), parse.GetValue(Heads));
 
+    /// <summary>
+    /// The generation options: the command line's, with the target's <c>generation_config.json</c> sampling defaults
+    /// for what it does not set (<see cref="GenerationConfig.ApplyTo"/>).
+    /// </summary>
     public GenerationOptions Generation(ParseResult parse)
     {
         var options = new GenerationOptions
@@ -60,6 +65,8 @@ internal sealed class DecodeOptions
             TopP = parse.GetValue(TopP),
             Seed = parse.GetValue(Seed),
         };
+        if (parse.GetValue(Model) is string model && GenerationConfig.Load(System.IO.Path.Combine(model, GenerationConfig.FileName)) is { } defaults)
+            options = defaults.ApplyTo(options, Given(parse, Temperature), Given(parse, TopP), Given(parse, TopK));
         try { options.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new CliException($"--{Kebab(e.ParamName)} {e.ActualValue}: {e.Message.Split(" (Parameter")[0].Split('\n')[0]}"); }
         return options;
@@ -95,12 +102,14 @@ internal sealed class DecodeOptions
     public Dictionary<string, string> Parameters(ParseResult parse, DecodePlan plan)
     {
         var overrides = ParseAssignments(parse.GetValue(Params) ?? []);
-        double temperature = parse.GetValue(Temperature);
+        double temperature = Generation(parse).Temperature;
         if (temperature > 0 && plan.FindParam("temperature") is { Runtime: true } && !overrides.ContainsKey("temperature"))
             overrides["temperature"] = temperature.ToString("R", CultureInfo.InvariantCulture);
         _ = new ParamValues(plan, overrides); // throws ArgumentException naming the parameter and what it accepts
         return overrides;
     }
+
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     public static Dictionary<string, string> ParseAssignments(IEnumerable<string> assignments)
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Pardec.Runtime.Chat;
 using Pardec.Runtime.Loading;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Tokenization;
@@ -47,7 +48,9 @@ internal static class InspectCommand
                 Row("tokenizer", $"{tokenizer.Kind}, {tokenizer.VocabSize} ids");
                 Row("special tokens", $"BOS {Token(tokenizer, tokenizer.BosId)}" + (tokenizer.AddsBosByDefault ? " (added to prompts)" : "")
                     + $"; EOS {string.Join(", ", tokenizer.EosIds.Select(id => Token(tokenizer, id)))}");
-                Row("chat template", tokenizer.ChatTemplate is { } t ? $"yes ({t.Length} characters)" : "no");
+                var template = ModelChatTemplate.FromDirectory(path); // also chat_template.jinja / .json; a broken template is an error here
+                Row("chat template", template is null ? "no"
+                    : $"yes ({template.Template.Text.Length} characters), a turn ends with {string.Join(" or ", template.EndOfTurn)}");
             }
             if (generation is not null)
                 Row("generation defaults", string.Join(", ", new[]

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Loading;
 using Pardec.Runtime.Tokenization;
@@ -75,25 +74,29 @@ public sealed class ModelChatTemplate
     /// <exception cref="ChatTemplateSyntaxException">The template is not valid; names the file, line and column.</exception>
     public static ModelChatTemplate? FromDirectory(string directory)
     {
-        string config = Path.Combine(directory, "tokenizer_config.json");
-        var (bos, eos) = File.Exists(config) ? SpecialTokens(config) : (null, null);
+        // tokenizer_config.json and chat_template.json are read by the tokenizer's own parser (one reader of the format).
+        var config = TokenizerConfig.Load(Path.Combine(directory, TokenizerConfig.FileName));
+        string? bos = config?.BosToken, eos = config?.EosToken;
         string jinja = Path.Combine(directory, "chat_template.jinja");
         if (File.Exists(jinja)) return Create(File.ReadAllText(jinja), bos, eos, jinja);
         string json = Path.Combine(directory, "chat_template.json");
-        if (File.Exists(json))
-        {
-            using var doc = ReadJson(json);
-            if (TemplateText(doc.RootElement, json) is { } text) return Create(text, bos, eos, json);
-        }
-        return File.Exists(config) ? FromTokenizerConfig(config) : null;
+        if (TokenizerConfig.Load(json) is { } templateFile && DefaultTemplate(templateFile) is { } text) return Create(text, bos, eos, json);
+        return config is not null && DefaultTemplate(config) is { } own ? Create(own, bos, eos, config.SourcePath) : null;
     }
 
     /// <summary>The <c>chat_template</c> of a <c>tokenizer_config.json</c>; null when it has none.</summary>
     public static ModelChatTemplate? FromTokenizerConfig(string path)
     {
-        using var doc = ReadJson(path);
-        var (bos, eos) = SpecialTokens(doc.RootElement, path);
-        return TemplateText(doc.RootElement, path) is { } text ? Create(text, bos, eos, path) : null;
+        var config = TokenizerConfig.Load(path) ?? throw new ModelLoadException(path, null, "file not found");
+        return DefaultTemplate(config) is { } text ? Create(text, config.BosToken, config.EosToken, path) : null;
+    }
+
+    private static string? DefaultTemplate(TokenizerConfig config)
+    {
+        if (config.ChatTemplate is { } text) return text;
+        if (config.ChatTemplates.Count > 0)
+            throw new ModelLoadException(config.SourcePath, "chat_template", "a list of named templates has none named 'default'");
+        return null;
     }
 
     /// <summary>Renders a conversation with this model's special tokens.</summary>
@@ -155,50 +158,5 @@ public sealed class ModelChatTemplate
         }
         if (!string.IsNullOrEmpty(eos) && !stops.Contains(eos)) stops.Add(eos);
         return stops;
-    }
-
-    private static JsonDocument ReadJson(string path)
-    {
-        try { return JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new ModelLoadException(path, null, $"not valid JSON: {e.Message}", e); }
-    }
-
-    private static string? TemplateText(JsonElement root, string path)
-    {
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("chat_template", out var template)) return null;
-        switch (template.ValueKind)
-        {
-            case JsonValueKind.Null: return null;
-            case JsonValueKind.String: return template.GetString();
-            case JsonValueKind.Array:
-                foreach (var named in template.EnumerateArray())
-                    if (named.ValueKind == JsonValueKind.Object && named.TryGetProperty("name", out var n) && n.GetString() == "default"
-                        && named.TryGetProperty("template", out var t) && t.ValueKind == JsonValueKind.String)
-                        return t.GetString();
-                throw new ModelLoadException(path, "chat_template", "a list of named templates has none named 'default'");
-            default:
-                throw new ModelLoadException(path, "chat_template", $"expected a string or a list of {{name, template}}, found {template.ValueKind}");
-        }
-    }
-
-    private static (string? Bos, string? Eos) SpecialTokens(string path)
-    {
-        using var doc = ReadJson(path);
-        return SpecialTokens(doc.RootElement, path);
-    }
-
-    private static (string? Bos, string? Eos) SpecialTokens(JsonElement root, string path) =>
-        root.ValueKind != JsonValueKind.Object ? (null, null) : (TokenText(root, "bos_token", path), TokenText(root, "eos_token", path));
-
-    private static string? TokenText(JsonElement root, string field, string path)
-    {
-        if (!root.TryGetProperty(field, out var token)) return null;
-        return token.ValueKind switch
-        {
-            JsonValueKind.Null => null,
-            JsonValueKind.String => token.GetString(),
-            JsonValueKind.Object when token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String => content.GetString(),
-            _ => throw new ModelLoadException(path, field, "expected a string or an AddedToken object with 'content'"),
-        };
     }
 }

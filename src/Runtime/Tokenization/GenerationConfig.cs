@@ -25,6 +25,23 @@ public sealed record GenerationConfig
     public int? MaxLength { get; init; }
     public double? RepetitionPenalty { get; init; }
 
+    /// <summary>
+    /// The model author's sampling defaults for the settings a caller left unset, as transformers' <c>generate</c> uses
+    /// them: with <c>do_sample</c> false they do not apply (transformers decodes greedily and ignores them), otherwise
+    /// each of temperature, top-p and top-k the caller did not set is taken from the file where it has one. The
+    /// strategy still decides whether anything is sampled: a greedy strategy stays greedy.
+    /// </summary>
+    public Decoding.GenerationOptions ApplyTo(Decoding.GenerationOptions options, bool temperatureSet, bool topPSet, bool topKSet)
+    {
+        if (DoSample == false) return options;
+        return options with
+        {
+            Temperature = !temperatureSet && Temperature is double t ? t : options.Temperature,
+            TopP = !topPSet && TopP is double p ? p : options.TopP,
+            TopK = !topKSet && TopK is int k ? k : options.TopK,
+        };
+    }
+
     /// <summary>Reads the file; null when it does not exist. Malformed JSON or a field of the wrong type throws
     /// <see cref="Loading.ModelLoadException"/> naming the file and the field.</summary>
     public static GenerationConfig? Load(string path)
