@@ -60,12 +60,16 @@ public static class OpenAiEndpoints
     {
         if (context.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             throw new ApiException(415, $"Send the request as application/json, not {type}.", code: "unsupported_media_type");
+        // Buffered (request bodies are small) so that invalid JSON can be read again to name the field it breaks in.
+        var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
         JsonDocument document;
-        try { document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted).ConfigureAwait(false); }
+        try { document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length)); }
         catch (JsonException e)
         {
-            throw ApiException.Invalid(e.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "body",
-                                       $"The request body is not valid JSON{(e.Path is { Length: > 1 } p ? $" at '{p.TrimStart('$', '.')}'" : "")} "
+            string path = JsonErrorPath.Of(body.GetBuffer().AsSpan(0, (int)body.Length));
+            throw ApiException.Invalid(path.Length > 0 ? path : "body",
+                                       $"The request body is not valid JSON{(path.Length > 0 ? $" in '{path}'" : "")} "
                                        + $"(line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {FirstSentence(e.Message)}");
         }
         using (document)
