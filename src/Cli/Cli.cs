@@ -51,7 +51,7 @@ public static class Cli
     // The exceptions a user causes and can fix; anything else is a bug and keeps its stack trace.
     private static string? Describe(Exception e) => e switch
     {
-        CliException or ModelLoadException or ArgumentException or NotSupportedException or FormatException => e.Message,
+        CliException or ModelLoadException or Runtime.Chat.ChatTemplateException or ArgumentException or NotSupportedException or FormatException => e.Message,
         FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
         DirectoryNotFoundException or UnauthorizedAccessException => e.Message,
         TypeInitializationException { InnerException: { } inner } => Describe(inner),

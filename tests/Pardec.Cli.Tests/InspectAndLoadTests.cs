@@ -72,4 +72,22 @@ public sealed class InspectAndLoadTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Fact]
+    public void A_chat_template_that_does_not_parse_is_one_error_line_naming_the_file_and_position()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "pardec-inspect-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(dir);
+            foreach (var f in Directory.GetFiles(Shipped("target"))) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"chat_template": "{% for m in messages %}{{ m.content }"}""");
+            var r = CliDriver.Run("inspect", dir);
+            Assert.Equal(1, r.ExitCode);
+            Assert.StartsWith("error: ", r.Err);
+            Assert.Contains("tokenizer_config.json(1,", r.Err);
+            Assert.DoesNotContain("   at ", r.Err);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
 }
