@@ -1,5 +1,7 @@
 using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Loading;
 using Pardec.Runtime.Models;
+using Pardec.Runtime.Quantization;
 using TorchSharp;
 using Xunit;
 using static Pardec.Runtime.Tests.TestEnvironment;
@@ -18,6 +20,20 @@ public sealed class ScriptedForwardTests
     public ScriptedForwardTests() => Init();
 
     public static TheoryData<string> DTypes => new() { "f32", "bf16" };
+
+    /// <summary>Weight-only quantized linears (int8, int4) with f32 or bf16 activations. In these small layouts the MLP
+    /// (344 wide) and the head (300 rows) do not fit the int4 kernel and fall back to int8, so an int4 model mixes both.</summary>
+    public static TheoryData<string> QuantizedDTypes => new() { "int8", "int4", "int8-bf16", "int4-bf16" };
+
+    private static (ScalarType DType, WeightQuantization? Quantization) Parse(string name) => name switch
+    {
+        "bf16" => (ScalarType.BFloat16, null),
+        "int8" => (ScalarType.Float32, WeightQuantization.Int8),
+        "int4" => (ScalarType.Float32, WeightQuantization.Int4(32)),
+        "int8-bf16" => (ScalarType.BFloat16, WeightQuantization.Int8),
+        "int4-bf16" => (ScalarType.BFloat16, WeightQuantization.Int4(32)),
+        _ => (ScalarType.Float32, null),
+    };
 
     private static ModelConfig Llama(int kvHeads) => new()
     {
@@ -51,15 +67,17 @@ public sealed class ScriptedForwardTests
         });
     }
 
-    [Theory, MemberData(nameof(DTypes))]
+    [Theory, MemberData(nameof(DTypes)), MemberData(nameof(QuantizedDTypes))]
     public void Compiled_and_eager_forwards_give_identical_logits_hidden_states_and_caches(string dtypeName)
     {
-        var dtype = dtypeName == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var (dtype, quantization) = Parse(dtypeName);
         foreach (var (layout, config) in Layouts())
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            using var model = Model(dtype, config);
+            using var floatModel = Model(dtype, config);
+            using var quantized = quantization is null ? null : PretrainedModel.Quantize(floatModel, quantization);
+            var model = quantized ?? floatModel;
             using var masks = new AttentionMaskBuffer(1, 32, 128, CPU);
             var tokens = randint(0, 300, [1, 40], ScalarType.Int64, generator: new Generator(3));
             int[] parents = [-1, 0, 0, 1, -1, 4];

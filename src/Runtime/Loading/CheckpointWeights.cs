@@ -10,7 +10,7 @@ namespace Pardec.Runtime.Loading;
 /// <c>save_pretrained</c> writes it). Every shard's header is read and checked against the index before any weight is
 /// copied, so a missing shard or a tensor the index promises but no shard holds fails fast, naming the file.
 /// </summary>
-public sealed class CheckpointWeights
+public sealed class CheckpointWeights : IWeightSource
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";

@@ -1,4 +1,5 @@
 using Pardec.Runtime.Models;
+using Pardec.Runtime.Quantization;
 using Pardec.Runtime.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -33,9 +34,11 @@ public sealed class PretrainedModel : IDisposable
     /// <summary>
     /// Loads config, weights (f32/bf16/f16 files, converted to <paramref name="dtype"/>) and tokenizer.
     /// Every problem is a <see cref="ModelLoadException"/> naming the file and the tensor or field.
+    /// With <paramref name="quantization"/> (int8 / int4), float weights are quantized as they load; a checkpoint saved
+    /// quantized loads in its stored formats without it. <paramref name="dtype"/> is then the activations' dtype.
     /// </summary>
     public static PretrainedModel Load(string directory, Device device, ScalarType dtype = ScalarType.Float32, bool requireTokenizer = false,
-                                       IProgress<LoadProgress>? progress = null)
+                                       IProgress<LoadProgress>? progress = null, WeightQuantization? quantization = null)
     {
         var config = LoadConfig(directory);
         var tokenizer = TextTokenizer.FromDirectory(directory, config);
@@ -49,13 +52,14 @@ public sealed class PretrainedModel : IDisposable
                 if (!tokenizer.IsSpecial(id) && tokenizer.IdToToken(id) is not null)
                     throw new ModelLoadException(tokenizer.SourcePath, "vocab_size",
                         $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size (embedding rows) is {config.VocabSize}; id {id} ('{tokenizer.IdToToken(id)}') has no embedding");
-        var model = LoadModel(directory, config, device, dtype, progress);
+        var model = LoadModel(directory, config, device, dtype, progress, quantization);
         return new PretrainedModel(directory, config, model, tokenizer);
     }
 
     /// <summary>Loads only config and weights.</summary>
-    public static CausalLMBase LoadModel(string directory, Device device, ScalarType dtype = ScalarType.Float32, IProgress<LoadProgress>? progress = null) =>
-        LoadModel(directory, LoadConfig(directory), device, dtype, progress);
+    public static CausalLMBase LoadModel(string directory, Device device, ScalarType dtype = ScalarType.Float32, IProgress<LoadProgress>? progress = null,
+                                         WeightQuantization? quantization = null) =>
+        LoadModel(directory, LoadConfig(directory), device, dtype, progress, quantization);
 
     private static ModelConfig LoadConfig(string directory)
     {
@@ -63,10 +67,37 @@ public sealed class PretrainedModel : IDisposable
         return ModelConfig.Load(Path.Combine(directory, ConfigFileName));
     }
 
-    private static CausalLMBase LoadModel(string directory, ModelConfig config, Device device, ScalarType dtype, IProgress<LoadProgress>? progress)
+    private static CausalLMBase LoadModel(string directory, ModelConfig config, Device device, ScalarType dtype, IProgress<LoadProgress>? progress,
+                                          WeightQuantization? quantization)
     {
         var weights = CheckpointWeights.Open(directory); // every header validated before the model is built
-        var model = CausalLM.Create(config, device, dtype);
+        return Build(weights, config, device, dtype, progress, quantization);
+    }
+
+    /// <summary>
+    /// A quantized copy of a float model (same config, device and activation dtype): every linear quantized as
+    /// <paramref name="quantization"/> says, exactly as quantize-on-load would from a checkpoint of these weights.
+    /// </summary>
+    public static CausalLMBase Quantize(CausalLMBase model, WeightQuantization quantization)
+    {
+        if (!model.Quantization.IsNone) throw new ArgumentException($"the model is already quantized ({model.Quantization.Name})", nameof(model));
+        return Build(new ModuleWeights(model), model.Config, model.Device, model.DType, null, quantization);
+    }
+
+    /// <summary>
+    /// The model for <paramref name="weights"/>: in the formats a quantized checkpoint stores, or as
+    /// <paramref name="quantization"/> asks (which must then agree with them).
+    /// </summary>
+    internal static CausalLMBase Build(IWeightSource weights, ModelConfig config, Device device, ScalarType dtype, IProgress<LoadProgress>? progress,
+                                       WeightQuantization? quantization)
+    {
+        var stored = QuantizedCheckpoint.StoredFormats(weights);
+        if (stored is not null && quantization is { IsNone: false } && quantization.Name != stored.Name)
+            throw new ModelLoadException(weights.Description, null,
+                $"the checkpoint is stored quantized ({stored.Name}); it loads in that format only (asked for {quantization.Name}): load its float original to quantize differently");
+        CausalLMBase model;
+        try { model = CausalLM.Create(config, device, dtype, stored ?? quantization); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException) { throw new ModelLoadException(weights.Description, null, e.Message, e); }
         try
         {
             LoadWeights(model, weights, progress);
@@ -89,10 +120,19 @@ public sealed class PretrainedModel : IDisposable
     /// As <see cref="LoadWeights(CausalLMBase, SafetensorsFile)"/> over every shard of a checkpoint. Tensors are read
     /// one at a time into the model's own parameters, so peak memory is the model plus its largest tensor.
     /// </summary>
-    public static void LoadWeights(CausalLMBase model, CheckpointWeights file, IProgress<LoadProgress>? progress = null)
+    public static void LoadWeights(CausalLMBase model, CheckpointWeights file, IProgress<LoadProgress>? progress = null) =>
+        LoadWeights(model, (IWeightSource)file, progress);
+
+    /// <summary>As <see cref="LoadWeights(CausalLMBase, CheckpointWeights, IProgress{LoadProgress})"/> from any weight source
+    /// (a GGUF file too); quantized linears are filled from stored integers or quantized from float weights.</summary>
+    public static void LoadWeights(CausalLMBase model, IWeightSource file, IProgress<LoadProgress>? progress = null)
     {
         var parameters = model.named_parameters().ToList();
         var known = new HashSet<string>(StringComparer.Ordinal);
+        var quantized = QuantizedCheckpoint.Linears(model).ToList();
+        foreach (var (module, linear) in quantized)
+            foreach (var key in QuantizedCheckpoint.KeysOf(module, linear.Format))
+                known.Add(key);
         foreach (var (name, p) in parameters)
         {
             known.Add(name);
@@ -113,7 +153,9 @@ public sealed class PretrainedModel : IDisposable
                 throw new ModelLoadException(file.PathOf(key), key, "unexpected tensor: not a weight of this architecture (wrong model_type?)");
 
         using var _ = torch.no_grad();
-        long bytes = 0, total = parameters.Sum(p => file.Entries[p.name].End - file.Entries[p.name].Begin);
+        long Size(string key) => file.Entries.TryGetValue(key, out var e) ? e.End - e.Begin : 0;
+        int count = parameters.Count + quantized.Count;
+        long bytes = 0, total = parameters.Sum(p => Size(p.name)) + quantized.Sum(q => QuantizedCheckpoint.KeysOf(q.Module, q.Linear.Format).Sum(Size));
         for (int i = 0; i < parameters.Count; i++)
         {
             var (name, p) = parameters[i];
@@ -124,8 +166,14 @@ public sealed class PretrainedModel : IDisposable
                 p.copy_(source); // converts dtype and device
             }
             bytes += file.Entries[name].End - file.Entries[name].Begin;
-            progress?.Report(new LoadProgress(i + 1, parameters.Count, bytes, total, file.PathOf(name)));
+            progress?.Report(new LoadProgress(i + 1, count, bytes, total, file.PathOf(name)));
         }
+        int done = parameters.Count;
+        QuantizedCheckpoint.LoadLinears(model, file, key =>
+        {
+            bytes += Size(key);
+            progress?.Report(new LoadProgress(++done, count, bytes, total, file.PathOf(key)));
+        });
     }
 
     /// <summary>
@@ -141,6 +189,7 @@ public sealed class PretrainedModel : IDisposable
             throw new ArgumentException($"save as Float32 or BFloat16, not {dtype}", nameof(dtype));
         System.IO.Directory.CreateDirectory(directory);
         model.Config.Save(Path.Combine(directory, ConfigFileName), dtype == ScalarType.BFloat16 ? "bfloat16" : "float32");
+        if (!model.Quantization.IsNone) QuantizedCheckpoint.RecordInConfig(Path.Combine(directory, ConfigFileName), model);
         using (var scope = torch.NewDisposeScope())
         {
             var tensors = new List<KeyValuePair<string, Tensor>>();
@@ -150,6 +199,7 @@ public sealed class PretrainedModel : IDisposable
                 if (model.IsStoredTransposed(name)) t = t.t();
                 tensors.Add(new(name, t));
             }
+            tensors.AddRange(QuantizedCheckpoint.Export(model)); // int8 / int4 linears in their saved layout
             if (maxShardBytes is long limit) WriteShards(directory, tensors, limit);
             else SafetensorsFile.Write(Path.Combine(directory, WeightsFileName), tensors);
         }

@@ -1,3 +1,4 @@
+using Pardec.Runtime.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -110,6 +111,9 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         if (logits.dtype != ScalarType.Float32) logits = logits.to_type(ScalarType.Float32);
         return new ModelOutput(logits.MoveToOuterDisposeScope(), returnHidden ? hidden.MoveToOuterDisposeScope() : null);
     }
+
+    /// <summary>How the linear layers are stored; <see cref="WeightQuantization.None"/> unless the model was built quantized.</summary>
+    public virtual WeightQuantization Quantization => WeightQuantization.None;
 
     /// <inheritdoc cref="ICausalLM.OutputWeight"/>
     public virtual Tensor? OutputWeight => null;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Pardec.Runtime.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,23 +15,31 @@ namespace Pardec.Runtime.Models;
 /// <c>modeling_{llama,qwen2,qwen3,mistral,gemma3}.py</c>; parameter names are the HF keys
 /// (<c>model.embed_tokens.weight</c>, <c>model.layers.0.self_attn.q_proj.weight</c>, ..., <c>lm_head.weight</c>).
 /// Forward does not force <c>no_grad</c>: a training tool runs it under autograd without a cache.
+/// With a <see cref="WeightQuantization"/>, the linear layers (and the LM head) are <see cref="QuantizedLinear"/>s: int8
+/// or int4 weights multiplied by libtorch's CPU kernels, in the eager modules and the compiled forward alike.
 /// </summary>
 public sealed class LlamaForCausalLM : CausalLMBase
 {
     private readonly LlamaModel _model;
-    private readonly Linear? _lmHead; // null when tied to the embedding
+    private readonly nn.Module<Tensor, Tensor>? _lmHead; // null when tied to the embedding and not quantized
     private readonly Tensor _placeholder; // the compiled forward's stand-in for weights an architecture lacks
     private readonly Tensor? _softcap;    // final logit soft-capping (0-dim, model dtype)
 
-    public LlamaForCausalLM(ModelConfig config, Device device, ScalarType dtype) : base(nameof(LlamaForCausalLM), config, device, dtype)
+    public LlamaForCausalLM(ModelConfig config, Device device, ScalarType dtype, WeightQuantization? quantization = null)
+        : base(nameof(LlamaForCausalLM), config, device, dtype)
     {
         if (config.Architecture != ModelArchitecture.Llama)
             throw new ArgumentException($"model_type '{config.ModelType}' is not a Llama-family model", nameof(config));
-        _model = new LlamaModel(config, device, dtype);
+        quantization ??= WeightQuantization.None;
+        quantization.Validate();
+        Quantization = quantization;
+        _model = new LlamaModel(config, quantization, device, dtype);
         register_module("model", _model);
-        if (!config.TieWordEmbeddings)
+        // A tied head that is quantized gets its own quantized copy of the embedding (the lookup keeps the float table).
+        var headFormat = quantization.For("lm_head", config.VocabSize, config.HiddenSize, isHead: true, dtype);
+        if (!config.TieWordEmbeddings || headFormat.Kind != WeightKind.Float)
         {
-            _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+            _lmHead = Projection.Create(config.HiddenSize, config.VocabSize, hasBias: false, headFormat, device, dtype);
             register_module("lm_head", _lmHead);
         }
         _placeholder = torch.empty(0, dtype, device).DetachFromDisposeScope();
@@ -66,7 +75,10 @@ public sealed class LlamaForCausalLM : CausalLMBase
     private static double QueryMultiplier(ModelConfig c) => c.QueryPreAttnScalar is double q && q != c.HeadDim ? Math.Sqrt(c.HeadDim / q) : 1.0;
 
     public override bool IsIgnorableCheckpointKey(string key) =>
-        key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (Config.TieWordEmbeddings && key == "lm_head.weight");
+        key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (Config.TieWordEmbeddings && _lmHead is null && key == "lm_head.weight");
+
+    /// <summary>How the linear layers are stored (<see cref="WeightQuantization.None"/>: all in the model dtype).</summary>
+    public override WeightQuantization Quantization { get; }
 
     private readonly Tensor[] _scriptWeights;   // the parameters in the compiled forward's order
     private readonly Tensor _scriptConstants;   // float64: see ScriptedLlamaForward.Constant
@@ -148,14 +160,16 @@ public sealed class LlamaForCausalLM : CausalLMBase
     {
         var weights = new List<Tensor>
         {
-            _model.EmbedTokens.weight!, _model.Norm.Weight, _lmHead?.weight ?? _model.EmbedTokens.weight!, _model.EmbedScale ?? _placeholder,
+            _model.EmbedTokens.weight!, _model.Norm.Weight, _lmHead is null ? _model.EmbedTokens.weight! : Projection.Weight(_lmHead),
+            _model.EmbedScale ?? _placeholder, _lmHead is null ? _placeholder : Projection.Scales(_lmHead, _placeholder),
         };
         for (int i = 0; i < _model.Layers.Count; i++) _model.Layers[i].AddWeights(weights, _placeholder);
         return weights.Select(w => w.DetachFromDisposeScope()).ToArray();
     }
 
-    /// <summary>The LM head's weight, or the tied embedding (the handle the compiled forward already holds).</summary>
-    public override Tensor? OutputWeight => _scriptWeights[2];
+    /// <summary>The LM head's weight, or the tied embedding (the handle the compiled forward already holds); null when
+    /// the head is quantized (a float matmul by it would be wrong).</summary>
+    public override Tensor? OutputWeight => _lmHead is QuantizedLinear ? null : _scriptWeights[2];
 
     protected override Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip) =>
         _model.Forward(tokens, positions, attentionMask, cache, skip);
@@ -191,11 +205,11 @@ public sealed class LlamaForCausalLM : CausalLMBase
         private readonly RmsNorm _norm;
         private readonly ModelConfig _config;
 
-        public LlamaModel(ModelConfig c, Device device, ScalarType dtype) : base(nameof(LlamaModel))
+        public LlamaModel(ModelConfig c, WeightQuantization quantization, Device device, ScalarType dtype) : base(nameof(LlamaModel))
         {
             _config = c;
             EmbedTokens = nn.Embedding(c.VocabSize, c.HiddenSize, device: device, dtype: dtype);
-            _layers = new ModuleStack<DecoderLayer>("layers", Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, device, dtype)));
+            _layers = new ModuleStack<DecoderLayer>("layers", Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, quantization, device, dtype)));
             _norm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, c.IsGemma);
             Rotary = new RotaryEmbedding(c.HeadDim, c.MaxPositionEmbeddings, c.RopeTheta, device, dtype, c.RopeScaling);
             // Gemma 3's sliding-window layers rotate with their own base and no scaling.
@@ -255,12 +269,12 @@ public sealed class LlamaForCausalLM : CausalLMBase
         private readonly Attention _attention;
         private readonly Mlp _mlp;
 
-        public DecoderLayer(ModelConfig c, int index, Device device, ScalarType dtype) : base(nameof(DecoderLayer))
+        public DecoderLayer(ModelConfig c, int index, WeightQuantization quantization, Device device, ScalarType dtype) : base(nameof(DecoderLayer))
         {
             _inputNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, c.IsGemma);
-            _attention = new Attention(c, index, device, dtype);
+            _attention = new Attention(c, index, quantization, device, dtype);
             _postAttentionNorm = new RmsNorm(c.HiddenSize, c.NormEps, device, dtype, c.IsGemma);
-            _mlp = new Mlp(c, device, dtype);
+            _mlp = new Mlp(c, index, quantization, device, dtype);
             register_module("input_layernorm", _inputNorm);
             register_module("self_attn", _attention);
             register_module("post_attention_layernorm", _postAttentionNorm);
@@ -280,11 +294,11 @@ public sealed class LlamaForCausalLM : CausalLMBase
             var slots = new Tensor[ScriptedLlamaForward.PerLayer];
             Array.Fill(slots, none);
             slots[(int)ScriptedLlamaForward.LayerSlot.InputNorm] = _inputNorm.Weight;
-            _attention.AddWeights(slots);
+            _attention.AddWeights(slots, none);
             slots[(int)ScriptedLlamaForward.LayerSlot.PostAttentionNorm] = _postAttentionNorm.Weight;
             if (_preFeedforwardNorm is not null) slots[(int)ScriptedLlamaForward.LayerSlot.PreFeedforwardNorm] = _preFeedforwardNorm.Weight;
             if (_postFeedforwardNorm is not null) slots[(int)ScriptedLlamaForward.LayerSlot.PostFeedforwardNorm] = _postFeedforwardNorm.Weight;
-            _mlp.AddWeights(slots);
+            _mlp.AddWeights(slots, none);
             weights.AddRange(slots);
         }
 
@@ -304,19 +318,22 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
     private sealed class Attention : nn.Module
     {
-        private readonly Linear _q, _k, _v, _o;
+        private readonly nn.Module<Tensor, Tensor> _q, _k, _v, _o;
         private readonly RmsNorm? _qNorm, _kNorm; // Qwen3 / Gemma 3: RMSNorm over each head's vector, before RoPE
         private readonly int _layer, _heads, _kvHeads, _headDim;
         private readonly Scalar? _queryMultiplier;
 
-        public Attention(ModelConfig c, int layer, Device device, ScalarType dtype) : base(nameof(Attention))
+        public Attention(ModelConfig c, int layer, WeightQuantization quantization, Device device, ScalarType dtype) : base(nameof(Attention))
         {
             _layer = layer; _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
-            _q = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
-            _k = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
-            _v = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
+            string prefix = $"model.layers.{layer}.self_attn.";
+            nn.Module<Tensor, Tensor> Linear(string name, long inF, long outF, bool bias) =>
+                Projection.Create(inF, outF, bias, quantization.For(prefix + name, outF, inF, isHead: false, dtype), device, dtype);
+            _q = Linear("q_proj", c.HiddenSize, _heads * _headDim, c.QkvBias);
+            _k = Linear("k_proj", c.HiddenSize, _kvHeads * _headDim, c.QkvBias);
+            _v = Linear("v_proj", c.HiddenSize, _kvHeads * _headDim, c.QkvBias);
             // Qwen2 puts a bias on q/k/v only; Llama's attention_bias covers o_proj too.
-            _o = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias, device: device, dtype: dtype);
+            _o = Linear("o_proj", _heads * _headDim, c.HiddenSize, c.OutputBias);
             register_module("q_proj", _q);
             register_module("k_proj", _k);
             register_module("v_proj", _v);
@@ -332,19 +349,12 @@ public sealed class LlamaForCausalLM : CausalLMBase
             if (multiplier != 1.0) _queryMultiplier = multiplier;
         }
 
-        public void AddWeights(Tensor[] slots)
+        public void AddWeights(Tensor[] slots, Tensor none)
         {
-            slots[(int)ScriptedLlamaForward.LayerSlot.Q] = _q.weight!;
-            slots[(int)ScriptedLlamaForward.LayerSlot.K] = _k.weight!;
-            slots[(int)ScriptedLlamaForward.LayerSlot.V] = _v.weight!;
-            slots[(int)ScriptedLlamaForward.LayerSlot.O] = _o.weight!;
-            if (_q.bias is not null)
-            {
-                slots[(int)ScriptedLlamaForward.LayerSlot.QBias] = _q.bias;
-                slots[(int)ScriptedLlamaForward.LayerSlot.KBias] = _k.bias!;
-                slots[(int)ScriptedLlamaForward.LayerSlot.VBias] = _v.bias!;
-            }
-            if (_o.bias is not null) slots[(int)ScriptedLlamaForward.LayerSlot.OBias] = _o.bias;
+            Projection.AddSlots(slots, _q, ScriptedLlamaForward.LayerSlot.Q, ScriptedLlamaForward.LayerSlot.QBias, ScriptedLlamaForward.LayerSlot.QScale, none);
+            Projection.AddSlots(slots, _k, ScriptedLlamaForward.LayerSlot.K, ScriptedLlamaForward.LayerSlot.KBias, ScriptedLlamaForward.LayerSlot.KScale, none);
+            Projection.AddSlots(slots, _v, ScriptedLlamaForward.LayerSlot.V, ScriptedLlamaForward.LayerSlot.VBias, ScriptedLlamaForward.LayerSlot.VScale, none);
+            Projection.AddSlots(slots, _o, ScriptedLlamaForward.LayerSlot.O, ScriptedLlamaForward.LayerSlot.OBias, ScriptedLlamaForward.LayerSlot.OScale, none);
             if (_qNorm is not null)
             {
                 slots[(int)ScriptedLlamaForward.LayerSlot.QNorm] = _qNorm.Weight;
@@ -374,31 +384,28 @@ public sealed class LlamaForCausalLM : CausalLMBase
 
     private sealed class Mlp : nn.Module<Tensor, Tensor>
     {
-        private readonly Linear _gate, _up, _down;
+        private readonly nn.Module<Tensor, Tensor> _gate, _up, _down;
         private readonly bool _geluTanh;
 
-        public Mlp(ModelConfig c, Device device, ScalarType dtype) : base(nameof(Mlp))
+        public Mlp(ModelConfig c, int layer, WeightQuantization quantization, Device device, ScalarType dtype) : base(nameof(Mlp))
         {
-            _gate = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
-            _up = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
-            _down = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+            string prefix = $"model.layers.{layer}.mlp.";
+            nn.Module<Tensor, Tensor> Linear(string name, long inF, long outF) =>
+                Projection.Create(inF, outF, c.MlpBias, quantization.For(prefix + name, outF, inF, isHead: false, dtype), device, dtype);
+            _gate = Linear("gate_proj", c.HiddenSize, c.IntermediateSize);
+            _up = Linear("up_proj", c.HiddenSize, c.IntermediateSize);
+            _down = Linear("down_proj", c.IntermediateSize, c.HiddenSize);
             _geluTanh = c.HiddenAct == "gelu_pytorch_tanh";
             register_module("gate_proj", _gate);
             register_module("up_proj", _up);
             register_module("down_proj", _down);
         }
 
-        public void AddWeights(Tensor[] slots)
+        public void AddWeights(Tensor[] slots, Tensor none)
         {
-            slots[(int)ScriptedLlamaForward.LayerSlot.Gate] = _gate.weight!;
-            slots[(int)ScriptedLlamaForward.LayerSlot.Up] = _up.weight!;
-            slots[(int)ScriptedLlamaForward.LayerSlot.Down] = _down.weight!;
-            if (_gate.bias is not null)
-            {
-                slots[(int)ScriptedLlamaForward.LayerSlot.GateBias] = _gate.bias;
-                slots[(int)ScriptedLlamaForward.LayerSlot.UpBias] = _up.bias!;
-                slots[(int)ScriptedLlamaForward.LayerSlot.DownBias] = _down.bias!;
-            }
+            Projection.AddSlots(slots, _gate, ScriptedLlamaForward.LayerSlot.Gate, ScriptedLlamaForward.LayerSlot.GateBias, ScriptedLlamaForward.LayerSlot.GateScale, none);
+            Projection.AddSlots(slots, _up, ScriptedLlamaForward.LayerSlot.Up, ScriptedLlamaForward.LayerSlot.UpBias, ScriptedLlamaForward.LayerSlot.UpScale, none);
+            Projection.AddSlots(slots, _down, ScriptedLlamaForward.LayerSlot.Down, ScriptedLlamaForward.LayerSlot.DownBias, ScriptedLlamaForward.LayerSlot.DownScale, none);
         }
 
         // SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x)); Gemma's GeGLU uses GELU (tanh approximation) instead.
@@ -408,5 +415,34 @@ public sealed class LlamaForCausalLM : CausalLMBase
             g = _geluTanh ? nn.functional.gelu(g, GELU.Approximate.tanh) : nn.functional.silu(g);
             return _down.forward(g * _up.forward(x));
         }
+    }
+}
+
+/// <summary>A linear layer of the Llama decoder: <c>nn.Linear</c> in the model dtype, or a <see cref="QuantizedLinear"/>.</summary>
+internal static class Projection
+{
+    public static nn.Module<Tensor, Tensor> Create(long inFeatures, long outFeatures, bool hasBias, LinearFormat format, Device device, ScalarType dtype) =>
+        format.Kind == WeightKind.Float
+            ? nn.Linear(inFeatures, outFeatures, hasBias: hasBias, device: device, dtype: dtype)
+            : new QuantizedLinear(inFeatures, outFeatures, hasBias, format, device, dtype);
+
+    public static Tensor Weight(nn.Module<Tensor, Tensor> m) => m switch
+    {
+        Linear l => l.weight!,
+        QuantizedLinear q => q.KernelWeight,
+        _ => throw new InvalidOperationException(m.GetType().Name),
+    };
+
+    public static Tensor? Bias(nn.Module<Tensor, Tensor> m) => m switch { Linear l => l.bias, QuantizedLinear q => q.Bias, _ => null };
+
+    public static Tensor Scales(nn.Module<Tensor, Tensor> m, Tensor none) => m is QuantizedLinear q ? q.KernelScales : none;
+
+    /// <summary>Fills this linear's weight, bias (if any) and scale slots of the compiled forward.</summary>
+    public static void AddSlots(Tensor[] slots, nn.Module<Tensor, Tensor> m, ScriptedLlamaForward.LayerSlot weight, ScriptedLlamaForward.LayerSlot bias,
+                                ScriptedLlamaForward.LayerSlot scale, Tensor none)
+    {
+        slots[(int)weight] = Weight(m);
+        if (Bias(m) is { } b) slots[(int)bias] = b;
+        slots[(int)scale] = Scales(m, none);
     }
 }

@@ -1,3 +1,4 @@
+using Pardec.Runtime.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,11 +17,13 @@ internal static class ScriptedLlamaForward
     // .float() is to(float32). Every argument is a tensor or a tensor list (NativeScript passes handles only): the
     // constants travel in a float64 tensor made with the model (Constants below) and the per-call values (cache length,
     // flags, skipped layers) in an int64 tensor the cache owns (CallSlots).
-    // Weights: the model's own four first (embed_tokens, norm, lm_head or the tied embedding, Gemma's embedding scale),
-    // then PerLayer per layer in LayerSlot order; a weight the architecture lacks is a shared empty placeholder the
-    // script never reads (its flag in the constants is off).
-    public const int ModelWeights = 4;
-    public const int PerLayer = 20;
+    // Weights: the model's own five first (embed_tokens, norm, lm_head or the tied embedding, Gemma's embedding scale,
+    // the LM head's quantization scales), then PerLayer per layer in LayerSlot order; a weight the architecture lacks
+    // is a shared empty placeholder the script never reads (its flag in the constants is off). A quantized linear
+    // (Quantization/QuantizedLinear.cs) puts its kernel weight in the weight slot and its scales in the matching *Scale
+    // slot; `lin` dispatches on the weight's dtype (int8 / uint8 int4 pack), so every linear chooses its own format.
+    public const int ModelWeights = 5;
+    public const int PerLayer = 27;
 
     /// <summary>The per-layer weight slots of the compiled forward (and of <c>DecoderLayer.AddWeights</c>).</summary>
     public enum LayerSlot
@@ -29,6 +32,8 @@ internal static class ScriptedLlamaForward
         // Llama: the pre-MLP norm. Gemma: the norm of the attention output (its pre-MLP norm is PreFeedforwardNorm).
         PostAttentionNorm, PreFeedforwardNorm, PostFeedforwardNorm,
         Gate, Up, Down, GateBias, UpBias, DownBias,
+        // Quantized linears' scales (int8: [out]; int4: scales and zeros [in / group, out, 2]); the placeholder for float ones.
+        QScale, KScale, VScale, OScale, GateScale, UpScale, DownScale,
     }
 
     /// <summary>Slots of the float64 constants: scalars first, then one sliding flag per layer.</summary>
@@ -38,7 +43,7 @@ internal static class ScriptedLlamaForward
         Softcap, Window, EmbedScale, FirstLayerFlag,
     }
 
-    private const string Source = """
+    private const string Source = QuantizedKernels.LinearSource + """
 def rms_norm(x: Tensor, w: Tensor, eps: float, gemma: bool) -> Tensor:
     xf = x.float()
     inv = (xf * xf).mean([-1], keepdim=True).add_(eps, alpha=1).rsqrt_()
@@ -46,7 +51,9 @@ def rms_norm(x: Tensor, w: Tensor, eps: float, gemma: bool) -> Tensor:
         return ((xf * inv) * (w.float() + 1.0)).to(x.dtype)
     return w * (xf * inv).to(x.dtype)
 
-def lin(x: Tensor, w: Tensor, b: Tensor, has_bias: bool) -> Tensor:
+def lin(x: Tensor, w: Tensor, s: Tensor, b: Tensor, has_bias: bool) -> Tensor:
+    if w.dtype == 1 or w.dtype == 0:
+        return qlin(x, w, s, b, has_bias)
     if has_bias:
         return torch.linear(x, w, b)
     return torch.linear(x, w)
@@ -137,12 +144,12 @@ def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tens
     for layer in range(n_layers):
         if layer in skipped:
             continue
-        w = 4 + layer * 20
+        w = 5 + layer * 27
         sliding = c[16 + layer] != 0.0
         x = rms_norm(h, weights[w], eps, gemma)
-        q = lin(x, weights[w + 1], weights[w + 5], qkv_bias).view(batch, n, heads, head_dim)
-        k = lin(x, weights[w + 2], weights[w + 6], qkv_bias).view(batch, n, kv_heads, head_dim)
-        v = lin(x, weights[w + 3], weights[w + 7], qkv_bias).view(batch, n, kv_heads, head_dim).transpose(1, 2)
+        q = lin(x, weights[w + 1], weights[w + 20], weights[w + 5], qkv_bias).view(batch, n, heads, head_dim)
+        k = lin(x, weights[w + 2], weights[w + 21], weights[w + 6], qkv_bias).view(batch, n, kv_heads, head_dim)
+        v = lin(x, weights[w + 3], weights[w + 22], weights[w + 7], qkv_bias).view(batch, n, kv_heads, head_dim).transpose(1, 2)
         if qk_norm:
             q = rms_norm(q, weights[w + 9], eps, gemma)
             k = rms_norm(k, weights[w + 10], eps, gemma)
@@ -162,7 +169,7 @@ def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tens
             k = keys[layer].narrow(2, 0, length + n)
             v = values[layer].narrow(2, 0, length + n)
         o = attend(q, k, v, window_mask if sliding else mask, explicit, scale, batch, n, heads, kv_heads, head_dim)
-        o = lin(o, weights[w + 4], weights[w + 8], o_bias)
+        o = lin(o, weights[w + 4], weights[w + 23], weights[w + 8], o_bias)
         if gemma:
             o = rms_norm(o, weights[w + 11], eps, True)
             h = h.add(o, alpha=1)
@@ -170,17 +177,17 @@ def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tens
         else:
             h = h.add(o, alpha=1)
             x = rms_norm(h, weights[w + 11], eps, False)
-        g = lin(x, weights[w + 14], weights[w + 17], mlp_bias)
+        g = lin(x, weights[w + 14], weights[w + 24], weights[w + 17], mlp_bias)
         if gelu_tanh:
             g = torch.gelu(g, approximate="tanh")
         else:
             g = torch.silu(g)
-        m = lin(g * lin(x, weights[w + 15], weights[w + 18], mlp_bias), weights[w + 16], weights[w + 19], mlp_bias)
+        m = lin(g * lin(x, weights[w + 15], weights[w + 25], weights[w + 18], mlp_bias), weights[w + 16], weights[w + 26], weights[w + 19], mlp_bias)
         if gemma:
             m = rms_norm(m, weights[w + 13], eps, True)
         h = h.add(m, alpha=1)
     h = rms_norm(h, weights[1], eps, gemma)
-    logits = torch.linear(h, weights[2])
+    logits = lin(h, weights[2], weights[4], weights[4], False)
     if softcap > 0.0:
         logits = (logits / softcap).tanh() * softcap
     return logits, h
