@@ -40,6 +40,12 @@ internal static class GeneratorDiagnostics
         "[Commit] on '{0}' is reserved for C# commit rules, which are not supported yet; write the rule as a [Step] line such as 'commit confidence >= 0.9'",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    /// <summary>PDEC2007: "Hook type '{0}' {1}; expected a non-abstract class with a parameterless constructor and 'int Propose(ReadOnlySpan&lt;int&gt; context, Span&lt;int&gt; draft)', optionally 'void Reset(ReadOnlySpan&lt;int&gt; prompt)' and 'void Observe(ReadOnlySpan&lt;int&gt; context, int accepted)'".</summary>
+    public static readonly DiagnosticDescriptor HookTypeShape = new(
+        "PDEC2007", "A [Propose] hook type has the wrong shape",
+        "Hook type '{0}' {1}; expected a non-abstract class with a parameterless constructor and 'int Propose(ReadOnlySpan<int> context, Span<int> draft)', optionally 'void Reset(ReadOnlySpan<int> prompt)' and 'void Observe(ReadOnlySpan<int> context, int accepted)'",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     /// <summary>PDEC2006: "Hook '{0}' cannot run: hooks are called from the specialised causal loop, but strategy '{1}' {2}".</summary>
     public static readonly DiagnosticDescriptor HookNotSpecialised = new(
         "PDEC2006", "A [Propose] hook needs a specialised causal step",

@@ -107,10 +107,13 @@ public sealed partial class PdecGenerator
 
             /// <summary>
             /// A C# proposer: <c>static int Name(ReadOnlySpan&lt;int&gt; context, Span&lt;int&gt; draft)</c> writes up to
-            /// <see cref="MaxLength"/> tokens and returns how many; they are verified as one chain under the root.
+            /// <see cref="MaxLength"/> tokens and returns how many; they are verified as one chain under the root. On a
+            /// nested class, the decoder keeps one instance per decode: its <c>int Propose(context, draft)</c> is called each
+            /// step, and <c>void Reset(ReadOnlySpan&lt;int&gt; prompt)</c> / <c>void Observe(ReadOnlySpan&lt;int&gt; context, int accepted)</c>
+            /// if it declares them, so a hook can keep state between steps.
             /// </summary>
             [global::Microsoft.CodeAnalysis.Embedded]
-            [global::System.AttributeUsage(global::System.AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
+            [global::System.AttributeUsage(global::System.AttributeTargets.Method | global::System.AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
             internal sealed class ProposeAttribute : global::System.Attribute
             {
                 public int MaxLength { get; set; } = 8;

@@ -181,6 +181,11 @@ public sealed partial class PdecGenerator
         private void ReadHook(ISymbol member, AttributeData attribute)
         {
             var location = LocationSpec.From(member.Locations[0]);
+            if (member is INamedTypeSymbol type)
+            {
+                ReadHookType(type, attribute, location);
+                return;
+            }
             if (member is not IMethodSymbol method) return;
             bool ok = method.IsStatic && !method.IsGenericMethod && method.ReturnType.SpecialType == SpecialType.System_Int32 && !method.ReturnsByRef
                 && method.Parameters.Length == 2
@@ -194,14 +199,45 @@ public sealed partial class PdecGenerator
                 return;
             }
 
+            if (MaxLength(member, attribute) is { } maxLength) Hooks.Add(new HookSpec(method.Name, maxLength, location));
+        }
+
+        private int? MaxLength(ISymbol member, AttributeData attribute)
+        {
             int maxLength = NamedInt(attribute, "MaxLength") ?? 8;
-            if (maxLength < 1 || maxLength > MaxHookLength)
+            if (maxLength >= 1 && maxLength <= MaxHookLength) return maxLength;
+            Report(GeneratorDiagnostics.MemberShape, Where(attribute, member), member.Name, "Propose",
+                "a MaxLength from 1 to " + MaxHookLength.ToString(CultureInfo.InvariantCulture) + " (the tokens it may write each step; they are stack-allocated and verified in one forward)");
+            return null;
+        }
+
+        /// <summary>A stateful hook: a nested class with Propose, and optionally Reset and Observe, called on one instance.</summary>
+        private void ReadHookType(INamedTypeSymbol type, AttributeData attribute, LocationSpec location)
+        {
+            string? problem = type.TypeKind != TypeKind.Class ? "is not a class"
+                : type.IsStatic ? "is static"
+                : type.IsAbstract ? "is abstract"
+                : type.IsGenericType ? "is generic"
+                : !type.InstanceConstructors.Any(c => c.Parameters.Length == 0 && c.DeclaredAccessibility != Microsoft.CodeAnalysis.Accessibility.Private) ? "has no parameterless constructor the decoder can call"
+                : null;
+            IMethodSymbol? Method(string name) => type.GetMembers(name).OfType<IMethodSymbol>().FirstOrDefault(m => !m.IsStatic);
+            var propose = Method("Propose");
+            var reset = Method("Reset");
+            var observe = Method("Observe");
+            if (problem is null && (propose is null || propose.ReturnType.SpecialType != SpecialType.System_Int32 || propose.Parameters.Length != 2
+                || !IsSpanOfInt(propose.Parameters[0], "System.ReadOnlySpan<T>") || !IsSpanOfInt(propose.Parameters[1], "System.Span<T>")))
+                problem = propose is null ? "has no instance method Propose" : "has a Propose with the wrong signature";
+            if (problem is null && reset is not null && (!reset.ReturnsVoid || reset.Parameters.Length != 1 || !IsSpanOfInt(reset.Parameters[0], "System.ReadOnlySpan<T>")))
+                problem = "has a Reset with the wrong signature";
+            if (problem is null && observe is not null && (!observe.ReturnsVoid || observe.Parameters.Length != 2 || !IsSpanOfInt(observe.Parameters[0], "System.ReadOnlySpan<T>")
+                || observe.Parameters[1].Type.SpecialType != SpecialType.System_Int32))
+                problem = "has an Observe with the wrong signature";
+            if (problem is not null)
             {
-                Report(GeneratorDiagnostics.MemberShape, Where(attribute, member), method.Name, "Propose",
-                    "a MaxLength from 1 to " + MaxHookLength.ToString(CultureInfo.InvariantCulture) + " (the tokens it may write each step; they are stack-allocated and verified in one forward)");
+                Report(GeneratorDiagnostics.HookTypeShape, location, type.Name, problem);
                 return;
             }
-            Hooks.Add(new HookSpec(method.Name, maxLength, location));
+            if (MaxLength(type, attribute) is { } maxLength) Hooks.Add(new HookSpec(type.Name, maxLength, location, IsType: true, HasReset: reset is not null, HasObserve: observe is not null));
         }
 
         private static bool IsSpanOfInt(IParameterSymbol parameter, string span) =>

@@ -5,6 +5,7 @@ using System.Threading;
 using Pardec.Dsl;
 using Pardec.Dsl.Collections;
 using Pardec.Dsl.Plan;
+using Pardec.Dsl.Primitives;
 using Pardec.Generators.Model;
 using DslSeverity = Pardec.Dsl.Diagnostics.DiagnosticSeverity;
 using RoslynSeverity = Microsoft.CodeAnalysis.DiagnosticSeverity;
@@ -61,10 +62,10 @@ public sealed partial class PdecGenerator
     }
 
     /// <summary>
-    /// Hooks are C#, not plan text, so the plan is emitted as usual with its verify width grown by the hooks' maximum
-    /// lengths (the emitter sizes the tree, verifier and acceptance buffers from it), and then each hook gets a field and a
-    /// <c>Propose</c> call placed after the declared proposers. The emitter's specialised loop has a fixed shape; if it
-    /// ever changes so the anchors are missing, PDEC2006 says so rather than dropping a hook.
+    /// Hooks are C#, not plan text, so they are not in the printed plan; but they are ordinary primitive instances of the
+    /// step: one per hook, of the nested proposer type the class's part declares, placed after the declared proposers
+    /// and emitted like any other (a field named by the hook, <c>Reset</c>/<c>Propose</c>/<c>Observe</c> in the loop).
+    /// The verify width grows by the hooks' maximum lengths, so the tree, verifier and acceptance buffers are sized for them.
     /// </summary>
     private static string? EmitWithHooks(StrategyClassSpec spec, DecodePlan plan, List<DiagnosticSpec> diagnostics)
     {
@@ -77,13 +78,20 @@ public sealed partial class PdecGenerator
         {
             var causal = (CausalStepPlan)plan.Step;
             int hookWidth = spec.Hooks.Sum(h => h.MaxLength);
+            var taken = new HashSet<string>(causal.Instances.Select(i => i.Field));
+            var hooks = spec.Hooks.Select(h => new PrimitiveInstance(
+                h.Method, PrimitiveRole.Proposer, Unique(Snake(h.Method) + "_hook", taken),
+                (spec.Namespace.Length == 0 ? string.Empty : spec.Namespace + ".") + spec.ClassName + "." + HookType(h),
+                EquatableArray<InstanceArgument>.Empty)).ToList();
+            int accept = causal.Instances.ToList().FindIndex(i => i.Role == PrimitiveRole.Acceptance);
+            var instances = causal.Instances.Take(accept).Concat(hooks).Concat(causal.Instances.Skip(accept)).ToEquatableArray();
             // Each hook adds a chain under the root; next to any other proposer that makes the candidates a tree.
             var mode = causal.Proposers.Count + spec.Hooks.Count > 1 ? VerifyMode.Tree : causal.Verify.Mode;
             var verify = causal.Verify with { Mode = mode, Width = causal.Verify.Width + hookWidth, MaxWidth = System.Math.Max(causal.Verify.MaxWidth, causal.Verify.Width + hookWidth) };
-            var widened = plan with { Step = causal with { Verify = verify } };
+            var widened = plan with { Step = causal with { Verify = verify, Instances = instances } };
             var emitted = Emit(widened, spec.Namespace);
             if (emitted.FallbackReason is { } reason) problem = "runs on the plan interpreter (" + reason + ")";
-            else source = SpliceHooks(emitted.Source, spec, causal.Proposers.Count, out problem);
+            else source = emitted.Source;
         }
         if (problem is null) return source;
         foreach (var hook in spec.Hooks)
@@ -91,36 +99,11 @@ public sealed partial class PdecGenerator
         return null;
     }
 
-    private const string SessionField = "private readonly global::Pardec.Runtime.Primitives.CausalSession _session;";
-    private const string VerifyCall = "using (var verified = s.Verify(";
-
-    private static string? SpliceHooks(string source, StrategyClassSpec spec, int firstSource, out string? problem)
+    private static string Unique(string name, HashSet<string> taken)
     {
-        var lines = source.Split('\n').ToList();
-        int field = lines.FindIndex(l => l.Trim() == SessionField);
-        int verify = lines.FindIndex(l => l.TrimStart().StartsWith(VerifyCall, System.StringComparison.Ordinal));
-        if (field < 0 || verify < 0)
-        {
-            problem = "has an emitted loop without the '" + (field < 0 ? SessionField : VerifyCall) + "' line hooks are placed by (a Pardec bug)";
-            return null;
-        }
-
-        string fieldIndent = lines[field].Substring(0, lines[field].Length - lines[field].TrimStart().Length);
-        string callIndent = lines[verify].Substring(0, lines[verify].Length - lines[verify].TrimStart().Length);
-        var calls = new List<string>();
-        var fields = new List<string>();
-        for (int i = 0; i < spec.Hooks.Count; i++)
-        {
-            var hook = spec.Hooks[i];
-            string type = "global::" + spec.Namespace + "." + spec.ClassName + "." + HookType(hook);
-            fields.Add(fieldIndent + "private readonly " + type + " _hook" + i.ToString(CultureInfo.InvariantCulture) + " = new " + type + "();");
-            calls.Add(callIndent + "_hook" + i.ToString(CultureInfo.InvariantCulture) + ".Propose(s.Context, s.Tree, " + (firstSource + i).ToString(CultureInfo.InvariantCulture)
-                      + "); // hook " + spec.ClassName + "." + hook.Method + ", up to " + hook.MaxLength.ToString(CultureInfo.InvariantCulture) + " tokens");
-        }
-        lines.InsertRange(verify, calls);
-        lines.InsertRange(field + 1, fields);
-        problem = null;
-        return string.Join("\n", lines);
+        string candidate = name;
+        for (int i = 2; !taken.Add(candidate); i++) candidate = name + i.ToString(CultureInfo.InvariantCulture);
+        return candidate;
     }
 
     private static string HookType(HookSpec hook) => hook.Method + "Hook";
@@ -145,24 +128,28 @@ public sealed partial class PdecGenerator
         foreach (var hook in spec.Hooks)
         {
             string max = hook.MaxLength.ToString(CultureInfo.InvariantCulture);
+            // The hook is named through its class: inside this proposer a bare 'Propose' would be the proposer's own.
+            string owner = "global::" + (spec.Namespace.Length == 0 ? string.Empty : spec.Namespace + ".") + spec.ClassName;
             w.Line("/// <summary>Calls <see cref=\"" + hook.Method + "\"/> each step and adds what it writes as one chain under the root.</summary>");
             w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"Pardec.Generators\", \"1.0.0\")]");
             w.Open("internal sealed class " + HookType(hook) + " : " + Prim + ".Proposers.IProposer");
             w.Line("public const int MaxLength = " + max + ";");
+            if (hook.IsType) w.Line("private readonly " + owner + "." + hook.Method + " _hook = new " + owner + "." + hook.Method + "();");
             w.Line();
             w.Line("public bool NeedsHidden => false;");
             w.Line("public bool HasDistributions => false;");
             w.Line();
-            w.Line("public void Reset(" + Prim + ".CausalContext context) { }");
+            w.Line("public void Reset(" + Prim + ".CausalContext context)" + (hook.HasReset ? " => _hook.Reset(context.Tokens);" : " { }"));
             w.Line();
             w.Open("public void Propose(" + Prim + ".CausalContext context, " + Prim + ".CandidateTree tree, int source)");
             w.Line("global::System.Span<int> draft = stackalloc int[MaxLength];");
-            w.Line("int count = " + hook.Method + "(context.Tokens, draft);");
+            w.Line("int count = " + (hook.IsType ? "_hook.Propose" : owner + "." + hook.Method) + "(context.Tokens, draft);");
             w.Line("// A hook that claims more than it could write is clamped: the tree was sized for MaxLength.");
             w.Line("if (count > 0) tree.AddChain(0, draft.Slice(0, global::System.Math.Min(count, MaxLength)), source);");
             w.Close();
             w.Line();
-            w.Line("public void Observe(" + Prim + ".CausalContext context, " + Prim + ".CandidateTree tree, " + Prim + ".StepOutcome outcome) { }");
+            w.Line("public void Observe(" + Prim + ".CausalContext context, " + Prim + ".CandidateTree tree, " + Prim + ".StepOutcome outcome)"
+                   + (hook.HasObserve ? " => _hook.Observe(context.Tokens, outcome.AcceptedCount);" : " { }"));
             w.Line();
             w.Line("public void Dispose() { }");
             w.Close();

@@ -109,6 +109,26 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void PDEC2007_a_hook_type_without_a_Propose_of_the_right_signature()
+    {
+        Verify("""
+            [Strategy(Guarantee.Lossless)]
+            [Step("verify target", "accept greedy")]
+            public sealed partial class Typed
+            {
+                [Model(ModelKind.Causal)]
+                public static partial string Target { get; }
+
+                [Propose]
+                private sealed class {|PDEC2007:Guess|}
+                {
+                    public int Propose(int[] context) => 0;
+                }
+            }
+            """);
+    }
+
+    [Fact]
     public void A_front_end_error_in_step_text_is_reported_at_that_attribute_argument()
     {
         var diagnostics = Verify("""

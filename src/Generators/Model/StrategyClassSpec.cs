@@ -24,8 +24,12 @@ public sealed record LineSpec(string Text, LocationSpec Location);
 /// <summary>A <c>[Model]</c> property the generator implements: <c>{Modifiers} static partial string {Property} => "{Role}"</c>.</summary>
 public sealed record RolePropertySpec(string Modifiers, string Property, string Role);
 
-/// <summary>A <c>[Propose]</c> method called by the generated loop; its chain is verified with the declared proposers.</summary>
-public sealed record HookSpec(string Method, int MaxLength, LocationSpec Location);
+/// <summary>
+/// A <c>[Propose]</c> hook called by the generated loop; its chain is verified with the declared proposers. Either a
+/// static method (<see cref="Method"/> is its name), or a nested type (<see cref="IsType"/>) the decoder keeps one
+/// instance of, with <c>Propose</c> and, when it declares them, <c>Reset</c> and <c>Observe</c>.
+/// </summary>
+public sealed record HookSpec(string Method, int MaxLength, LocationSpec Location, bool IsType = false, bool HasReset = false, bool HasObserve = false);
 
 /// <summary>
 /// A compiled <c>[Strategy]</c> class: the decoder's source (null when the class or its text had errors), the generator's
