@@ -184,7 +184,7 @@ public sealed class OpenAiClientTests(ServerModels models) : IAsyncLifetime
         using var response = await _server.Http.SendAsync(request);
         Assert.Equal("trace-42", response.Headers.GetValues("X-Request-Id").Single());
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("chatcmpl-trace-42", body.GetProperty("id").GetString());
+        Assert.Equal("cmpl-trace-42", body.GetProperty("id").GetString());
     }
 
     private async Task<JsonElement> Complete(object body)

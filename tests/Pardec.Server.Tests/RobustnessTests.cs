@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using OpenAI.Chat;
 using Pardec.Server.Generation;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace Pardec.Server.Tests;
@@ -140,6 +141,29 @@ public sealed class RobustnessTests(ServerModels models)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal("draining", (await Error(refused, HttpStatusCode.ServiceUnavailable)).GetProperty("code").GetString());
         await server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Every_log_line_about_a_request_names_its_id_on_the_http_and_the_engine_threads()
+    {
+        var capture = new LogCapture();
+        await using var server = await TestServerHost.StartAsync([models.Spec("ar", "Greedy")], configure: b => b.Logging.AddProvider(capture));
+        var ids = new[] { "req-a", "req-b", "req-c" };
+        await Task.WhenAll(ids.Select(async id =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+            {
+                Content = JsonContent.Create(new { model = "ar", prompt = "Love is " + id, max_tokens = 6, temperature = 0 }),
+            };
+            request.Headers.Add("X-Request-Id", id);
+            using var response = await server.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }));
+        var about = capture.Lines.Where(l => l.Category.StartsWith("Pardec.Server.", StringComparison.Ordinal)
+                                             && (l.Message.StartsWith("Queued") || l.Message.StartsWith("Admitted") || l.Message.StartsWith("Finished"))).ToList();
+        Assert.Equal(3 * ids.Length, about.Count); // queued (HTTP thread), admitted and finished (engine thread), per request
+        Assert.All(about, l => Assert.Single(ids, id => l.Scopes.Contains("RequestId:" + id)));
+        foreach (string id in ids) Assert.Equal(3, about.Count(l => l.Scopes.Contains("RequestId:" + id)));
     }
 
     private static async Task<JsonElement> Error(HttpResponseMessage response, HttpStatusCode status)

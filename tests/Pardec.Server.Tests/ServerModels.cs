@@ -100,9 +100,14 @@ public sealed class TestServerHost : IAsyncDisposable
     public OpenAIClient OpenAI { get; }
     public DeploymentRegistry Deployments => (DeploymentRegistry)App.Services.GetService(typeof(DeploymentRegistry))!;
 
-    public static async Task<TestServerHost> StartAsync(IReadOnlyList<DeploymentSpec> specs, ServerOptions? options = null)
+    public static async Task<TestServerHost> StartAsync(IReadOnlyList<DeploymentSpec> specs, ServerOptions? options = null,
+                                                        Action<WebApplicationBuilder>? configure = null)
     {
-        var app = PardecServer.Build(specs, options, configure: builder => builder.WebHost.UseTestServer());
+        var app = PardecServer.Build(specs, options, configure: builder =>
+        {
+            builder.WebHost.UseTestServer();
+            configure?.Invoke(builder);
+        });
         await app.StartAsync();
         _ = app.Services.GetService(typeof(DeploymentRegistry)); // create the deployments now, not on the first request
         return new TestServerHost(app);

@@ -164,7 +164,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         _draft?.Join(b);
         Interlocked.Increment(ref _running);
         _metrics?.QueueTime(_deployment, queueTime);
-        using (_logger.BeginScope(Scope(request)))
+        using (RequestScope.Begin(_logger, request.Id))
             _logger.LogInformation("Admitted to row {Row} of {Deployment} after {QueueMs:F1} ms in the queue ({PromptTokens} prompt tokens)",
                                    b, _deployment, queueTime.TotalMilliseconds, request.Prompt.Length);
         return true;
@@ -300,12 +300,10 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         row.Sampler?.Dispose();
         row.Reply.Finish(reason, usage);
         _metrics?.Finished(_deployment, reason, usage);
-        using (_logger.BeginScope(Scope(row.Request)))
+        using (RequestScope.Begin(_logger, row.Request.Id))
             _logger.LogInformation("Finished on {Deployment} ({Reason}): {Tokens} tokens in {Steps} steps, {Accepted}/{Drafted} drafts accepted",
                                    _deployment, reason, row.Reply.Tokens.Count, row.Steps, row.Accepted, row.Drafted);
     }
-
-    internal static Dictionary<string, object> Scope(GenerationRequest request) => new() { ["RequestId"] = request.Id };
 
     public void Dispose()
     {

@@ -107,7 +107,7 @@ public sealed class DecoderPoolEngine : IGenerationEngine
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(request.Cancellation, _abort.Token);
         Interlocked.Increment(ref _running);
         _metrics?.QueueTime(_deployment, queueTime);
-        using var scope = _logger.BeginScope(ContinuousBatchEngine.Scope(request));
+        using var scope = RequestScope.Begin(_logger, request.Id);
         _logger.LogInformation("Decoding on {Deployment} after {QueueMs:F1} ms in the queue ({PromptTokens} prompt tokens)",
                                _deployment, queueTime.TotalMilliseconds, request.Prompt.Length);
         try
@@ -159,7 +159,8 @@ public sealed class DecoderPoolEngine : IGenerationEngine
         public bool OnStep(in DecodeStepView step)
         {
             int drafted = Math.Max(0, step.TreeTokens.Length - 1);
-            int accepted = Math.Max(0, step.AcceptedNodes.Length - 1);
+            // A causal step commits its accepted drafts and one token of the target's own.
+            int accepted = Math.Max(0, Math.Min(drafted, step.Committed.Length - 1));
             Drafted += drafted;
             Accepted += accepted;
             if (drafted > 0) metrics?.Speculation(deployment, drafted, accepted);

@@ -49,7 +49,7 @@ public static class OpenAiEndpoints
         }
         logger.LogInformation("Queued for {Deployment}: {PromptTokens} prompt tokens, max {MaxTokens}, temperature {Temperature}, stream {Stream}",
                               request.Deployment.Name, request.Prompt.Length, request.Options.MaxNewTokens, request.Options.Temperature, request.Stream);
-        var writer = new ResponseWriter(chat, "chatcmpl-" + requestId, request.Deployment.Name, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var writer = new ResponseWriter(chat, (chat ? "chatcmpl-" : "cmpl-") + requestId, request.Deployment.Name, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         var trim = new ReplyTrimmer(request.TrimReplyStart);
         if (request.Stream) await Stream(context, generation, writer, trim, request.IncludeUsage).ConfigureAwait(false);
         else await Whole(context, generation, writer, trim).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Pardec.Server.Generation;
 
 namespace Pardec.Server.Http;
 
@@ -26,7 +27,7 @@ public static class RequestIds
         context.Items[Key] = id;
         context.Response.Headers[Header] = id;
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Pardec.Server.Http");
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = id });
+        using var scope = RequestScope.Begin(logger, id);
         try
         {
             await next(context);
