@@ -104,6 +104,36 @@ public sealed class ContinuousBatchingTests(ServerModels models)
         foreach (var r in crowd) await Outcome(r);
     }
 
+    [Fact]
+    public async Task A_long_prompt_joins_in_chunks_so_running_rows_keep_streaming_and_a_later_short_request_starts_first()
+    {
+        const int chunk = 8;
+        var options = new BatchEngineOptions(models.Target.Model, null, null, 0, Batch: 3, ContextLength: models.Context, PrefillChunk: chunk);
+        using var engine = new ContinuousBatchEngine("test", options, models.Tokenizer, maxQueue: 4);
+        var running = new GenerationRequest("running", models.Tokenizer.Encode(Prompts[1], true),
+                                            new GenerationOptions { MaxNewTokens = 120, StopOnEos = false }, CancellationToken.None);
+        engine.Submit(running);
+        await foreach (var e in running.Events.ReadAllAsync()) if (e is TextDelta) break; // decoding
+        var longPrompt = models.Tokenizer.Encode(string.Join(' ', Prompts.Take(7)), true);
+        Assert.True(longPrompt.Length > 12 * chunk, $"the long prompt has {longPrompt.Length} tokens");
+        long stepsBefore = engine.Steps;
+        var longRequest = new GenerationRequest("long", longPrompt, new GenerationOptions { MaxNewTokens = 4 }, CancellationToken.None);
+        var shortRequest = new GenerationRequest("short", models.Tokenizer.Encode(Prompts[7], true), new GenerationOptions { MaxNewTokens = 4 }, CancellationToken.None);
+        engine.Submit(longRequest);
+        engine.Submit(shortRequest);
+        var longDone = await Outcome(longRequest);
+        var shortDone = await Outcome(shortRequest);
+        // The long prompt took ceil((n - 1) / chunk) prefill steps, during which the short one was admitted, prefilled and answered.
+        Assert.True(shortDone.Usage.TimeToFirstToken < longDone.Usage.TimeToFirstToken,
+                    $"short TTFT {shortDone.Usage.TimeToFirstToken}, long TTFT {longDone.Usage.TimeToFirstToken}");
+        Assert.True(engine.Steps - stepsBefore >= (longPrompt.Length - 1 + chunk - 1) / chunk);
+        var runningDone = await Outcome(running);
+        Assert.Equal(120, runningDone.Tokens.Count); // one token every step, prefill steps included
+        using var solo = ServerModels.Strategy("Greedy").Create(models.Models, null, models.Context);
+        Assert.Equal(solo.Generate(longPrompt, new GenerationOptions { MaxNewTokens = 4 }).Tokens, longDone.Tokens);
+        Assert.Equal(solo.Generate(running.Prompt, new GenerationOptions { MaxNewTokens = 120, StopOnEos = false }).Tokens, runningDone.Tokens);
+    }
+
     internal static async Task<Finished> Outcome(GenerationRequest request)
     {
         Finished? finished = null;

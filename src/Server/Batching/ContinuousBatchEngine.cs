@@ -41,6 +41,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
     private readonly Row?[] _rows;
     private readonly int[] _chain;            // [batch, draftLength + 1]: root, then drafts
     private readonly bool[] _drafting;
+    private readonly int[] _block, _committed; // per row: this step's forward width, and tokens it committed
     private readonly IReadOnlyList<int>?[] _texts;
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -64,6 +65,8 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         _rows = new Row?[options.Batch];
         _chain = new int[options.Batch * (options.DraftLength + 1)];
         _drafting = new bool[options.Batch];
+        _block = new int[options.Batch];
+        _committed = new int[options.Batch];
         _texts = new IReadOnlyList<int>?[options.Batch];
         _thread = new Thread(Run) { IsBackground = true, Name = "pardec-batch-" + deployment };
         _thread.Start();
@@ -74,6 +77,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
     public int Waiting => _queue.Count;
     public int Capacity => _options.Batch;
     public bool IsReady => !_failed && !_queue.IsDraining;
+    public bool Failed => _failed;
 
     /// <summary>Steps run so far (one target forward each).</summary>
     public long Steps { get; private set; }
@@ -201,7 +205,8 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         if (anyDrafting) _draft!.Propose(_drafting, _texts, _chain);
 
         int n = 0;
-        var block = new int[batch];
+        var block = _block;
+        Array.Clear(block);
         for (int b = 0; b < batch; b++)
         {
             if (_rows[b] is not { } row) continue;
@@ -218,7 +223,8 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                 for (int j = 0; j < block[b]; j++) _target.Put(b, j, _chain[b * width + j], row.Context.Count - 1 + j);
         }
         Steps++;
-        var committed = new int[batch];
+        var committed = _committed;
+        Array.Clear(committed);
         using (var output = _target.Forward())
         {
             var logits = output.Logits; // [batch, n, vocab]

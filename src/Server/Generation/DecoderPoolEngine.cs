@@ -59,6 +59,7 @@ public sealed class DecoderPoolEngine : IGenerationEngine
     public int Waiting => _queue.Count;
     public int Capacity => _decoders.Length;
     public bool IsReady => !_failed && !_queue.IsDraining;
+    public bool Failed => _failed;
 
     public Admission Submit(GenerationRequest request) => _failed ? Admission.Draining : _queue.Submit(request);
 

@@ -31,6 +31,9 @@ public interface IGenerationEngine : IDisposable
     /// <summary>False once draining or after a failure stopped the engine.</summary>
     bool IsReady { get; }
 
+    /// <summary>An unexpected error stopped the engine (its requests failed): /health reports it so the process is restarted.</summary>
+    bool Failed { get; }
+
     /// <summary>Queues a request; never blocks.</summary>
     Admission Submit(GenerationRequest request);
 

@@ -13,7 +13,7 @@ namespace Pardec.Server.Http;
 /// <summary>
 /// The OpenAI-compatible surface: <c>/v1/chat/completions</c>, <c>/v1/completions</c> (both streaming as server-sent
 /// events, with <c>stream_options.include_usage</c>), <c>/v1/models</c>, and the probes <c>/health</c> (the process
-/// is up) and <c>/ready</c> (every engine admits requests; 503 while draining for shutdown).
+/// is up and no engine has failed) and <c>/ready</c> (every engine admits requests; 503 while draining for shutdown).
 /// </summary>
 public static class OpenAiEndpoints
 {
@@ -23,7 +23,9 @@ public static class OpenAiEndpoints
         app.MapPost("/v1/completions", (HttpContext context) => Complete(context, chat: false));
         app.MapGet("/v1/models", (DeploymentRegistry registry) => Results.Json(new ModelList(registry.All.Select(ModelEntry.Of).ToArray())));
         app.MapGet("/v1/models/{id}", (string id, DeploymentRegistry registry) => Results.Json(ModelEntry.Of(registry.Find(id))));
-        app.MapGet("/health", () => Results.Json(new { status = "ok" }));
+        app.MapGet("/health", (DeploymentRegistry registry) => registry.All.FirstOrDefault(d => d.Engine.Failed) is { } failed
+            ? Results.Json(new { status = "failed", deployment = failed.Name }, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Json(new { status = "ok" }));
         app.MapGet("/ready", (DeploymentRegistry registry) => registry.IsReady
             ? Results.Json(new { status = "ready" })
             : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
