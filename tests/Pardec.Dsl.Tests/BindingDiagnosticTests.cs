@@ -541,4 +541,134 @@ public class BindingDiagnosticTests
             Assert.Equal(d.Id.StartsWith("PDEC3", StringComparison.Ordinal), d.Severity == DiagnosticSeverity.Info);
         });
     }
+    // ---- Rules the engines enforced at construction, now reported by the binder ----
+
+    [Theory]
+    [InlineData("propose {|PDEC1029:lookup(max_ngram: 3, length: 4)|}", "accept greedy")]
+    [InlineData("propose draft(draft, length: 4, stop_below: {|PDEC1029:0.5|})", "accept greedy")]
+    [InlineData("propose {|PDEC1029:draft(draft, length: 4) + draft(draft, length: 2)|}", "accept greedy")]
+    [InlineData("propose draft(draft, length: {|PDEC1029:len|})", "accept greedy\n    update len from accept")]
+    public void PDEC1029_what_the_batched_engine_cannot_run_is_reported_at_build_time(string propose, string accept)
+    {
+        // 'pardec check' accepted these and 'pardec run' refused them (or ignored stop_below) when the decoder was built.
+        Verify($"""
+            strategy S
+              canvas causal(batch: 4)
+              model target: causal
+              model draft: causal
+              state len = adaptive_length(min: 1, max: 4)
+              step
+                {propose}
+                verify target
+                {accept}
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1029_rejection_is_not_available_batched()
+    {
+        Verify("""
+            strategy S
+              canvas causal(batch: 4)
+              model target: causal
+              model draft: causal
+              step
+                propose draft(draft, length: 4, {|PDEC1029:sample|})
+                verify target
+                accept {|PDEC1029:rejection|}
+            end
+            """);
+    }
+
+    [Theory]
+    [InlineData("propose lookup(max_ngram: 2, length: 4, min_ngram: {|PDEC1030:3|})", "")]
+    [InlineData("propose draft(d, length: len)", "state len = adaptive_length(min: {|PDEC1030:8|}, max: 4)")]
+    public void PDEC1030_a_lower_bound_above_its_upper_bound(string propose, string state)
+    {
+        Verify($"""
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              {state}
+              step
+                {propose}
+                verify target
+                accept greedy
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1031_a_gauss_seidel_window_that_does_not_cut_into_equal_blocks()
+    {
+        var text = """
+            strategy S
+              canvas causal
+              model target: causal
+              param window: int = 10 in 1..32
+              step
+                propose jacobi(window: {|PDEC1031:window|}, blocks: 4)
+                verify target
+                accept greedy
+            end
+            """;
+        Verify(text);
+        Assert.Contains("'window' = 10 of 'jacobi' must be a multiple of 'blocks' = 4", Message(Markup.Parse(text).Text));
+    }
+
+    [Fact]
+    public void PDEC1032_rejection_sampling_of_two_sampled_chains()
+    {
+        Verify("""
+            strategy S
+              guarantee distribution
+              canvas causal
+              model target: causal
+              model a: causal
+              model b: causal
+              step
+                propose {|PDEC1032:draft(a, length: 2, sample) + draft(b, length: 2, sample)|}
+                verify target
+                accept rejection
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1033_draft_and_verify_with_an_approximate_cache()
+    {
+        Verify("""
+            strategy S
+              guarantee lossless
+              canvas masked(block: 8)
+              cache prefix
+              model model: masked
+              step
+                predict model
+                commit {|PDEC1033:draft_verify|}
+              stop max_tokens
+            end
+            """);
+    }
+
+    [Fact]
+    public void PDEC1026_rejection_at_temperature_zero_could_not_sample()
+    {
+        var text = """
+            strategy S
+              canvas causal
+              model target: causal
+              model d: causal
+              step
+                propose draft(d, length: 2, sample)
+                verify target
+                accept rejection(temperature: {|PDEC1026:0|})
+            end
+            """;
+        Verify(text);
+        Assert.Contains("expected > 0", Message(Markup.Parse(text).Text));
+    }
 }
+

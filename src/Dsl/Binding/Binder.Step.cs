@@ -146,6 +146,7 @@ public sealed partial class Binder
         }
 
         CheckTreeDepths(descriptor, args);
+        CheckRules(descriptor, args, syntax);
         var arguments = new PrimitiveArguments(args, receiver?.Name);
         bool probabilities = descriptor.ProbabilityFlag is { } flag && args.ContainsKey(flag);
         ProposerPlan plan = descriptor.Proposal?.Invoke(arguments)
@@ -181,6 +182,82 @@ public sealed partial class Binder
 
     private static EquatableArray<NamedExpr> NamedExprs(PrimitiveDescriptor descriptor, Dictionary<string, BoundArgument> args) =>
         descriptor.Parameters.Where(p => args.TryGetValue(p.Name, out var a) && a.Value is Expr).Select(p => new NamedExpr(p.Name, (Expr)args[p.Name].Value)).ToEquatableArray();
+
+    /// <summary>
+    /// The relations between parameters the runtime type checks when it is built (min_ngram &lt;= max_ngram, a window
+    /// that cuts into equal blocks), checked here instead, on the values the generated decoder folds (the defaults).
+    /// </summary>
+    private void CheckRules(PrimitiveDescriptor descriptor, Dictionary<string, BoundArgument> args, ExpressionSyntax syntax)
+    {
+        double? Value(string name)
+        {
+            if (args.TryGetValue(name, out var a))
+            {
+                return a.Value switch
+                {
+                    Literal l => l.Value,
+                    ParamRef p when _strategy.Params.FirstOrDefault(x => x.Name == p.Name) is { } param => param.Default.Value,
+                    _ => null,
+                };
+            }
+
+            return descriptor.Find(name)?.Default?.Value;
+        }
+
+        SyntaxNode At(string name) => args.TryGetValue(name, out var a) ? a.Syntax : syntax;
+
+        foreach (ParameterRule rule in descriptor.Rules ?? System.Array.Empty<ParameterRule>())
+        {
+            switch (rule)
+            {
+                case AtMostRule r when Value(r.Low) is { } low && Value(r.High) is { } high && low > high:
+                    Report(DiagnosticDescriptors.ParameterOrder, At(r.Low).Span, r.Low, Expr.Format(low, ParamType.Int), descriptor.Name, r.High, Expr.Format(high, ParamType.Int));
+                    break;
+                case MultipleOfRule r when Value(r.Value) is { } value && Value(r.Of) is { } of && of > 0 && value % of != 0:
+                    Report(DiagnosticDescriptors.NotAMultiple, At(r.Value).Span, r.Value, Expr.Format(value, ParamType.Int), descriptor.Name, r.Of, Expr.Format(of, ParamType.Int), r.Why);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A batched canvas runs one engine (one draft chain per row, greedy acceptance per row): a primitive is available
+    /// there only if its descriptor says which of its parameters that engine honours, and only those may be given.
+    /// </summary>
+    private void CheckBatched(BoundStep step)
+    {
+        const string Engine = "a batched canvas decodes one draft(...) or self_draft(...) chain per row (model and length only) and accepts greedily";
+        if (step.Proposers.Count > 1)
+        {
+            Report(DiagnosticDescriptors.NotOnBatchedCanvas, ProposalSpan(step), "More than one proposer", Engine);
+        }
+
+        foreach (BoundProposer proposer in step.Proposers)
+        {
+            if (proposer.Descriptor.Batched is not { } honoured)
+            {
+                Report(DiagnosticDescriptors.NotOnBatchedCanvas, proposer.Syntax.Span, $"'{NameOf(proposer.Syntax)}'", Engine);
+                continue;
+            }
+
+            foreach (BoundArgument argument in proposer.Arguments.Values)
+            {
+                if (!honoured.Contains(argument.Parameter.Name))
+                {
+                    Report(DiagnosticDescriptors.NotOnBatchedCanvas, argument.Syntax.Span, $"'{argument.Parameter.Name}' of '{proposer.Descriptor.Name}'", Engine);
+                }
+                else if (argument.Value is StateRef state)
+                {
+                    Report(DiagnosticDescriptors.NotOnBatchedCanvas, argument.Syntax.Span, $"A length bound to the state '{state.Name}'", Engine);
+                }
+            }
+        }
+
+        if (step.AcceptPrimitive is { Descriptor.Batched: null } accept)
+        {
+            Report(DiagnosticDescriptors.NotOnBatchedCanvas, step.AcceptSyntax!.Rule.Span, $"'accept {accept.Descriptor.Name}'", Engine);
+        }
+    }
 
     /// <summary>A static tree on a medusa(...) model can be no deeper than the model has heads: head d proposes depth d.</summary>
     private void CheckTreeDepths(PrimitiveDescriptor descriptor, Dictionary<string, BoundArgument> args)
@@ -279,6 +356,7 @@ public sealed partial class Binder
             return;
         }
 
+        CheckRules(descriptor, args, syntax.Rule);
         step.Accept = descriptor.Accept?.Invoke(new PrimitiveArguments(args, null))
             ?? new PrimitiveAccept(descriptor.Name, descriptor.Lossless, NamedExprs(descriptor, args));
         step.AcceptPrimitive = new BoundPrimitive(descriptor, form, args, null);
@@ -503,10 +581,22 @@ public sealed partial class Binder
             CheckGuaranteeCausal(step);
             CheckVerifyShape(step);
             CheckWidth(step);
+            if (_strategy.Canvas?.Batch is not null)
+            {
+                CheckBatched(step);
+            }
         }
-        else if (_strategy.Guarantee != Guarantee.None && step.Commit is { IsLossless: false } commit)
+        else
         {
-            Report(DiagnosticDescriptors.LossyRuleUnderLossless, step.CommitSyntax!.Rule.Span, "commit " + commit, "'commit one' or 'commit draft_verify'");
+            if (_strategy.Guarantee != Guarantee.None && step.Commit is { IsLossless: false } commit)
+            {
+                Report(DiagnosticDescriptors.LossyRuleUnderLossless, step.CommitSyntax!.Rule.Span, "commit " + commit, "'commit one' or 'commit draft_verify'");
+            }
+
+            if (step.Commit is DraftVerifyCommit && _strategy.Canvas!.Cache != CacheMode.None)
+            {
+                Report(DiagnosticDescriptors.DraftVerifyNeedsExactCache, step.CommitSyntax!.Rule.Span, _strategy.Name, _strategy.Canvas.Cache.ToString().ToLowerInvariant());
+            }
         }
     }
 
@@ -535,6 +625,13 @@ public sealed partial class Binder
             {
                 string hint = proposer.Descriptor.ProbabilityFlag is { } flag ? $"add '{flag}' to '{NameOf(proposer.Syntax)}'" : sampling;
                 Report(DiagnosticDescriptors.RejectionWithoutProbabilities, proposer.Syntax.Span, NameOf(proposer.Syntax) ?? string.Empty, hint);
+            }
+
+            // The rejection sampler walks one chain; with several sampled proposers (or a tree of them) it could not run.
+            if (step.Proposers.Count > 0 && step.Proposers.All(p => p.HasProbabilities) && step.InferredMode == VerifyMode.Tree)
+            {
+                string what = step.Proposers.Count > 1 ? "proposing from " + step.Proposers.Count + " sources" : $"'{NameOf(step.Proposers[0].Syntax)}'";
+                Report(DiagnosticDescriptors.RejectionNeedsChain, ProposalSpan(step), what);
             }
         }
     }

@@ -450,6 +450,8 @@ public sealed partial class Binder
             return;
         }
 
+        CheckRules(descriptor, args, syntax.Initializer);
+
         var named = descriptor.Parameters
             .Where(p => args.ContainsKey(p.Name))
             .Select(p => new NamedExpr(p.Name, (Expr)args[p.Name].Value))
@@ -639,9 +641,10 @@ public sealed partial class Binder
 
     private void CheckBounds(ExpressionSyntax syntax, ParameterSignature parameter, double value, string what)
     {
-        if (value < parameter.Min || value > parameter.Max)
+        if (value < parameter.Min || value > parameter.Max || (parameter.ExclusiveMin && value == parameter.Min))
         {
-            string expected = double.IsPositiveInfinity(parameter.Max) ? $">= {parameter.Min}" : $"in [{parameter.Min}, {parameter.Max}]";
+            string low = parameter.ExclusiveMin ? "(" : "[";
+            string expected = double.IsPositiveInfinity(parameter.Max) ? (parameter.ExclusiveMin ? "> " : ">= ") + parameter.Min : $"in {low}{parameter.Min}, {parameter.Max}]";
             Report(DiagnosticDescriptors.ValueOutOfBounds, syntax.Span, what, Expr.Format(value, ParamType.Float).Replace(".0", string.Empty), expected);
         }
     }

@@ -38,7 +38,8 @@ public sealed record ParameterSignature(
     ModelKind[]? ModelKinds = null,
     StateKind? StateKind = null,
     bool AllowsState = false,
-    Literal? Default = null);
+    Literal? Default = null,
+    bool ExclusiveMin = false);
 
 /// <summary>A primitive's name and parameters; argument binding is table-driven from these.</summary>
 public sealed record PrimitiveSignature(string Name, params ParameterSignature[] Parameters)

@@ -125,6 +125,21 @@ public static class DiagnosticDescriptors
     public static DiagnosticDescriptor DuplicateArgument { get; } = new(
         "PDEC1028", "Duplicate argument", "Parameter '{0}' of '{1}' is given more than once", Error);
 
+    public static DiagnosticDescriptor NotOnBatchedCanvas { get; } = new(
+        "PDEC1029", "Not available on a batched canvas", "{0} is not available on a batched canvas: {1}", Error);
+
+    public static DiagnosticDescriptor ParameterOrder { get; } = new(
+        "PDEC1030", "Parameters out of order", "'{0}' = {1} of '{2}' must not exceed '{3}' = {4}", Error);
+
+    public static DiagnosticDescriptor NotAMultiple { get; } = new(
+        "PDEC1031", "Not a multiple", "'{0}' = {1} of '{2}' must be a multiple of '{3}' = {4}, {5}", Error);
+
+    public static DiagnosticDescriptor RejectionNeedsChain { get; } = new(
+        "PDEC1032", "Rejection sampling of a tree", "'accept rejection' verifies one chain of sampled drafts, but {0} makes the proposal a tree; propose one sampled chain, or use 'accept greedy'", Error);
+
+    public static DiagnosticDescriptor DraftVerifyNeedsExactCache { get; } = new(
+        "PDEC1033", "Draft-and-verify with an approximate cache", "'commit draft_verify' reproduces one-token-per-step decoding only with 'cache none', but strategy '{0}' declares 'cache {1}', which reuses stale keys and values", Error);
+
     // ---- PDEC2xxx: C# integration — reserved, owned by src/Generators. ----
 
     // ---- PDEC3xxx: info ----
@@ -139,7 +154,8 @@ public static class DiagnosticDescriptors
         LossyRuleUnderLossless, RejectionWithoutProbabilities, TreeVerifyWithChain, ChainVerifyWithTree, ModelKindOnCanvas,
         PrimitiveOnCanvas, TreeNotPrefixClosed, TreeTooWide, LookaheadBudget, MaskedWithoutStop, WrongRoleKind,
         UnknownArgument, MissingArgument, DuplicateStatement, MissingStatement, UnknownChoice, InvalidUpdateSource,
-        DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument,
+        DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument, NotOnBatchedCanvas, ParameterOrder,
+        NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache,
         RuntimeParamSizesBuffers,
     };
 }

@@ -35,6 +35,8 @@ public enum PrimitiveRole
 /// <param name="Updates">For a state: the step outputs it may be updated from (<c>update pool from jacobi</c>).</param>
 /// <param name="Proposal">The typed plan record of a built-in proposer (what the plan prints and rules read); null gives a <see cref="PrimitiveProposer"/>.</param>
 /// <param name="Accept">The typed plan record of a built-in acceptance rule; null gives a <see cref="PrimitiveAccept"/>.</param>
+/// <param name="Rules">Relations between parameters the runtime type requires (the binder reports them, PDEC1030/PDEC1031).</param>
+/// <param name="Batched">The parameters the batched engine honours, if the primitive runs on a batched canvas at all (else PDEC1029).</param>
 public sealed record PrimitiveDescriptor(
     string Name,
     PrimitiveRole Role,
@@ -48,7 +50,9 @@ public sealed record PrimitiveDescriptor(
     IReadOnlyList<OptionOverride>? Options = null,
     IReadOnlyList<StateUpdate>? Updates = null,
     System.Func<PrimitiveArguments, ProposerPlan>? Proposal = null,
-    System.Func<PrimitiveArguments, AcceptPlan>? Accept = null)
+    System.Func<PrimitiveArguments, AcceptPlan>? Accept = null,
+    IReadOnlyList<ParameterRule>? Rules = null,
+    IReadOnlyList<string>? Batched = null)
 {
     public ParameterSignature? Find(string name) => Parameters.FirstOrDefault(p => p.Name == name);
 
@@ -79,6 +83,20 @@ public sealed record PrimitiveForm(
     IReadOnlyList<string>? Requires = null,
     bool CountsDraftForwards = false,
     bool NeedsHidden = false);
+
+/// <summary>A relation between two parameters that the runtime type enforces when it is built.</summary>
+public abstract record ParameterRule
+{
+    /// <summary><paramref name="low"/> must not exceed <paramref name="high"/> (a missing one takes its default).</summary>
+    public static ParameterRule AtMost(string low, string high) => new AtMostRule(low, high);
+
+    /// <summary><paramref name="value"/> must be a multiple of <paramref name="of"/>, for the reason given.</summary>
+    public static ParameterRule MultipleOf(string value, string of, string why) => new MultipleOfRule(value, of, why);
+}
+
+public sealed record AtMostRule(string Low, string High) : ParameterRule;
+
+public sealed record MultipleOfRule(string Value, string Of, string Why) : ParameterRule;
 
 /// <summary>A constructor parameter, by name, and where its value comes from.</summary>
 public sealed record ConstructorArgument(string Name, ArgumentSource Source);

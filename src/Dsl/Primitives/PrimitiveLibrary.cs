@@ -69,6 +69,7 @@ public sealed class PrimitiveLibrary
                 }, Width: WidthRule.Of("length"), CountsDraftForwards: true),
             },
             ProbabilityFlag: "sample",
+            Batched: new[] { "model", "length" },
             Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"))),
         new PrimitiveDescriptor(
             "self_draft", PrimitiveRole.Proposer, "a chain drafted by the target itself with layers skipped (Zhang et al., self-speculative decoding)", Causal,
@@ -89,6 +90,7 @@ public sealed class PrimitiveLibrary
                 }, Width: WidthRule.Of("length"), CountsDraftForwards: true),
             },
             ProbabilityFlag: "sample",
+            Batched: new[] { "model", "length" },
             Proposal: a => new SelfDraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"))),
         new PrimitiveDescriptor(
             "draft_tree", PrimitiveRole.Proposer, "a token tree drafted by a causal model: a static shape (Sequoia) or depth x top-k (EAGLE-2)", Causal,
@@ -144,6 +146,7 @@ public sealed class PrimitiveLibrary
                     Width: WidthRule.Of("window"), When: "blocks"),
                 new PrimitiveForm(Proposers + "JacobiProposer", new[] { Ctor("window", Param("window")) }, Width: WidthRule.Of("window")),
             },
+            Rules: new[] { ParameterRule.MultipleOf("window", "blocks", "so the window cuts into equal blocks") },
             Proposal: a => new JacobiProposer(a.Expr("window")!, a.Expr("blocks"))),
         new PrimitiveDescriptor(
             "lookup", PrimitiveRole.Proposer, "prompt lookup: copy what followed the longest earlier match of the context's tail (Saxena; Yang et al., LLMA)", Causal,
@@ -160,6 +163,7 @@ public sealed class PrimitiveLibrary
                     Ctor("maxNgram", Param("max_ngram")), Ctor("minNgram", Param("min_ngram")), Ctor("length", Param("length")),
                 }, Width: WidthRule.Of("length")),
             },
+            Rules: new[] { ParameterRule.AtMost("min_ngram", "max_ngram") },
             Proposal: a => new LookupProposer(a.Expr("max_ngram")!, a.Expr("length")!, a.Expr("min_ngram") ?? Literal.Int(1))),
         new PrimitiveDescriptor(
             "match", PrimitiveRole.Proposer, "n-grams from a pool whose first token is the last accepted one (Fu et al., lookahead decoding; ANPD)", Causal,
@@ -180,10 +184,11 @@ public sealed class PrimitiveLibrary
             "greedy", PrimitiveRole.Acceptance, "keep the longest path equal to the target's own picks (exact)", Causal,
             new ParameterSignature[0],
             new[] { new PrimitiveForm(Acceptance + "GreedyAcceptance", new ConstructorArgument[0]) },
-            Accept: _ => new GreedyAccept()),
+            Accept: _ => new GreedyAccept(),
+            Batched: new string[0]),
         new PrimitiveDescriptor(
             "rejection", PrimitiveRole.Acceptance, "speculative sampling: accept x with min(1, p(x)/q(x)), else resample from norm(max(0, p - q))", Causal,
-            new[] { Float("temperature", "sampling temperature", 0) },
+            new[] { new ParameterSignature("temperature", ArgKind.Float, Description: "sampling temperature (rejection sampling needs one above 0)", Min: 0, ExclusiveMin: true) },
             new[] { new PrimitiveForm(Acceptance + "RejectionAcceptance", new[] { Ctor("capacity", Engine(EngineValue.Capacity)) }) },
             Options: new[] { new OptionOverride("temperature", "Temperature") },
             Accept: a => new RejectionAccept(a.Expr("temperature"))),
@@ -235,6 +240,7 @@ public sealed class PrimitiveLibrary
                     Ctor("min", Param("min")), Ctor("max", Param("max")), Ctor("initial", ParamOr("initial", "max")),
                 }),
             },
+            Rules: new[] { ParameterRule.AtMost("min", "max") },
             Updates: new[] { new StateUpdate("accept", Call: "Update") }),
         new PrimitiveDescriptor(
             "credits", PrimitiveRole.State, "per-position trace credits that accumulate confidence over steps (CreditDecoding)", Masked,
