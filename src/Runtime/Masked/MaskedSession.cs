@@ -63,6 +63,9 @@ public enum MaskedCacheMode
 /// matter under an all-true mask because each cached key already carries its own rotary position. Everything is one
 /// preallocated cache; no step allocates device memory beyond the forward's own temporaries. The caches are
 /// approximate (stale keys for tokens committed since the refresh), as in Fast-dLLM.</para>
+/// <para><b>Shifted denoisers.</b> Dream predicts position p from logits row p − 1 (<see cref="Shift"/>): "the block's rows"
+/// are then <c>[BlockStart − 1, BlockEnd − 1)</c>, and the prefix the caches hold ends at <c>BlockStart − 1</c> (the prompt is
+/// never empty, so that row exists).</para>
 /// <para><b>EOS.</b> Once an EOS token is committed at position <c>q</c>, every position after <c>q</c> becomes EOS (the
 /// generation ends there; <see cref="Generated"/> stops at the first EOS, inclusive). Masked positions before <c>q</c>
 /// are still decoded. <see cref="CommitEndOfText"/> (end-of-text prediction, Learn2PD's EoTP, via <see cref="EotStop"/>)
@@ -111,6 +114,7 @@ public sealed class MaskedSession : IDisposable
         if (model.Config.EosTokenIds.Count == 0)
             throw new ArgumentException("A masked session needs an eos_token_id in the model config.", nameof(model));
         _model = model;
+        Shift = model.Config.ShiftedLogits ? 1 : 0;
         MaxLength = maxLength;
         DefaultBlockSize = blockSize;
         MaxBlockSize = Math.Max(blockSize, maxBlockSize);
@@ -149,6 +153,13 @@ public sealed class MaskedSession : IDisposable
     public MaskedCacheMode CacheMode { get; }
     public int RefreshEvery { get; }
     public long MaskTokenId { get; }
+    /// <summary>
+    /// 1 when the model's logits at position i predict the token at i + 1 (<see cref="ModelConfig.ShiftedLogits"/>, Dream),
+    /// else 0 (LLaDA): position p's prediction is logits row <c>p − Shift</c>. A shifted step forwards one row more — the
+    /// position before the block, which the caches then keep out of their prefix — so every cache mode reads the same
+    /// rows a whole-canvas forward would.
+    /// </summary>
+    public int Shift { get; }
     /// <summary>The sampling settings and seeded generator of this decode (greedy by default).</summary>
     public NodeSampler Sampler { get; }
     /// <summary>The positions this step commits; a commit rule fills it.</summary>
@@ -290,37 +301,38 @@ public sealed class MaskedSession : IDisposable
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         int s = BlockStart, e = BlockEnd, end = End;
+        int r = s - Shift; // the first logits row this step reads: row p - Shift predicts canvas position p
         bool refresh = _cache is not null && (_needsRefresh || (RefreshEvery > 0 && _stepsSinceRefresh >= RefreshEvery));
         ModelOutput output;
-        Tensor logits; // [1, span, vocab]
+        Tensor logits; // [1, span, vocab]: the rows predicting canvas positions [spanStart, spanEnd)
         int spanStart = s, spanEnd = end;
         if (_cache is null)
         {
             output = Forward(0, end, null);
-            logits = output.Logits.narrow(1, s, end - s);
+            logits = output.Logits.narrow(1, r, end - s);
         }
         else if (refresh)
         {
             _cache.Reset();
             output = Forward(0, end, _cache); // the cache now holds every position's K/V
-            logits = output.Logits.narrow(1, s, end - s);
-            if (CacheMode == MaskedCacheMode.Prefix) _cache.Truncate(s);
+            logits = output.Logits.narrow(1, r, end - s);
+            if (CacheMode == MaskedCacheMode.Prefix) _cache.Truncate(r);
             _arranged = false;
             _needsRefresh = false;
             _stepsSinceRefresh = 0;
         }
         else if (CacheMode == MaskedCacheMode.Prefix)
         {
-            output = Forward(s, end, _cache);   // block + suffix over the cached prefix
-            logits = output.Logits;
-            _cache.Truncate(s);
+            output = Forward(r, end, _cache);   // (row before the block when shifted +) block + suffix over the cached prefix
+            logits = output.Logits.narrow(1, 0, end - s);
+            _cache.Truncate(r);
         }
         else
         {
-            if (!_arranged) ArrangeDual(s, e, end);
+            if (!_arranged) ArrangeDual(r, e, end);
             int cached = _cache.Length;         // [prefix | suffix]
-            output = Forward(s, e, _cache);     // the block only
-            logits = output.Logits;
+            output = Forward(r, e, _cache);     // the block only (and the row before it when shifted)
+            logits = output.Logits.narrow(1, 0, e - s);
             _cache.Truncate(cached);
             spanEnd = e;
         }

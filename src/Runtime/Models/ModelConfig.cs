@@ -25,7 +25,9 @@ public enum ModelArchitecture
 public sealed record ModelConfig
 {
     /// <summary>
-    /// The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>qwen3</c>, <c>mistral</c>, <c>gemma3_text</c> or <c>gpt2</c>.
+    /// The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>qwen3</c>, <c>mistral</c>, <c>gemma3_text</c>, <c>gpt2</c>, or the
+    /// masked-diffusion LMs <c>llada</c> (LLaDA's own field names; weights through <see cref="LLaDAModelLM"/>) and
+    /// <c>Dream</c> (the Qwen2 layout, bidirectional, <see cref="ShiftedLogits"/>).
     /// </summary>
     public required string ModelType { get; init; }
     public required int VocabSize { get; init; }
@@ -49,6 +51,13 @@ public sealed record ModelConfig
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     /// <summary>The mask token of a masked-diffusion LM (LLaDA layout); null for an ordinary causal LM.</summary>
     public int? MaskTokenId { get; init; }
+    /// <summary>
+    /// How a masked-diffusion LM's logits line up with the canvas: false when the logits at position i predict the token
+    /// at i (LLaDA, trained from scratch as a denoiser), true when they predict the token at i + 1 (Dream, adapted from an
+    /// autoregressive Qwen2.5 and keeping its next-token head; llama.cpp's GGUF key <c>diffusion.shift_logits</c>). The
+    /// masked canvas reads position p's prediction from row p − 1 when this is set.
+    /// </summary>
+    public bool ShiftedLogits { get; init; }
     /// <summary>RoPE frequency scaling (<c>rope_scaling</c> / <c>rope_parameters</c>: llama3, linear, yarn); null for plain RoPE.</summary>
     public RopeScaling? RopeScaling { get; init; }
     /// <summary>Per-head RMSNorm of queries and keys before RoPE (Qwen3 and Gemma 3 <c>q_norm</c>/<c>k_norm</c>).</summary>
@@ -75,8 +84,8 @@ public sealed record ModelConfig
     public bool IsGemma => ModelType == "gemma3_text";
     /// <summary>Bias on q/k/v (Qwen2, or Llama's <c>attention_bias</c>).</summary>
     public bool QkvBias => AttentionBias;
-    /// <summary>Bias on o_proj: Llama's <c>attention_bias</c> covers it, Qwen2's q/k/v bias does not.</summary>
-    public bool OutputBias => AttentionBias && ModelType != "qwen2";
+    /// <summary>Bias on o_proj: Llama's <c>attention_bias</c> covers it, Qwen2's (and Dream's) q/k/v bias does not.</summary>
+    public bool OutputBias => AttentionBias && ModelType is not ("qwen2" or "Dream");
     /// <summary>Whether layer <paramref name="layer"/> attends through the sliding window.</summary>
     public bool IsSlidingLayer(int layer) => SlidingWindow is not null && (SlidingLayers.Count == 0 || SlidingLayers[layer]);
     /// <summary>Whether any layer attends through the sliding window.</summary>
@@ -86,7 +95,7 @@ public sealed record ModelConfig
 
     public ModelArchitecture Architecture => ModelType == "gpt2" ? ModelArchitecture.Gpt2 : ModelArchitecture.Llama;
 
-    private static readonly string[] SupportedTypes = ["llama", "qwen2", "qwen3", "mistral", "gemma3_text", "gpt2"];
+    private static readonly string[] SupportedTypes = ["llama", "qwen2", "qwen3", "mistral", "gemma3_text", "gpt2", "llada", "Dream"];
 
     /// <summary>Reads <c>config.json</c>; every problem is a <see cref="ModelLoadException"/> naming the file and the field.</summary>
     public static ModelConfig Load(string path)
@@ -117,7 +126,11 @@ public sealed record ModelConfig
                     $"unsupported model_type '{type}'; supported: {string.Join(", ", SupportedTypes)}");
 
             ModelConfig config;
-            if (type == "gpt2")
+            if (type == "llada")
+            {
+                config = ParseLLaDA(r, source);
+            }
+            else if (type == "gpt2")
             {
                 int hidden = r.Int("n_embd");
                 int heads = r.Int("n_head");
@@ -197,7 +210,7 @@ public sealed record ModelConfig
         // (older configs: every layer but each sliding_window_pattern-th).
         int? window = r.OptionalInt("sliding_window");
         IReadOnlyList<bool> slidingLayers = [];
-        if (type is "qwen2" or "qwen3")
+        if (type is "qwen2" or "qwen3" or "Dream")
         {
             if (r.OptionalBool("use_sliding_window") == true)
             {
@@ -250,11 +263,12 @@ public sealed record ModelConfig
             MaxPositionEmbeddings = r.OptionalInt("max_position_embeddings") ?? 2048,
             // Gemma and Qwen3 configs default to tied embeddings (transformers' config classes), the others do not.
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? (gemma || type == "qwen3"),
-            AttentionBias = type == "qwen2" || (r.OptionalBool("attention_bias") ?? false),
+            AttentionBias = type is "qwen2" or "Dream" || (r.OptionalBool("attention_bias") ?? false),
             MlpBias = r.OptionalBool("mlp_bias") ?? false,
             BosTokenId = r.OptionalInt("bos_token_id"),
             EosTokenIds = r.IntOrList("eos_token_id"),
             MaskTokenId = r.OptionalInt("mask_token_id"),
+            ShiftedLogits = type == "Dream",
             RopeScaling = scaling,
             QkNorm = type is "qwen3" or "gemma3_text",
             SlidingWindow = window,
@@ -264,6 +278,49 @@ public sealed record ModelConfig
             QueryPreAttnScalar = gemma ? r.OptionalDouble("query_pre_attn_scalar") : null,
             FinalLogitSoftcapping = r.OptionalDouble("final_logit_softcapping"),
             TorchDtype = r.OptionalString("torch_dtype") ?? r.OptionalString("dtype"),
+        };
+    }
+
+    // LLaDA's own names (GSAI-ML/LLaDA-8B-*'s configuration_llada.py, an OLMo-style ModelConfig): d_model, n_layers,
+    // n_heads, n_kv_heads, mlp_hidden_size, max_sequence_length, weight_tying. Only the Llama block LLaDA ships is
+    // supported (block_type llama: RMSNorm, SwiGLU, RoPE, no biases); anything else is refused by field.
+    private static ModelConfig ParseLLaDA(FieldReader r, string source)
+    {
+        int hidden = r.Int("d_model");
+        int heads = r.Int("n_heads");
+        void Expect(string field, string? value, params string[] supported)
+        {
+            if (value is not null && Array.IndexOf(supported, value) < 0)
+                throw new ModelLoadException(source, field, $"unsupported {field} '{value}'; supported: {string.Join(", ", supported)}");
+        }
+        Expect("block_type", r.OptionalString("block_type"), "llama");
+        Expect("activation_type", r.OptionalString("activation_type"), "silu");
+        Expect("layer_norm_type", r.OptionalString("layer_norm_type"), "rms");
+        foreach (var flag in new[] { "alibi", "include_bias", "include_qkv_bias", "attention_layer_norm", "input_emb_norm", "scale_logits" })
+            if (r.OptionalBool(flag) == true)
+                throw new ModelLoadException(source, flag, $"{flag} = true is not supported (LLaDA's published checkpoints set it false)");
+        if (r.OptionalBool("rope") == false)
+            throw new ModelLoadException(source, "rope", "rope = false is not supported (LLaDA uses rotary embeddings)");
+        int layers = r.Int("n_layers");
+        return new ModelConfig
+        {
+            ModelType = "llada",
+            VocabSize = r.OptionalInt("embedding_size") ?? r.Int("vocab_size"),
+            HiddenSize = hidden,
+            IntermediateSize = r.OptionalInt("mlp_hidden_size") ?? (r.OptionalInt("mlp_ratio") ?? 4) * hidden,
+            NumHiddenLayers = layers,
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = r.OptionalInt("n_kv_heads") ?? heads,
+            HeadDim = heads > 0 ? hidden / heads : 0,
+            NormEps = r.OptionalDouble("rms_norm_eps") ?? 1e-5,
+            RopeTheta = r.OptionalDouble("rope_theta") ?? 10000.0,
+            MaxPositionEmbeddings = r.OptionalInt("max_sequence_length") ?? 1024,
+            TieWordEmbeddings = r.OptionalBool("weight_tying") ?? false,
+            BosTokenId = r.OptionalInt("bos_token_id"),
+            EosTokenIds = r.IntOrList("eos_token_id"),
+            MaskTokenId = r.OptionalInt("mask_token_id"),
+            ShiftedLogits = false,
+            TorchDtype = r.OptionalString("torch_dtype"),
         };
     }
 
@@ -317,12 +374,29 @@ public sealed record ModelConfig
                 w.WriteString("activation_function", "gelu_new");
                 w.WriteBoolean("tie_word_embeddings", TieWordEmbeddings);
             }
+            else if (ModelType == "llada")
+            {
+                w.WriteStartArray("architectures"); w.WriteStringValue("LLaDAModelLM"); w.WriteEndArray();
+                w.WriteString("model_type", ModelType);
+                w.WriteString("block_type", "llama");
+                w.WriteNumber("vocab_size", VocabSize);
+                w.WriteNumber("embedding_size", VocabSize);
+                w.WriteNumber("d_model", HiddenSize);
+                w.WriteNumber("mlp_hidden_size", IntermediateSize);
+                w.WriteNumber("n_layers", NumHiddenLayers);
+                w.WriteNumber("n_heads", NumAttentionHeads);
+                w.WriteNumber("n_kv_heads", NumKeyValueHeads);
+                w.WriteNumber("rms_norm_eps", NormEps);
+                w.WriteNumber("rope_theta", RopeTheta);
+                w.WriteNumber("max_sequence_length", MaxPositionEmbeddings);
+                w.WriteBoolean("weight_tying", TieWordEmbeddings);
+            }
             else
             {
                 string arch = ModelType switch
                 {
                     "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", "mistral" => "MistralForCausalLM",
-                    "gemma3_text" => "Gemma3ForCausalLM", _ => "LlamaForCausalLM",
+                    "gemma3_text" => "Gemma3ForCausalLM", "Dream" => "DreamModel", _ => "LlamaForCausalLM",
                 };
                 w.WriteStartArray("architectures"); w.WriteStringValue(arch); w.WriteEndArray();
                 w.WriteString("model_type", ModelType);
@@ -340,14 +414,14 @@ public sealed record ModelConfig
                 if (RopeScaling is { } scaling) { w.WritePropertyName("rope_scaling"); scaling.WriteTo(w); }
                 w.WriteNumber("max_position_embeddings", MaxPositionEmbeddings);
                 w.WriteBoolean("tie_word_embeddings", TieWordEmbeddings);
-                if (ModelType != "qwen2") w.WriteBoolean("attention_bias", AttentionBias);
+                if (ModelType is not ("qwen2" or "Dream")) w.WriteBoolean("attention_bias", AttentionBias);
                 w.WriteBoolean("mlp_bias", MlpBias);
                 if (QueryPreAttnScalar is double q) w.WriteNumber("query_pre_attn_scalar", q);
                 if (FinalLogitSoftcapping is double cap) w.WriteNumber("final_logit_softcapping", cap);
                 if (SlidingWindow is int window)
                 {
                     w.WriteNumber("sliding_window", window);
-                    if (ModelType is "qwen2" or "qwen3")
+                    if (ModelType is "qwen2" or "qwen3" or "Dream")
                     {
                         w.WriteBoolean("use_sliding_window", true);
                         int from = SlidingLayers.Count == 0 ? 0 : SlidingLayers.ToList().IndexOf(true);

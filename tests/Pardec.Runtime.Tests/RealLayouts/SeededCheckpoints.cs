@@ -122,17 +122,19 @@ public static class SeededCheckpoints
     public static List<TensorSpec> Tensors(JsonObject config, Init init)
     {
         string type = (string)config["model_type"]!;
+        if (type == "llada") return LLaDATensors(config, init);
         long hidden = Int(config, "hidden_size"), inter = Int(config, "intermediate_size"), vocab = Int(config, "vocab_size");
         long layers = Int(config, "num_hidden_layers"), heads = Int(config, "num_attention_heads");
         long kvHeads = config["num_key_value_heads"] is null ? heads : Int(config, "num_key_value_heads");
         long headDim = config["head_dim"] is JsonNode hd && hd.GetValueKind() == JsonValueKind.Number ? hd.GetValue<long>() : hidden / heads;
         bool tied = (bool?)config["tie_word_embeddings"] ?? type == "gemma3_text"; // Gemma3TextConfig defaults to tied
         bool gemma = type == "gemma3_text";
-        bool qkvBias = type == "qwen2" || ((bool?)config["attention_bias"] ?? false);
-        bool oBias = type != "qwen2" && ((bool?)config["attention_bias"] ?? false);
+        bool qwen2 = type is "qwen2" or "Dream"; // Dream-v0 is the Qwen2.5 layout
+        bool qkvBias = qwen2 || ((bool?)config["attention_bias"] ?? false);
+        bool oBias = !qwen2 && ((bool?)config["attention_bias"] ?? false);
         bool mlpBias = (bool?)config["mlp_bias"] ?? false;
         bool qkNorm = type is "qwen3" or "gemma3_text";
-        if (type is not ("llama" or "mistral" or "qwen2" or "qwen3" or "gemma3_text"))
+        if (type is not ("llama" or "mistral" or "qwen2" or "qwen3" or "gemma3_text" or "Dream"))
             throw new ArgumentException($"no seeded layout for model_type '{type}'");
 
         double normMean = gemma ? 0.0 : 1.0;
@@ -169,6 +171,35 @@ public static class SeededCheckpoints
         }
         list.Add(new("model.norm.weight", [hidden], normMean, init.NormStd));
         if (!tied) list.Add(new("lm_head.weight", [vocab, hidden], 0, init.LmHeadStd));
+        return list;
+    }
+
+    /// <summary>LLaDA's tensors (GSAI-ML/LLaDA-8B-*'s modeling_llada.py, <c>LLaDALlamaBlock</c>; config names d_model,
+    /// n_layers, n_heads, n_kv_heads, mlp_hidden_size, embedding_size, weight_tying), with the same init as the Llama layout.</summary>
+    private static List<TensorSpec> LLaDATensors(JsonObject config, Init init)
+    {
+        long hidden = Int(config, "d_model"), heads = Int(config, "n_heads"), layers = Int(config, "n_layers");
+        long kvHeads = config["n_kv_heads"] is null ? heads : Int(config, "n_kv_heads");
+        long inter = Int(config, "mlp_hidden_size");
+        long vocab = config["embedding_size"] is null ? Int(config, "vocab_size") : Int(config, "embedding_size");
+        long headDim = hidden / heads;
+        var list = new List<TensorSpec> { new("model.transformer.wte.weight", [vocab, hidden], 0, init.EmbedStd) };
+        for (long i = 0; i < layers; i++)
+        {
+            string p = $"model.transformer.blocks.{i}.";
+            void Linear(string name, long outF, long inF, double scale = 1.0) => list.Add(new(p + name + ".weight", [outF, inF], 0, scale / Math.Sqrt(inF)));
+            list.Add(new(p + "attn_norm.weight", [hidden], 1.0, init.NormStd));
+            Linear("q_proj", heads * headDim, hidden);
+            Linear("k_proj", kvHeads * headDim, hidden);
+            Linear("v_proj", kvHeads * headDim, hidden);
+            Linear("attn_out", hidden, heads * headDim, init.OutScale);
+            list.Add(new(p + "ff_norm.weight", [hidden], 1.0, init.NormStd));
+            Linear("ff_proj", inter, hidden);
+            Linear("up_proj", inter, hidden);
+            Linear("ff_out", hidden, inter, init.OutScale);
+        }
+        list.Add(new("model.transformer.ln_f.weight", [hidden], 1.0, init.NormStd));
+        if (!((bool?)config["weight_tying"] ?? false)) list.Add(new("model.transformer.ff_out.weight", [vocab, hidden], 0, init.LmHeadStd));
         return list;
     }
 

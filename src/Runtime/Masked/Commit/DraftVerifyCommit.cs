@@ -90,7 +90,7 @@ public sealed class DraftVerifyCommit : IDisposable
             var mask = session.AllTrue.expand(k, 1, end, end);
             session.CountForward(k);
             using var output = session.Model.Forward(tokens, positions, mask, null);
-            var logits = output.Logits.narrow(1, s, end - s); // [k, span, vocab]
+            var logits = output.Logits.narrow(1, s - session.Shift, end - s); // [k, span, vocab]: row p - Shift predicts p
             session.Score(logits, _statsHost);
 
             // Accept while the reference's choice on canvas j equals draft j + 1.
