@@ -154,16 +154,9 @@ public sealed partial class Binder
         return new BoundProposer(syntax, plan, Width(form.Width, args, receiver), descriptor, form, args, receiver);
     }
 
-    private string ProposerNames() => string.Join(", ", _library.OfRole(PrimitiveRole.Proposer)
-        .OrderBy(d => d.Receiver is null ? 0 : 1).ThenBy(d => d.Name, System.StringComparer.Ordinal)
-        .Select(d => d.Receiver is { } kind ? "<" + ReceiverLabel(kind) + ">." + d.Name : d.Name));
+    private string ProposerNames() => _library.Describe(PrimitiveRole.Proposer);
 
-    /// <summary>How a state kind is called in messages: the last word of its name (<c>ngram_pool</c> is a pool).</summary>
-    private static string ReceiverLabel(StateKind kind)
-    {
-        string name = StatePlan.KindName(kind);
-        return name.Substring(name.LastIndexOf('_') + 1);
-    }
+    private static string ReceiverLabel(StateKind kind) => PrimitiveLibrary.ReceiverLabel(kind);
 
     private bool CheckCanvas(PrimitiveDescriptor descriptor, SyntaxNode syntax)
     {

@@ -30,6 +30,22 @@ public sealed class PrimitiveLibrary
     public PrimitiveDescriptor? Find(PrimitiveRole role, string name, StateKind? receiver = null) =>
         _descriptors.FirstOrDefault(d => d.Role == role && d.Name == name && d.Receiver == receiver);
 
+    /// <summary>
+    /// The primitives of a role as messages list them: proposers by name (state methods as <c>&lt;pool&gt;.match</c>),
+    /// other roles with their required parameters (<c>typical(eps: e, delta: d)</c>).
+    /// </summary>
+    public string Describe(PrimitiveRole role) => role == PrimitiveRole.Proposer
+        ? string.Join(", ", OfRole(role).OrderBy(d => d.Receiver is null ? 0 : 1).ThenBy(d => d.Name, System.StringComparer.Ordinal)
+            .Select(d => d.Receiver is { } kind ? "<" + ReceiverLabel(kind) + ">." + d.Name : d.Name))
+        : string.Join(", ", OfRole(role).Select(d => d.Usage));
+
+    /// <summary>How a state kind is called in messages: the last word of its name (an <c>ngram_pool</c> is a pool).</summary>
+    public static string ReceiverLabel(StateKind kind)
+    {
+        string name = StatePlan.KindName(kind);
+        return name.Substring(name.LastIndexOf('_') + 1);
+    }
+
     public PrimitiveLibrary With(PrimitiveDescriptor descriptor) =>
         new(_descriptors.Where(d => !(d.Role == descriptor.Role && d.Name == descriptor.Name && d.Receiver == descriptor.Receiver))
             .Concat(new[] { descriptor }).ToArray());

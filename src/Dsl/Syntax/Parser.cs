@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Pardec.Dsl.Diagnostics;
+using Pardec.Dsl.Primitives;
 using Pardec.Dsl.Text;
 
 namespace Pardec.Dsl.Syntax;
@@ -222,7 +223,7 @@ public sealed class Parser
         SyntaxToken keyword = NextToken();
         SyntaxToken name = MatchIdentifier("a state name");
         SyntaxToken equalsToken = Match(SyntaxKind.EqualsToken, "'=' and a state kind");
-        ExpressionSyntax initializer = ParseExpression("a state kind (ngram_pool(size: n), credits(decay: x), adaptive_length(min: a, max: b))");
+        ExpressionSyntax initializer = ParseExpression("a state kind (" + PrimitiveLibrary.Default.Describe(PrimitiveRole.State) + ")");
         return new StateSyntax(keyword, name, equalsToken, initializer);
     }
 
@@ -259,9 +260,9 @@ public sealed class Parser
 
     private StatementSyntax? ParseStatement() => Current.Text switch
     {
-        "propose" => new ProposeSyntax(NextToken(), ParseSeparated(SyntaxKind.PlusToken, "a proposer (draft, draft_tree, heads, jacobi, lookup, self_draft, <pool>.match)")),
+        "propose" => new ProposeSyntax(NextToken(), ParseSeparated(SyntaxKind.PlusToken, "a proposer (" + PrimitiveLibrary.Default.Describe(PrimitiveRole.Proposer) + ")")),
         "verify" => ParseVerify(),
-        "accept" => new AcceptSyntax(NextToken(), ParseExpression("an acceptance rule (greedy, rejection, typical(eps: e, delta: d))")),
+        "accept" => new AcceptSyntax(NextToken(), ParseExpression("an acceptance rule (" + PrimitiveLibrary.Default.Describe(PrimitiveRole.Acceptance) + ")")),
         "update" => ParseUpdate(),
         "predict" => new PredictSyntax(NextToken(), MatchIdentifier("a masked model role")),
         "commit" => ParseCommit(),
