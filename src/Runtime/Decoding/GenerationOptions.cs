@@ -20,6 +20,16 @@ public sealed record GenerationOptions
     public IReadOnlyList<int>? EosTokenIds { get; init; }
     /// <summary>Prepend the BOS id when encoding a text prompt.</summary>
     public bool AddBos { get; init; } = true;
+    /// <summary>
+    /// What the generated text must match (a regex, JSON Schema or grammar over the model's vocabulary), or null.
+    /// Verification picks under its mask, so a lossless strategy produces exactly constrained greedy decoding; the
+    /// decode ends when the constraint is complete and the model ends it, or when it admits no further token
+    /// (<see cref="StopReason.Unsatisfiable"/>).
+    /// </summary>
+    public Constraints.TokenMatcher? Constraint { get; init; }
+    /// <summary>With a <see cref="Constraint"/>: proposers draw under the mask and forbidden candidates are never verified
+    /// (grammar-aware drafting). Off: drafts are unconstrained and only verification is masked (for comparison).</summary>
+    public bool ConstrainProposals { get; init; } = true;
 
     public bool IsGreedy => Temperature <= 0;
 
@@ -45,6 +55,8 @@ public enum StopReason
     /// <summary>The KV cache (the generator's maximum length) is full.</summary>
     CacheFull,
     Cancelled,
+    /// <summary>The constraint admits no further token, and its end (an end-of-sequence token) is not allowed either.</summary>
+    Unsatisfiable,
 }
 
 /// <summary>Counters every decoder fills in; the basis of tokens/s and acceptance comparisons between strategies.</summary>

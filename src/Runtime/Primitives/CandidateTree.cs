@@ -1,3 +1,5 @@
+using Pardec.Runtime.Constraints;
+
 namespace Pardec.Runtime.Primitives;
 
 /// <summary>
@@ -19,6 +21,11 @@ public sealed class CandidateTree
     private readonly int[] _nextSibling;
     private readonly int[] _source;
     private readonly float[] _draftProbability;
+    // Constrained decoding: the matcher state after each node's token (root = the committed text's state), kept as
+    // nodes are added, so the verifier's masks and grammar-aware proposers read a node's state without walking the path.
+    private readonly int[] _constraintState;
+    private TokenMatcher? _matcher;
+    private bool _prune;
 
     public CandidateTree(int capacity)
     {
@@ -31,6 +38,33 @@ public sealed class CandidateTree
         _nextSibling = new int[capacity];
         _source = new int[capacity];
         _draftProbability = new float[capacity];
+        _constraintState = new int[capacity];
+    }
+
+    /// <summary>The constraint this step's nodes are checked against, or null.</summary>
+    public TokenMatcher? Matcher => _matcher;
+
+    /// <summary>Whether proposers draw under the constraint and forbidden nodes are never added (grammar-aware drafting).</summary>
+    public bool ConstrainsProposals => _matcher is not null && _prune;
+
+    /// <summary>The constraint state after node <paramref name="node"/>'s token (<see cref="TokenMatcher.Dead"/> when the constraint forbids the path).</summary>
+    public int ConstraintState(int node) => _constraintState[node];
+
+    /// <summary>Whether a proposer may add a child under <paramref name="node"/>: always without a constraint; with one, unless
+    /// the path is already dead or finished.</summary>
+    public bool CanExtend(int node) => _matcher is null || !_prune || _constraintState[node] >= 0;
+
+    /// <summary>
+    /// Resets the tree for a constrained step: the root stands in <paramref name="rootState"/> of <paramref name="matcher"/>.
+    /// With <paramref name="prune"/>, a child the constraint forbids is refused (<see cref="AddChild"/> returns
+    /// <see cref="NoNode"/>), so no verification is spent on it.
+    /// </summary>
+    public void Reset(int rootToken, TokenMatcher? matcher, int rootState, bool prune)
+    {
+        Reset(rootToken);
+        _matcher = matcher;
+        _prune = prune;
+        _constraintState[0] = rootState;
     }
 
     /// <summary>Most nodes (root included) one verification forward may carry.</summary>
@@ -65,6 +99,7 @@ public sealed class CandidateTree
     {
         Count = 1;
         MaxDepth = 0;
+        _matcher = null;
         _tokens[0] = rootToken;
         _parents[0] = NoNode;
         _depths[0] = 0;
@@ -91,7 +126,14 @@ public sealed class CandidateTree
         int existing = FindChild(parent, token);
         if (existing != NoNode) return existing;
         if (Count == Capacity) return NoNode;
+        int state = 0;
+        if (_matcher is not null)
+        {
+            state = _matcher.Next(_constraintState[parent], token);
+            if (_prune && state == TokenMatcher.Dead) return NoNode;
+        }
         int node = Count++;
+        _constraintState[node] = state;
         _tokens[node] = token;
         _parents[node] = parent;
         _depths[node] = _depths[parent] + 1;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
 using TorchSharp;
@@ -27,6 +28,7 @@ public sealed class CausalSession : IDisposable
     private int _maxNewTokens;
     private StopReason? _stopReason;
     private int _requestedNewTokens;
+    private bool _constrainProposals;
 
     public CausalSession(ICausalLM target, int maxLength, int treeCapacity)
     {
@@ -39,6 +41,7 @@ public sealed class CausalSession : IDisposable
         Outcome = new StepOutcome(treeCapacity);
         Sampler = new NodeSampler(treeCapacity);
         Context = new CausalContext(maxLength);
+        Constraint = new ConstraintState(maxLength);
         // view() and tril_() return new tensor handles: the scope disposes the intermediates (else they leak to the finaliser).
         using var scope = NewDisposeScope();
         _prefillPositions = arange(0, maxLength, ScalarType.Int64, target.Device).view(1, maxLength).DetachFromDisposeScope();
@@ -53,6 +56,8 @@ public sealed class CausalSession : IDisposable
     public CandidateTree Tree { get; }
     public StepOutcome Outcome { get; }
     public NodeSampler Sampler { get; }
+    /// <summary>The request's constraint and where the committed text stands in it (inactive when unconstrained).</summary>
+    public ConstraintState Constraint { get; }
 
     public int Steps { get; private set; }
     public int TargetForwards { get; private set; }
@@ -73,6 +78,8 @@ public sealed class CausalSession : IDisposable
         options.Validate();
         Sampler.Configure(new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed));
         Context.Start(prompt);
+        Constraint.Start(options.Constraint);
+        _constrainProposals = options.ConstrainProposals;
         _stopTokens.Clear();
         _stopTokens.UnionWith(options.StopTokenIds(_target.Config.EosTokenIds));
         // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
@@ -86,7 +93,8 @@ public sealed class CausalSession : IDisposable
         _cache.Truncate(0);
         Steps = TargetForwards = AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
         _stopReason = options.MaxNewTokens == 0 ? Decoding.StopReason.MaxNewTokens
-                    : _maxNewTokens <= 0 ? Decoding.StopReason.CacheFull : null;
+                    : _maxNewTokens <= 0 ? Decoding.StopReason.CacheFull
+                    : Constraint.IsStuck ? Decoding.StopReason.Unsatisfiable : null;
         _clock.Reset();
         var started = Stopwatch.GetTimestamp();
         int n = prompt.Length - 1;
@@ -108,7 +116,8 @@ public sealed class CausalSession : IDisposable
     {
         _clock.Start();
         Sampler.ClearPicks();
-        Tree.Reset(Context.Root);
+        if (Constraint.Matcher is { } matcher) Tree.Reset(Context.Root, matcher, Constraint.Current, _constrainProposals);
+        else Tree.Reset(Context.Root);
     }
 
     /// <summary>Candidates (the root excluded) verified by the last step.</summary>
@@ -122,7 +131,32 @@ public sealed class CausalSession : IDisposable
     {
         TargetForwards++;
         ProposedDraftTokens += Tree.Count - 1;
-        return _verifier.Verify(Tree, returnHidden);
+        var output = _verifier.Verify(Tree, returnHidden);
+        if (Tree.Matcher is not null) MaskLogits(output.Logits);
+        return output;
+    }
+
+    /// <summary>
+    /// Constrained decoding's one hook into verification: every node's logits row is masked in place by the constraint
+    /// state after that node, so whatever acceptance rule follows — greedy picks, rejection sampling's p, typical
+    /// acceptance — sees the target restricted to what the constraint allows. Greedy acceptance then commits exactly
+    /// the constrained greedy text, and the target's own next token is always allowed. A row whose node the constraint
+    /// forbids (only when proposals are unconstrained) is left as it is: acceptance never reaches it, since its parent's
+    /// masked pick cannot be the forbidden token. Rows are read in place (CPU float32): no tensor op, no allocation.
+    /// </summary>
+    private void MaskLogits(Tensor logits /* [n, vocab] */)
+    {
+        if (logits.device_type != DeviceType.CPU || logits.dtype != ScalarType.Float32 || !logits.is_contiguous())
+            throw new NotSupportedException("Constrained decoding masks the target's logits on the host: it needs float32 logits on the CPU.");
+        var matcher = Tree.Matcher!;
+        int n = Tree.Count, vocab = (int)logits.size(-1);
+        var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(logits.bytes);
+        for (int node = 0; node < n; node++)
+        {
+            int state = Tree.ConstraintState(node);
+            if (state == TokenMatcher.Dead) continue;
+            matcher.MaskLogits(state, rows.Slice(node * vocab, vocab));
+        }
     }
 
     /// <summary>
@@ -162,6 +196,13 @@ public sealed class CausalSession : IDisposable
     {
         Context.Append(token);
         if (_stopTokens.Contains(token)) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
+        if (Constraint.IsActive)
+        {
+            Constraint.Advance(token);
+            // The constraint ended (its end token in an accepting state), or admits nothing more.
+            if (Constraint.IsFinished) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
+            if (Constraint.IsStuck || Constraint.Current == TokenMatcher.Dead) { _stopReason = Decoding.StopReason.Unsatisfiable; return false; }
+        }
         if (Context.Length - Context.PromptLength >= _maxNewTokens)
         {
             _stopReason = _maxNewTokens < _requestedNewTokens ? Decoding.StopReason.CacheFull : Decoding.StopReason.MaxNewTokens;

@@ -47,6 +47,10 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
     private readonly ForwardOutputs? _outputs;
     private int _argmax;
     private float _topProbability;
+    // Grammar-aware drafting: the constraint and the state of the node whose child the next row predicts. Set before
+    // each forward; the row is masked in place before it is read, so the draft only proposes what the constraint allows.
+    private Constraints.TokenMatcher? _maskMatcher;
+    private int _maskState;
 
     public DraftModelProposer(ICausalLM draft, int maxLength, int treeCapacity, int length,
                               bool sample, double stopBelow, NodeSampler sampler, LayerSkip? skip = null)
@@ -119,6 +123,9 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         for (int i = 0; i < n; i++) staged[have + i] = committed[have + i];
 
         using var scope = _onHost ? null : NewDisposeScope();
+        _maskMatcher = tree.ConstrainsProposals ? tree.Matcher : null;
+        _maskState = tree.ConstraintState(0);
+        if (!tree.CanExtend(0)) return;
         var logits = Forward(have, n);              // [vocab]: the draft's guess for the token after the root (null: read on the host)
         int parent = 0;
         for (int i = 0; i < _length; i++)
@@ -158,6 +165,8 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
             }
             _drafted[_draftedCount++] = token;
             if (i == _length - 1) break;             // the last draft token is never needed as input this step
+            if (!tree.CanExtend(parent)) break;      // the constraint ends here: nothing can follow
+            _maskState = tree.ConstraintState(parent);
             staged[_cache.Length] = token;
             logits = _onHost ? ForwardOne(token) : Forward(_cache.Length, 1);
             _forwardedDrafts++;
@@ -239,8 +248,11 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         if (_sample)
         {
             row.CopyTo(_lastLogits);
+            // Masked before q is computed from it: the q kept for rejection sampling is the distribution actually drawn from.
+            _maskMatcher?.MaskLogits(_maskState, _lastLogits);
             return;
         }
+        _maskMatcher?.MaskLogits(_maskState, row);
         _argmax = NodeSampler.IndexOfMax(row);
         if (_stopBelow > 0)
         {

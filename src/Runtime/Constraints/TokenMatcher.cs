@@ -1,0 +1,224 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Pardec.Runtime.Constraints;
+
+/// <summary>
+/// A constraint's byte DFA lifted to tokens: which token ids may come next in a DFA state (a bit mask over the
+/// vocabulary), the state after a token, and whether a state forces its next token. States are the DFA's, plus
+/// <see cref="Finished"/> (an end token was taken) and <see cref="Dead"/> (the prefix can no longer be completed).
+/// <para>
+/// A state's mask is computed the first time the state is reached, by walking the token trie and the DFA together
+/// (<see cref="TokenTrie"/>), and kept: after warm-up a decode step reads masks and allocates nothing. The cache is
+/// per matcher, so one matcher serves every request with the same constraint and tokenizer; it is safe to share across
+/// threads (a state's entry is built once, racing builders produce equal entries).
+/// </para>
+/// </summary>
+public sealed class TokenMatcher
+{
+    public const int Dead = -1;
+    /// <summary>An end token was appended in an accepting state: nothing may follow.</summary>
+    public const int Finished = -2;
+
+    private readonly ByteDfa _dfa;
+    private readonly TokenVocabulary _vocabulary;
+    private readonly StateMask?[] _masks;
+    private readonly int _words;
+
+    public TokenMatcher(ByteDfa dfa, TokenVocabulary vocabulary, string description = "constraint")
+    {
+        _dfa = dfa;
+        _vocabulary = vocabulary;
+        _masks = new StateMask?[dfa.StateCount];
+        _words = (vocabulary.Count + 63) / 64;
+        Description = description;
+    }
+
+    public ByteDfa Dfa => _dfa;
+    public TokenVocabulary Vocabulary => _vocabulary;
+    /// <summary>What the constraint is, for people (a pattern, a schema's file name).</summary>
+    public string Description { get; }
+    public int Start => 0;
+
+    /// <summary>Whether the output may end in <paramref name="state"/> (an end token is allowed there).</summary>
+    public bool IsAccepting(int state) => state >= 0 && _dfa.IsAccepting(state);
+
+    /// <summary>The state after <paramref name="token"/>; <see cref="Dead"/> when the constraint forbids it.</summary>
+    public int Next(int state, int token)
+    {
+        if (state < 0) return Dead;
+        if (_vocabulary.IsEnd(token)) return _dfa.IsAccepting(state) ? Finished : Dead;
+        var bytes = _vocabulary.Bytes(token);
+        if (bytes.IsEmpty) return Dead;
+        return _dfa.Walk(state, bytes);
+    }
+
+    /// <summary>Whether <paramref name="token"/> may follow in <paramref name="state"/>.</summary>
+    public bool Allows(int state, int token)
+    {
+        if (state < 0 || (uint)token >= (uint)_vocabulary.Count) return false;
+        var mask = Mask(state).Bits;
+        return (mask[token >> 6] & (1UL << (token & 63))) != 0;
+    }
+
+    /// <summary>The allowed tokens of <paramref name="state"/> as bits (token t is bit t &amp; 63 of word t / 64), end tokens included where it accepts.</summary>
+    public ReadOnlySpan<ulong> AllowedBits(int state) => state < 0 ? default : Mask(state).Bits;
+
+    /// <summary>How many tokens <paramref name="state"/> allows (end tokens included).</summary>
+    public int AllowedCount(int state) => state < 0 ? 0 : Mask(state).Count;
+
+    /// <summary>The one token <paramref name="state"/> allows, or -1 when it allows none or several.</summary>
+    public int ForcedToken(int state) => state < 0 ? -1 : Mask(state).Forced;
+
+    /// <summary>
+    /// Sets every logit the state forbids to −∞, in place: one row <c>[vocab]</c> (ids past the vocabulary are forbidden).
+    /// Vectorised over 64-token words: an all-allowed word is skipped, an all-forbidden one filled.
+    /// </summary>
+    public void MaskLogits(int state, Span<float> row)
+    {
+        int vocab = Math.Min(row.Length, _vocabulary.Count);
+        if (state < 0) { row.Fill(float.NegativeInfinity); return; }
+        var bits = Mask(state).Bits;
+        for (int w = 0; w * 64 < vocab; w++)
+        {
+            ulong word = bits[w];
+            int start = w * 64, length = Math.Min(64, vocab - start);
+            if (word == ulong.MaxValue && length == 64) continue;
+            if (word == 0) { row.Slice(start, length).Fill(float.NegativeInfinity); continue; }
+            ulong forbidden = ~word;
+            while (forbidden != 0)
+            {
+                int bit = BitOperations.TrailingZeroCount(forbidden);
+                if (bit >= length) break;
+                row[start + bit] = float.NegativeInfinity;
+                forbidden &= forbidden - 1;
+            }
+        }
+        if (row.Length > vocab) row[vocab..].Fill(float.NegativeInfinity);
+    }
+
+    /// <summary>
+    /// The bytes the constraint forces from <paramref name="state"/>: followed while the state is not accepting and has
+    /// exactly one byte out (at most <paramref name="max"/>). What jump-forward decoding can write without asking a model.
+    /// </summary>
+    public int ForcedBytes(int state, Span<byte> into)
+    {
+        int n = 0;
+        while (state >= 0 && n < into.Length && !_dfa.IsAccepting(state))
+        {
+            int only = -1;
+            for (int b = 0; b < 256; b++)
+            {
+                if (_dfa.Next(state, (byte)b) < 0) continue;
+                if (only >= 0) return n;
+                only = b;
+            }
+            if (only < 0) return n;
+            into[n++] = (byte)only;
+            state = _dfa.Next(state, (byte)only);
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// The longest token allowed in <paramref name="state"/> whose bytes are a prefix of <paramref name="bytes"/>, or -1:
+    /// the greedy tokenisation of a forced string, one token at a time.
+    /// </summary>
+    public int LongestTokenPrefix(int state, ReadOnlySpan<byte> bytes, out int length)
+    {
+        var trie = _vocabulary.Trie;
+        int node = 0, best = -1;
+        length = 0;
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            int child = FindChild(trie, node, bytes[i]);
+            if (child < 0) break;
+            node = child;
+            for (int k = 0; k < trie.TokenCount[node]; k++)
+            {
+                int token = trie.Tokens[trie.TokenStart[node] + k];
+                if (Allows(state, token)) { best = token; length = i + 1; break; }
+            }
+        }
+        return best;
+    }
+
+    private static int FindChild(TokenTrie trie, int node, byte b)
+    {
+        int start = trie.ChildStart[node], count = trie.ChildCount[node];
+        int lo = start, hi = start + count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >> 1;
+            byte e = trie.EdgeByte[mid];
+            if (e == b) return mid;
+            if (e < b) lo = mid + 1; else hi = mid - 1;
+        }
+        return -1;
+    }
+
+    /// <summary>Computes every reachable state's mask now (from the start state, over allowed tokens), so no decode pays for it.</summary>
+    public int Precompute(int maxStates = int.MaxValue)
+    {
+        var seen = new HashSet<int> { Start };
+        var queue = new Queue<int>();
+        queue.Enqueue(Start);
+        while (queue.Count > 0 && seen.Count <= maxStates)
+        {
+            int s = queue.Dequeue();
+            var bits = Mask(s).Bits;
+            for (int w = 0; w < bits.Length; w++)
+            {
+                ulong word = bits[w];
+                while (word != 0)
+                {
+                    int token = w * 64 + BitOperations.TrailingZeroCount(word);
+                    word &= word - 1;
+                    int next = Next(s, token);
+                    if (next >= 0 && seen.Add(next)) queue.Enqueue(next);
+                }
+            }
+        }
+        return seen.Count;
+    }
+
+    private StateMask Mask(int state) => _masks[state] ?? (_masks[state] = Build(state));
+
+    private StateMask Build(int state)
+    {
+        var bits = new ulong[_words];
+        var trie = _vocabulary.Trie;
+        // Depth-first over (trie node, DFA state); a branch ends where the DFA dies.
+        var stack = new Stack<(int Node, int State)>();
+        stack.Push((0, state));
+        while (stack.Count > 0)
+        {
+            var (node, s) = stack.Pop();
+            int start = trie.ChildStart[node], end = start + trie.ChildCount[node];
+            for (int c = start; c < end; c++)
+            {
+                int next = _dfa.Next(s, trie.EdgeByte[c]);
+                if (next < 0) continue;
+                for (int k = 0; k < trie.TokenCount[c]; k++)
+                {
+                    int token = trie.Tokens[trie.TokenStart[c] + k];
+                    bits[token >> 6] |= 1UL << (token & 63);
+                }
+                if (trie.ChildCount[c] > 0) stack.Push((c, next));
+            }
+        }
+        if (_dfa.IsAccepting(state))
+            foreach (int end in _vocabulary.EndTokens)
+                if (end < _vocabulary.Count) bits[end >> 6] |= 1UL << (end & 63);
+        int count = 0, forced = -1;
+        for (int w = 0; w < bits.Length; w++)
+        {
+            int here = BitOperations.PopCount(bits[w]);
+            if (here > 0 && count == 0) forced = w * 64 + BitOperations.TrailingZeroCount(bits[w]);
+            count += here;
+        }
+        return new StateMask(bits, count, count == 1 ? forced : -1);
+    }
+
+    private sealed record StateMask(ulong[] Bits, int Count, int Forced);
+}
