@@ -670,5 +670,20 @@ public class BindingDiagnosticTests
         Verify(text);
         Assert.Contains("expected > 0", Message(Markup.Parse(text).Text));
     }
-}
 
+    [Fact]
+    public void PDEC1018_a_pool_method_on_a_state_of_another_kind()
+    {
+        Verify("""
+            strategy S
+              canvas causal
+              model target: causal
+              state len = adaptive_length(min: 1, max: 4)
+              step
+                propose {|PDEC1018:len|}.match(guesses: 2)
+                verify target
+                accept greedy
+            end
+            """);
+    }
+}

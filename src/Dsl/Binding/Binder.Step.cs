@@ -86,6 +86,15 @@ public sealed partial class Binder
             var methods = _library.OfRole(PrimitiveRole.Proposer).Where(d => d.Receiver is not null && (receiver is null || d.Receiver == receiver.Kind)).ToList();
             descriptor = methods.FirstOrDefault(d => d.Name == member.Identifier.Text);
             display = receiverToken.Text + "." + member.Identifier.Text;
+            if (descriptor is null && receiver is not null
+                && _library.OfRole(PrimitiveRole.Proposer).FirstOrDefault(d => d.Name == member.Identifier.Text && d.Receiver is not null) is { Receiver: { } wanted })
+            {
+                // The method exists, on another kind of state (len.match on an adaptive_length).
+                Report(DiagnosticDescriptors.WrongRoleKind, receiverToken.Span, receiver.Name, "a " + StatePlan.KindName(receiver.Kind) + " state",
+                    "'." + member.Identifier.Text + "'", "a " + StatePlan.KindName(wanted) + " state");
+                return null;
+            }
+
             if (descriptor is null)
             {
                 if (receiver is not null || methods.Count == 0)
