@@ -56,6 +56,24 @@ public sealed class PretrainedModel : IDisposable
         return new PretrainedModel(directory, config, model, tokenizer);
     }
 
+    /// <summary>
+    /// Loads a GGUF file (llama.cpp's format; <see cref="GgufWeights"/> says how each ggml type maps): config from its
+    /// metadata, weights as stored (Q8_0 → int8, Q4_0 → int4) unless <paramref name="quantization"/> says otherwise
+    /// (<see cref="WeightQuantization.None"/>: dequantize everything exactly). The tokenizer is read from tokenizer files
+    /// in the file's directory (tokenizer.json, tokenizer.model) if there are any.
+    /// </summary>
+    public static PretrainedModel LoadGguf(string path, Device device, ScalarType dtype = ScalarType.Float32, WeightQuantization? quantization = null,
+                                           bool requireTokenizer = false, IProgress<LoadProgress>? progress = null)
+    {
+        var weights = GgufWeights.Open(path, quantization, dtype);
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var tokenizer = TextTokenizer.FromDirectory(directory, weights.Config);
+        if (tokenizer is null && requireTokenizer)
+            throw new ModelLoadException(path, "tokenizer.ggml.tokens", "no tokenizer: reading it from GGUF metadata is not implemented yet; put the model's tokenizer.json next to the file");
+        var model = Build(weights, weights.Config, device, dtype, progress, quantization: null);
+        return new PretrainedModel(path, weights.Config, model, tokenizer);
+    }
+
     /// <summary>Loads only config and weights.</summary>
     public static CausalLMBase LoadModel(string directory, Device device, ScalarType dtype = ScalarType.Float32, IProgress<LoadProgress>? progress = null,
                                          WeightQuantization? quantization = null) =>
