@@ -30,6 +30,8 @@ public sealed record DeploymentOptions
     public int PrefillChunk { get; init; } = 32;
     /// <summary>Tokens of prompt and reply together; null: the model's <c>max_position_embeddings</c>.</summary>
     public int? ContextLength { get; init; }
+    /// <summary>When the greedy rows of a batched draft-chain strategy draft: always, never, or as the load makes it pay.</summary>
+    public SpeculationMode Speculation { get; init; } = SpeculationMode.Always;
     /// <summary>Use the decoder pool even when the strategy could be batched (for comparisons).</summary>
     public bool DisableBatching { get; init; }
 }
@@ -117,7 +119,7 @@ internal static class BatchShape
         var values = new ParamValues(plan, spec.Parameters);
         int gamma = length is null ? 0 : values.Int(length);
         int batch = options.Concurrency ?? (plan.Canvas.Batch is { } b ? values.Int(b) : 8);
-        shape = new BatchEngineOptions(spec.Target, draft, skip, gamma, batch, context, options.PrefillChunk);
+        shape = new BatchEngineOptions(spec.Target, draft, skip, gamma, batch, context, options.PrefillChunk, options.Speculation);
         return true;
     }
 

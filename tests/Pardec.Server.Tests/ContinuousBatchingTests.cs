@@ -134,6 +134,29 @@ public sealed class ContinuousBatchingTests(ServerModels models)
         Assert.Equal(solo.Generate(running.Prompt, new GenerationOptions { MaxNewTokens = 120, StopOnEos = false }).Tokens, runningDone.Tokens);
     }
 
+    [Fact]
+    public async Task With_auto_speculation_a_draft_that_is_never_right_stops_drafting_and_the_tokens_stay_greedy()
+    {
+        // The code-trained draft guesses English badly: drafting costs draft forwards and a wider verification for
+        // (almost) no accepted tokens, so the measured step times turn it off. Greedy verification keeps the tokens.
+        using var codeDraft = Runtime.Loading.PretrainedModel.Load(Path.Combine(ServerModels.RepoRoot(), "models", "code", "draft"), TorchSharp.torch.CPU);
+        codeDraft.Model.eval();
+        var options = new BatchEngineOptions(models.Target.Model, codeDraft.Model, null, 6, Batch: 2, ContextLength: models.Context,
+                                             Speculation: SpeculationMode.Auto);
+        using var engine = new ContinuousBatchEngine("test", options, models.Tokenizer, maxQueue: 8);
+        using var solo = ServerModels.Strategy("Greedy").Create(models.Models, null, models.Context);
+        var generation = new GenerationOptions { MaxNewTokens = 150, StopOnEos = false };
+        var requests = Prompts.Take(2).Select((p, i) => new GenerationRequest("r" + i, models.Tokenizer.Encode(p, true), generation, CancellationToken.None)).ToList();
+        foreach (var r in requests) engine.Submit(r);
+        foreach (var r in requests)
+        {
+            var finished = await Outcome(r);
+            Assert.Equal(solo.Generate(r.Prompt, generation).Tokens, finished.Tokens);
+        }
+        Assert.True(engine.DraftingSteps < engine.Steps / 3, $"drafted in {engine.DraftingSteps} of {engine.Steps} steps");
+        Assert.True(engine.DraftingSteps >= 3, "it tried drafting before deciding");
+    }
+
     internal static async Task<Finished> Outcome(GenerationRequest request)
     {
         Finished? finished = null;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Pardec.Cli.Models;
 using Pardec.Runtime.Interpretation;
 using Pardec.Server;
+using Pardec.Server.Batching;
 
 namespace Pardec.Cli.Commands;
 
@@ -15,7 +16,7 @@ namespace Pardec.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    private static readonly string[] DeploymentKeys = ["name", "strategy", "model", "draft", "heads", "batch", "max-queue", "prefill-chunk", "context", "batching"];
+    private static readonly string[] DeploymentKeys = ["name", "strategy", "model", "draft", "heads", "batch", "max-queue", "prefill-chunk", "context", "batching", "speculation"];
 
     public static Command Create(CliContext context)
     {
@@ -25,7 +26,7 @@ internal static class ServeCommand
         var deployments = new Option<string[]>("--deployment")
         {
             Description = "A named deployment (repeatable): name=ID,strategy=S[,model=DIR][,draft=DIR][,heads=DIR][,batch=N][,max-queue=N]"
-                          + "[,prefill-chunk=N][,context=N][,batching=off][,param.P=V]; unset keys take the command's options",
+                          + "[,prefill-chunk=N][,context=N][,batching=off][,speculation=auto][,param.P=V]; unset keys take the command's options",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
@@ -34,10 +35,15 @@ internal static class ServeCommand
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait for a row; more get 429", DefaultValueFactory = _ => 64 };
         var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prompt tokens a joining request feeds per step (chunked prefill bounds time to first token)", DefaultValueFactory = _ => 32 };
         var contextLength = new Option<int?>("--context") { Description = "Tokens of prompt and reply together; default: the model's max_position_embeddings" };
+        var speculation = new Option<SpeculationMode>("--speculation")
+        {
+            Description = "Batched draft-chain strategies: always draft, off, or auto (draft while the measured step times say it pays at the current batch size)",
+            DefaultValueFactory = _ => SpeculationMode.Always,
+        };
         var drain = new Option<double>("--drain-timeout") { Description = "Seconds a shutdown waits for running requests", DefaultValueFactory = _ => 30 };
         var command = new Command("serve", "Serve strategies over an OpenAI-compatible HTTP API with continuous batching")
         {
-            strategy, name, deployments, host, port, batch, maxQueue, prefillChunk, contextLength, drain,
+            strategy, name, deployments, host, port, batch, maxQueue, prefillChunk, contextLength, speculation, drain,
         };
         foreach (var o in new Option[] { decode.Model, decode.Draft, decode.Heads, decode.ModelsRoot, decode.Params, decode.EngineOption, decode.DType, decode.Device, decode.Threads })
             command.Options.Add(o);
@@ -49,6 +55,7 @@ internal static class ServeCommand
                 MaxQueue = Positive(parse.GetValue(maxQueue), "--max-queue", allowZero: true),
                 PrefillChunk = Positive(parse.GetValue(prefillChunk), "--prefill-chunk"),
                 ContextLength = parse.GetValue(contextLength),
+                Speculation = parse.GetValue(speculation),
             };
             var given = parse.GetValue(deployments) ?? [];
             var wanted = given.Length == 0
@@ -88,6 +95,9 @@ internal static class ServeCommand
                         PrefillChunk = Int(d, "prefill-chunk") ?? defaults.PrefillChunk,
                         ContextLength = Int(d, "context") ?? defaults.ContextLength,
                         DisableBatching = d.GetValueOrDefault("batching") is "off" or "false",
+                        Speculation = d.TryGetValue("speculation", out var mode)
+                            ? Enum.TryParse<SpeculationMode>(mode, ignoreCase: true, out var m) ? m : throw new CliException($"--deployment speculation={mode}: expected always, auto or off")
+                            : defaults.Speculation,
                     };
                 }
                 var options = new ServerOptions { Defaults = defaults, Deployments = perName, DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)) };

@@ -10,8 +10,9 @@ namespace Pardec.Server.Batching;
 /// <param name="ContextLength">Most tokens a request's prompt and reply hold together (the model's positions).</param>
 /// <param name="PrefillChunk">Most prompt tokens a row feeds per step (Sarathi-Serve's chunked prefill): a long prompt
 /// joins over several steps, so the running rows keep producing tokens and time to first token stays bounded.</param>
+/// <param name="Speculation">When greedy rows draft (a draft-chain strategy only).</param>
 public sealed record BatchEngineOptions(ICausalLM Target, ICausalLM? Draft, LayerSkip? DraftSkip, int DraftLength, int Batch,
-                                        int ContextLength, int PrefillChunk = 32)
+                                        int ContextLength, int PrefillChunk = 32, SpeculationMode Speculation = SpeculationMode.Always)
 {
     /// <summary>Slots per row in the caches: room for a full context plus as much again of holes before a compaction.</summary>
     public int Slots => 2 * ContextLength + MaxWidth;

@@ -38,6 +38,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
     private readonly RequestQueue _queue;
     private readonly RowCache _target;
     private readonly RowDraftChain? _draft;
+    private readonly SpeculationPolicy _policy;
     private readonly Row?[] _rows;
     private readonly int[] _chain;            // [batch, draftLength + 1]: root, then drafts
     private readonly bool[] _drafting;
@@ -62,6 +63,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         _target = new RowCache(options.Target, options.Batch, options.Slots, options.MaxWidth);
         if (options.Draft is { } draft)
             _draft = new RowDraftChain(draft, options.DraftSkip, options.Batch, options.Slots, options.MaxWidth, options.DraftLength);
+        _policy = new SpeculationPolicy(options.Speculation, options.Batch);
         _rows = new Row?[options.Batch];
         _chain = new int[options.Batch * (options.DraftLength + 1)];
         _drafting = new bool[options.Batch];
@@ -81,6 +83,9 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
 
     /// <summary>Steps run so far (one target forward each).</summary>
     public long Steps { get; private set; }
+
+    /// <summary>Steps in which the greedy rows drafted (with <see cref="SpeculationMode.Auto"/>, the load decides).</summary>
+    public long DraftingSteps { get; private set; }
 
     /// <summary>Compactions of the target cache so far (rows that came and went left holes).</summary>
     public int Compactions => _target.Compactions;
@@ -192,17 +197,26 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
     private void Step()
     {
         int gamma = _options.DraftLength, width = gamma + 1, batch = _rows.Length;
+        long started = Stopwatch.GetTimestamp();
+        int greedyRows = 0;
+        bool prefilling = false;
+        foreach (var row in _rows)
+        {
+            if (row is { Prefilling: false, Sampler: null }) greedyRows++;
+            prefilling |= row is { Prefilling: true };
+        }
+        bool speculate = _draft is not null && greedyRows > 0 && _policy.ShouldDraft(greedyRows);
         bool anyDrafting = false;
         for (int b = 0; b < batch; b++)
         {
             var row = _rows[b];
             // A row drafts when it decodes greedily and its drafts' positions stay inside the context.
-            _drafting[b] = _draft is not null && row is { Prefilling: false, Sampler: null } && row.Context.Count - 1 + gamma < _options.ContextLength;
+            _drafting[b] = speculate && row is { Prefilling: false, Sampler: null } && row.Context.Count - 1 + gamma < _options.ContextLength;
             _texts[b] = row?.Context;
             anyDrafting |= _drafting[b];
             if (row is { Prefilling: false }) _chain[b * width] = row.Context[^1];
         }
-        if (anyDrafting) _draft!.Propose(_drafting, _texts, _chain);
+        if (anyDrafting) { _draft!.Propose(_drafting, _texts, _chain); DraftingSteps++; }
 
         int n = 0;
         var block = _block;
@@ -225,6 +239,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         Steps++;
         var committed = _committed;
         Array.Clear(committed);
+        int acceptedSum = 0, draftingRows = 0;
         using (var output = _target.Forward())
         {
             var logits = output.Logits; // [batch, n, vocab]
@@ -261,6 +276,8 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                 {
                     row.Drafted += gamma;
                     row.Accepted += accepted;
+                    acceptedSum += accepted;
+                    draftingRows++;
                     _metrics?.Speculation(_deployment, gamma, accepted);
                 }
                 bool go = true;
@@ -271,6 +288,11 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         _target.End();
 
         long now = Stopwatch.GetTimestamp();
+        // Steps whose timing says what drafting costs at this load: no prefill chunk, and no catch-up of the tokens of
+        // steps that did not draft (paid once when drafting resumes, not per drafting step).
+        if (!prefilling && greedyRows > 0 && (!anyDrafting || _draft!.LastCatchUp <= width))
+            _policy.Record(greedyRows, anyDrafting, Stopwatch.GetElapsedTime(started, now).TotalSeconds,
+                           draftingRows > 0 ? (double)acceptedSum / draftingRows : 0);
         for (int b = 0; b < batch; b++)
         {
             if (_rows[b] is not { } row || committed[b] == 0) continue;

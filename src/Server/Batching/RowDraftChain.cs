@@ -24,6 +24,7 @@ internal sealed class RowDraftChain : IDisposable
     private readonly RowCache _cache;
     private readonly int _batch;
     private readonly int[] _seen;      // tokens of each row's text in the draft cache
+    private readonly int[] _lastColumn; // per row: the column whose logits give its next draft, or -1
     private readonly Tensor _picksHost; // [batch] int64, device argmax copies (non-CPU models only)
 
     public RowDraftChain(ICausalLM draft, LayerSkip? skip, int batch, int slots, int maxWidth, int length)
@@ -35,11 +36,16 @@ internal sealed class RowDraftChain : IDisposable
         Length = length;
         _cache = new RowCache(draft, batch, slots, maxWidth);
         _seen = new int[batch];
+        _lastColumn = new int[batch];
         _picksHost = zeros(batch, ScalarType.Int64);
     }
 
     public int Length { get; }
     public int Forwards { get; private set; }
+
+    /// <summary>The most unseen tokens a drafting row had at the last proposal: <c>Length + 1</c> at most in steady
+    /// drafting, more for a new row or after steps that did not draft (their tokens were fed in catch-up).</summary>
+    public int LastCatchUp { get; private set; }
 
     public void Join(int row) => _seen[row] = 0;
 
@@ -56,7 +62,10 @@ internal sealed class RowDraftChain : IDisposable
     public void Propose(ReadOnlySpan<bool> drafting, IReadOnlyList<int>?[] texts, int[] chain)
     {
         int width = Length + 1;
-        var lastColumn = new int[_batch];
+        var lastColumn = _lastColumn;
+        LastCatchUp = 0;
+        for (int b = 0; b < _batch; b++)
+            if (drafting[b]) LastCatchUp = Math.Max(LastCatchUp, texts[b]!.Count - _seen[b]);
         // Catch-up: forwards of at most MaxWidth tokens until every drafting row has fed its root.
         while (true)
         {
