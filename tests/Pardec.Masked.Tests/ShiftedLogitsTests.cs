@@ -47,6 +47,11 @@ public sealed class ShiftedLogitsTests
         Assert.True(ModelConfig.Parse("""{"model_type":"Dream","vocab_size":97,"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"mask_token_id":95,"eos_token_id":96}""").ShiftedLogits);
         Assert.False(ModelConfig.Parse("""{"model_type":"llada","vocab_size":97,"d_model":64,"mlp_hidden_size":128,"n_layers":2,"n_heads":4,"mask_token_id":95,"eos_token_id":96}""").ShiftedLogits);
         Assert.False(ModelConfig.Parse("""{"model_type":"llama","vocab_size":97,"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"mask_token_id":95,"eos_token_id":96}""").ShiftedLogits);
+        // A Llama-layout denoiser adapted from a causal model says so with llama.cpp's key, and keeps it when saved.
+        var adapted = ModelConfig.Parse("""{"model_type":"llama","vocab_size":97,"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4,"mask_token_id":95,"eos_token_id":96,"shift_logits":true}""");
+        Assert.True(adapted.ShiftedLogits);
+        Assert.True(ModelConfig.Parse(adapted.ToJson()).ShiftedLogits);
+        Assert.False(ModelConfig.Parse(TinyMaskedModels.Config().ToJson()).ShiftedLogits);
     }
 
     [Theory]

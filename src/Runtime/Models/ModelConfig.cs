@@ -268,7 +268,9 @@ public sealed record ModelConfig
             BosTokenId = r.OptionalInt("bos_token_id"),
             EosTokenIds = r.IntOrList("eos_token_id"),
             MaskTokenId = r.OptionalInt("mask_token_id"),
-            ShiftedLogits = type == "Dream",
+            // Dream is shifted by construction; any other decoder may say so with llama.cpp's name for it (e.g. a causal
+            // model adapted into a denoiser the way Dream was, keeping its next-token head).
+            ShiftedLogits = type == "Dream" || (r.OptionalBool("shift_logits") ?? false),
             RopeScaling = scaling,
             QkNorm = type is "qwen3" or "gemma3_text",
             SlidingWindow = window,
@@ -444,6 +446,7 @@ public sealed record ModelConfig
                 w.WriteEndArray();
             }
             if (MaskTokenId is int mask) w.WriteNumber("mask_token_id", mask);
+            if (ShiftedLogits && ModelType is not ("Dream" or "llada")) w.WriteBoolean("shift_logits", true);
             w.WriteString("torch_dtype", torchDtype ?? "float32");
             w.WriteEndObject();
         }

@@ -117,7 +117,8 @@ public static class SeededCheckpoints
     }
 
     /// <summary>The tensors of a published checkpoint of <c>config.model_type</c>, named and shaped as its safetensors
-    /// hold them (HF transformers' modeling_{llama,mistral,qwen2,qwen3,gemma3}.py; rotary inv_freq buffers are not
+    /// hold them (HF transformers' modeling_{llama,mistral,qwen2,qwen3,gemma3}.py, Dream's modeling_dream.py — the Qwen2
+    /// names — and LLaDA's modeling_llada.py, <see cref="LLaDATensors"/>; rotary inv_freq buffers are not
     /// persistent, and a tied lm_head is absent from the file).</summary>
     public static List<TensorSpec> Tensors(JsonObject config, Init init)
     {
