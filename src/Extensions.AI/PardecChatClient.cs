@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 using Pardec.Runtime.Chat;
+using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Tokenization;
 
@@ -29,7 +30,9 @@ public sealed record PardecChatClientOptions
 /// by a <see cref="ChatTemplate"/>: the model's own Jinja chat template when the tokenizer's directory has one (the
 /// reply then ends at the template's end-of-turn marker, e.g. <c>&lt;|im_end|&gt;</c>), else plain text;
 /// <see cref="ChatOptions"/> map onto <see cref="GenerationOptions"/>
-/// (<c>MaxOutputTokens</c>, <c>Temperature</c>, <c>TopP</c>, <c>TopK</c>, <c>Seed</c>, <c>StopSequences</c>);
+/// (<c>MaxOutputTokens</c>, <c>Temperature</c>, <c>TopP</c>, <c>TopK</c>, <c>Seed</c>, <c>StopSequences</c>,
+/// <c>ResponseFormat</c>: JSON with a schema is constrained to the schema, JSON without one to a JSON object — see
+/// docs/constraints.md);
 /// the response carries <see cref="UsageDetails"/> and the decode statistics under <c>pardec.*</c> keys of
 /// <see cref="ChatResponse.AdditionalProperties"/>.
 /// </summary>
@@ -71,6 +74,9 @@ public sealed class PardecChatClient : IChatClient
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
+    // ResponseFormat constraints: the vocabulary's bytes once per client, each schema compiled once (masks fill in as used).
+    private readonly Lazy<TokenVocabulary> _vocabulary;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenMatcher> _formats = new(StringComparer.Ordinal);
 
     /// <summary>A client over <paramref name="decoder"/>; the tokenizer must be the model's.</summary>
     public PardecChatClient(IDecoder decoder, TextTokenizer tokenizer, PardecChatClientOptions? options = null)
@@ -85,7 +91,22 @@ public sealed class PardecChatClient : IChatClient
         _stopIds = StopIds(_template, tokenizer);
         _generationDefaults = ModelDirectory(tokenizer) is { } dir ? GenerationConfig.Load(Path.Combine(dir, GenerationConfig.FileName)) : null;
         _metadata = new ChatClientMetadata("pardec", null, _options.ModelId ?? decoder.Strategy);
+        // The reply may end where the constraint is complete: at EOS or at the template's end-of-turn token.
+        _vocabulary = new(() => TokenVocabulary.From(tokenizer, [.. tokenizer.EosIds, .. _stopIds]));
     }
+
+    /// <summary>
+    /// The constraint a <see cref="ChatResponseFormat"/> asks for: none for text; for JSON with a schema, the schema
+    /// (lowered by <see cref="JsonSchemaRegex"/>; an unsupported schema throws <see cref="ConstraintSyntaxException"/>);
+    /// for JSON without one, a JSON object nested at most three levels (JSON itself is not regular).
+    /// </summary>
+    public TokenMatcher? ConstraintFor(ChatResponseFormat? format) => format switch
+    {
+        ChatResponseFormatJson { Schema: { } schema } => _formats.GetOrAdd(schema.GetRawText(),
+            text => TokenConstraint.FromJsonSchema(text).For(_vocabulary.Value)),
+        ChatResponseFormatJson => _formats.GetOrAdd("", _ => TokenConstraint.AnyJson().For(_vocabulary.Value)),
+        _ => null,
+    };
 
     /// <summary>How this client renders messages (the model's own template, or plain text).</summary>
     public ChatTemplate Template => _template;
@@ -110,6 +131,7 @@ public sealed class PardecChatClient : IChatClient
             StopStrings = stops,
             AddBos = _template.AddBos,
             EosTokenIds = _stopIds.Length == 0 ? null : [.. _text.Tokenizer.EosIds, .. _stopIds],
+            Constraint = ConstraintFor(options?.ResponseFormat),
         };
         // The model's generation_config.json supplies the sampling settings the request leaves unset.
         if (_generationDefaults is not null)
@@ -233,6 +255,8 @@ public sealed class PardecChatClient : IChatClient
     {
         StopReason.EndOfSequence or StopReason.StopString => ChatFinishReason.Stop,
         StopReason.MaxNewTokens or StopReason.CacheFull => ChatFinishReason.Length,
+        // The response format admits no further token: the reply ends where the constraint left it.
+        StopReason.Unsatisfiable => ChatFinishReason.Stop,
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "a cancelled decode has no finish reason"),
     };
 

@@ -49,8 +49,9 @@ public sealed class TokenVocabulary
         return buffer.ToArray();
     }
 
-    /// <summary>The vocabulary of a model's tokenizer, its end tokens the tokenizer's EOS ids.</summary>
-    public static TokenVocabulary From(TextTokenizer tokenizer)
+    /// <summary>The vocabulary of a model's tokenizer; its end tokens the tokenizer's EOS ids, or <paramref name="endTokens"/>
+    /// (a chat template's end-of-turn id, say).</summary>
+    public static TokenVocabulary From(TextTokenizer tokenizer, IEnumerable<int>? endTokens = null)
     {
         bool byteLevel = tokenizer.Kind.Contains("byte-level", StringComparison.Ordinal);
         bool sentencePiece = tokenizer.Kind.Contains("SentencePiece", StringComparison.Ordinal)
@@ -65,7 +66,7 @@ public sealed class TokenVocabulary
             if (piece is null) continue;
             bytes[id] = byteLevel ? ByteLevelBytes(piece) : sentencePiece ? SentencePieceBytes(piece) : Encoding.UTF8.GetBytes(piece);
         }
-        return new TokenVocabulary(bytes, tokenizer.EosIds);
+        return new TokenVocabulary(bytes, endTokens ?? tokenizer.EosIds);
     }
 
     /// <summary>A SentencePiece piece's bytes: <c>▁</c> is a space, <c>&lt;0xNN&gt;</c> is byte NN, control pieces have none.</summary>
