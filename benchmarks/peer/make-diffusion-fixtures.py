@@ -33,6 +33,12 @@ WORK = PEER_DIR / "models" / "diffusion-layouts"
 GENERATION = 32
 # (block length, steps per block): k = block / steps tokens per step, Pardec's `commit top k`.
 SETTINGS = [(8, 4), (8, 8)]
+# llama-diffusion-cli itself, once (Dream): it always wraps -p in the model's chat template (no GGUF template here, so
+# llama.cpp's chatml fallback), tokenizes with parse_special, and prints text. These are the ids it decodes for this
+# prompt (16, two blocks); its text must equal the decoded text of diffusion_dump's tokens for them.
+CLI_PROMPT = "The capital of France is Paris, and"
+CLI_CHATML = "<|im_start|>user\n" + CLI_PROMPT + "<|im_end|>\n<|im_start|>assistant\n"
+CLI_GENERATION, CLI_BLOCK, CLI_STEPS_PER_BLOCK = 24, 8, 4
 
 
 def run(cmd, **kwargs):
@@ -104,6 +110,38 @@ def stand_in_tokenizer(family, config, hf_dir):
     (hf_dir / "tokenizer_config.json").write_text(json.dumps(cfg, ensure_ascii=False, indent=2))
 
 
+def hf_decode(tokenizer_json, ids, env):
+    proc = subprocess.run(["node", REPO / "benchmarks/peer/shims/hf_tokenizer_server.js", tokenizer_json], check=True,
+                          input=json.dumps({"op": "decode", "ids": ids, "skip": False}) + "\n", capture_output=True, text=True,
+                          encoding="utf-8", env=env)
+    return json.loads(proc.stdout.splitlines()[0])["text"]
+
+
+def cli_check(gguf, hf_dir, env):
+    """llama-diffusion-cli on CLI_PROMPT against diffusion_dump on the ids the CLI decodes. With flash attention (the
+    CLI's default, auto = on here) ggml's CPU kernel rounds K/V to f16 and the last block comes out different; with
+    -fa off the two are the same computation."""
+    ids = hf_ids(hf_dir / "tokenizer.json", [CLI_CHATML], env)[0]
+    assert len(ids) % CLI_BLOCK == 0, ids
+    max_length = len(ids) + CLI_GENERATION
+    steps = max_length // CLI_BLOCK * CLI_STEPS_PER_BLOCK
+    cli = [LLAMA_CPP / "build-exact" / "bin" / "llama-diffusion-cli", "-m", gguf, "-p", CLI_PROMPT, "-ub", max_length, "-c", max_length,
+           "-b", max_length, "--diffusion-block-length", CLI_BLOCK, "--diffusion-steps", steps, "--diffusion-algorithm", 4,
+           "--top-k", 1, "--temp", 0, "--seed", 0, "-t", 1, "-fa", "off"]
+    log = run(cli, capture_output=True, text=True, encoding="utf-8", errors="replace")
+    lines = (log.stdout + log.stderr).splitlines()
+    marker = next(i for i, l in enumerate(lines) if "sampling time per step" in l)
+    cli_text = lines[marker + 2].strip() if lines[marker + 1].strip().endswith("I") else lines[marker + 1].strip()
+    one = WORK / "cli.ids.txt"
+    one.write_text(" ".join(map(str, ids)) + "\n")
+    out = run([DIFFUSION_DUMP, gguf, one, CLI_GENERATION, CLI_BLOCK, steps], capture_output=True, text=True).stdout
+    tokens = json.loads(out.splitlines()[0])["tokens"]
+    dump_text = hf_decode(hf_dir / "tokenizer.json", tokens, env).strip()
+    print(f"cli check: llama-diffusion-cli {cli_text!r}\n           diffusion_dump    {dump_text!r}", file=sys.stderr)
+    return {"prompt": CLI_PROMPT, "ids": ids, "command": " ".join(str(c) for c in cli[1:]).replace(str(gguf), "MODEL.gguf"),
+            "cli_text": cli_text, "diffusion_dump_tokens": tokens, "equal": cli_text == dump_text}
+
+
 def block_ids(ids, block, bos):
     """The prompt as a whole number of blocks (1 or 2): BOS first when the family adds one, the text's ids repeated
     until there are enough, then cut."""
@@ -162,6 +200,7 @@ def make(family, prompts, env):
                      "--diffusion-steps S --diffusion-algorithm 4 --top-k 1 --temp 0 --seed 0, f32 K/V, no flash attention, 1 thread",
         "generation": GENERATION,
         "runs": runs,
+        **({"llama_diffusion_cli": cli_check(gguf, hf_dir, env)} if family == "dream" else {}),
     }
     out = FIXTURES / family / "reference.json"
     out.write_text(json.dumps(reference, ensure_ascii=False, separators=(",", ":")) + "\n")

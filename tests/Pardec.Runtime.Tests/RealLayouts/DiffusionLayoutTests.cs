@@ -84,6 +84,23 @@ public sealed class DiffusionLayoutTests
         Assert.True(failures.Length == 0, failures.ToString());
     }
 
+    [Fact]
+    public void Llada_strategy_equals_what_llama_diffusion_cli_itself_printed()
+    {
+        // llama-diffusion-cli on a text prompt (it wraps it in chatml: 16 ids), -fa off: its printed text equals the
+        // decoded diffusion_dump tokens (checked by the fixture script), which Pardec must reproduce.
+        using var scope = torch.NewDisposeScope();
+        var cli = Reference("dream")["llama_diffusion_cli"]!.AsObject();
+        Assert.True(cli["equal"]!.GetValue<bool>(), "llama-diffusion-cli's text differed from diffusion_dump's when the fixture was made");
+        int[] ids = Ints(cli["ids"]!), expected = Ints(cli["diffusion_dump_tokens"]!);
+        using var dir = new TempDir();
+        using var model = Load("dream", dir.Path, ScalarType.Float32);
+        var parameters = new Dictionary<string, string> { ["block"] = "8", ["k"] = "2" }; // --diffusion-block-length 8, 4 steps per block
+        using var decoder = PlanInterpreter.Create(LladaPlan(), new ModelSet().Add("model", model), parameters, ids.Length + expected.Length);
+        var actual = decoder.Generate(ids, new GenerationOptions { MaxNewTokens = expected.Length, StopOnEos = false }).Tokens;
+        Assert.Equal(expected, actual);
+    }
+
     [Theory]
     [InlineData("llada")]
     [InlineData("dream")]
