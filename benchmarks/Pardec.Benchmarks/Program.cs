@@ -16,6 +16,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "forward-sweep") return ForwardSweep.Run(args[1..]);
         if (args.Length > 0 && args[0] == "pad-export") return PeerExport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "seeded-checkpoint") return SeededCheckpointCommand.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "quantized-decode") return QuantizedDecodeBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -88,7 +88,7 @@ public sealed class RunTests
         Assert.True(bf16.ExitCode == 0, bf16.ToString());
         Assert.Contains("(max tokens, bf16)", bf16.Out);
         var bad = CliDriver.RunTiny(["run", "Greedy", "--dtype", "f8", .. Tiny]);
-        Assert.Contains("--dtype f8: expected auto, f32 or bf16", bad.Err);
+        Assert.Contains("--dtype f8: expected auto, f32, bf16, int8, int4", bad.Err);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Pardec.Cli.Models;
 using Pardec.Dsl.Plan;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Interpretation;
+using Pardec.Runtime.Quantization;
 using Pardec.Runtime.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -28,7 +29,7 @@ internal sealed class DecodeOptions
     public Option<Engine?> EngineOption { get; } = new("--engine") { Description = "generated (default for library strategies) or interpreted" };
     public Option<string> DType { get; } = new("--dtype")
     {
-        Description = "auto, f32 or bf16. auto: a bf16 checkpoint runs in bf16 where the device computes it fast (CUDA; a CPU with AVX512_BF16 or AMX), except small models on the CPU; everything else in f32",
+        Description = "auto, f32, bf16, int8 or int4[-gGROUP]. auto: a bf16 checkpoint runs in bf16 where the device computes it fast (CUDA; a CPU with AVX512_BF16 or AMX), except small models on the CPU; everything else in f32. int8 / int4: weight-only quantized linears (CPU; quantized as they load, activations as auto; group 32, 64, 128 or 256, default 32; docs/quantization.md)",
         DefaultValueFactory = _ => "auto",
     };
     public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
@@ -72,20 +73,14 @@ internal sealed class DecodeOptions
         return options;
     }
 
-    /// <summary>Applies --threads and returns the device and dtype (null: auto, chosen per model directory by
+    /// <summary>Applies --threads and returns the device and precision (null: auto, chosen per model directory by
     /// <see cref="Runtime.Loading.AutoDType"/>); the first tensor operation happens here.</summary>
-    public (Device Device, ScalarType? DType) Torch(ParseResult parse)
+    public (Device Device, ModelPrecision? DType) Torch(ParseResult parse)
     {
         int threads = parse.GetValue(Threads);
         if (threads < 1) throw new CliException($"--threads {threads}: must be at least 1");
         torch.set_num_threads(threads);
-        ScalarType? dtype = parse.GetValue(DType)?.ToLowerInvariant() switch
-        {
-            "auto" => null,
-            "f32" or "float32" => ScalarType.Float32,
-            "bf16" or "bfloat16" => ScalarType.BFloat16,
-            var other => throw new CliException($"--dtype {other}: expected auto, f32 or bf16"),
-        };
+        var dtype = ParsePrecision(parse.GetValue(DType));
         var device = parse.GetValue(Device)?.ToLowerInvariant() switch
         {
             "cpu" => CPU,
@@ -110,6 +105,28 @@ internal sealed class DecodeOptions
     }
 
     private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    /// <summary>--dtype: null for auto, else the activation dtype (null within: auto) and the weight quantization.</summary>
+    public static ModelPrecision? ParsePrecision(string? value)
+    {
+        string v = (value ?? "auto").ToLowerInvariant();
+        const string Expected = "expected auto, f32, bf16, int8, int4 or int4-g32/-g64/-g128/-g256";
+        switch (v)
+        {
+            case "auto": return null;
+            case "f32" or "float32": return new ModelPrecision(ScalarType.Float32);
+            case "bf16" or "bfloat16": return new ModelPrecision(ScalarType.BFloat16);
+            case "int8": return new ModelPrecision(null, WeightQuantization.Int8);
+            case "int4": return new ModelPrecision(null, WeightQuantization.Int4());
+        }
+        if (v.StartsWith("int4-g", StringComparison.Ordinal) && int.TryParse(v["int4-g".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int group))
+        {
+            if (!WeightQuantization.Int4GroupSizes.Contains(group))
+                throw new CliException($"--dtype {value}: libtorch's int4 CPU kernel takes groups of {string.Join(", ", WeightQuantization.Int4GroupSizes)}");
+            return new ModelPrecision(null, WeightQuantization.Int4(group));
+        }
+        throw new CliException($"--dtype {value}: {Expected}");
+    }
 
     public static Dictionary<string, string> ParseAssignments(IEnumerable<string> assignments)
     {

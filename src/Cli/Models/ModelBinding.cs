@@ -2,6 +2,7 @@ using Pardec.Dsl.Plan;
 using Pardec.Runtime.Interpretation;
 using Pardec.Runtime.Loading;
 using Pardec.Runtime.Models;
+using Pardec.Runtime.Quantization;
 using Pardec.Runtime.Tokenization;
 using static TorchSharp.torch;
 
@@ -32,16 +33,25 @@ public sealed class ModelBinding : IDisposable
     /// <param name="dtype">null: each directory in the dtype <see cref="AutoDType.For"/> picks for it.</param>
     /// <param name="progress">Where to report loading progress of large checkpoints (the CLI's stderr), or null.</param>
     public ModelBinding(ModelPaths paths, Device device, ScalarType? dtype, TextWriter? progress = null)
+        : this(paths, device, dtype is { } d ? new ModelPrecision(d) : null, progress)
+    {
+    }
+
+    /// <param name="precision">Activation dtype (null: <see cref="AutoDType.For"/> per directory) and weight quantization
+    /// (int8 / int4, applied to every model loaded); null: auto, float weights.</param>
+    public ModelBinding(ModelPaths paths, Device device, ModelPrecision? precision, TextWriter? progress = null)
     {
         Paths = paths;
         Device = device;
-        DType = dtype;
+        DType = precision?.DType;
+        Quantization = precision?.Quantization;
         _progress = progress;
     }
 
     public ModelPaths Paths { get; }
     public Device Device { get; }
     public ScalarType? DType { get; }
+    public WeightQuantization? Quantization { get; }
 
     /// <summary>Binds every role of <paramref name="plan"/>; the tokenizer is the main model's.</summary>
     public BoundModels Bind(DecodePlan plan)
@@ -87,7 +97,7 @@ public sealed class ModelBinding : IDisposable
                 ModelKind.Causal => role.Role == mainRole ? Paths.Target : Paths.DraftDir,
                 _ => null,
             };
-            if (dir is not null && !Directory.Exists(dir)) return dir;
+            if (dir is not null && !Directory.Exists(dir) && !File.Exists(dir)) return dir;
         }
         return null;
     }
@@ -97,9 +107,12 @@ public sealed class ModelBinding : IDisposable
     {
         string key = Path.GetFullPath(dir);
         if (_models.TryGetValue(key, out var loaded)) return loaded;
-        if (!Directory.Exists(dir))
-            throw new CliException($"model directory not found for role '{role}': {dir} (pass {option} DIR)");
-        var model = PretrainedModel.Load(dir, Device, DType ?? AutoDType.For(dir, Device), progress: LoadProgressReporter.For(_progress, dir));
+        // A GGUF file (llama.cpp's format) loads as it is stored (Q8_0 / Q4_0 onto int8 / int4) unless --dtype says otherwise.
+        var model = GgufFile.IsGguf(dir)
+            ? PretrainedModel.LoadGguf(dir, Device, DType ?? ScalarType.Float32, Quantization ?? (DType is null ? null : WeightQuantization.None), progress: LoadProgressReporter.For(_progress, dir))
+            : !Directory.Exists(dir)
+                ? throw new CliException($"model directory not found for role '{role}': {dir} (pass {option} DIR)")
+                : PretrainedModel.Load(dir, Device, DType ?? AutoDType.For(dir, Device), progress: LoadProgressReporter.For(_progress, dir), quantization: Quantization);
         model.Model.eval();
         _models[key] = model;
         return model;
@@ -127,3 +140,9 @@ public sealed class ModelBinding : IDisposable
 
 /// <summary>The models bound to a plan's roles, the tokenizer to talk to them in text, and the main model.</summary>
 public sealed record BoundModels(ModelSet Set, TextTokenizer Tokenizer, ICausalLM Main);
+
+/// <summary>What <c>--dtype</c> chose: the activation dtype (null: auto per directory) and the weight quantization (null: float).</summary>
+public sealed record ModelPrecision(ScalarType? DType, WeightQuantization? Quantization = null)
+{
+    public override string ToString() => Quantization is { IsNone: false } q ? q.Name : DType is { } d ? d.ToString() : "auto";
+}
