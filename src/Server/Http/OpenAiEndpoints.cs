@@ -139,7 +139,7 @@ public static class OpenAiEndpoints
             await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), context.RequestAborted).ConfigureAwait(false);
             await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
             // The client went away mid-stream: the engine sees the same token and frees the row at its next step.
         }
