@@ -161,9 +161,7 @@ public sealed partial class PdecGenerator
         w.Line("_session.Dispose();");
         w.Close();
         EmitPlanConstant(w, plan);
-        w.Line();
-        w.Line("/// <summary>The primitives this decoder builds, as lowering resolved them from the plan; the interpreter builds the same ones.</summary>");
-        w.Line("public const string Primitives = " + Verbatim(string.Join("\n", step.Instances)) + ";");
+        EmitPrimitivesConstant(w, step.Instances);
         w.Close();
     }
 
@@ -251,30 +249,8 @@ public sealed partial class PdecGenerator
             };
         }
 
-        private static string FieldName(string field) => "_" + Camel(field);
-
-        /// <summary><c>new global::T(name: value, …)</c>; arrays are hoisted into static fields computed at build time.</summary>
         private string New(string runtimeType, IReadOnlyList<InstanceArgument> arguments, string owner) =>
-            "new global::" + runtimeType + "(" + string.Join(", ", arguments.Select(a => a.Name + ": " + Value(a.Value, owner + Pascal(a.Name)))) + ")";
-
-        private string Value(InstanceValue value, string owner)
-        {
-            switch (value)
-            {
-                case ExprValue e: return Fold(e.Expr);
-                case ModelValue m: return Id(m.Role);
-                case ArrayValue a:
-                    string name = "s" + owner; // e.g. s_headsParents
-                    Fields.Add("static int[] " + name + " = { " + string.Join(", ", a.Items) + " }");
-                    return name;
-                case NewValue n: return New(n.RuntimeType, n.Arguments, owner);
-                case EngineArgument { Value: Dsl.Primitives.EngineValue.MaxLength }: return "maxLength";
-                case EngineArgument { Value: Dsl.Primitives.EngineValue.Capacity }: return Capacity;
-                case EngineArgument { Value: Dsl.Primitives.EngineValue.Sampler }: return "_session.Sampler";
-                case NullValue: return "null";
-                default: throw new System.NotSupportedException("the emitter cannot pass " + value + " to a constructor");
-            }
-        }
+            NewCall(runtimeType, arguments, owner, e => Fold(e), Fields, Capacity);
 
         public string Fold(Expr? e, string fallback = "0") => e switch
         {
@@ -285,6 +261,35 @@ public sealed partial class PdecGenerator
                 : throw new System.InvalidOperationException("Unknown parameter " + p.Name),
             _ => throw new System.NotSupportedException(e.ToString()),
         };
+    }
+
+    private static string FieldName(string field) => "_" + Camel(field);
+
+    /// <summary><c>new global::T(name: value, …)</c> from a resolved instance; arrays are hoisted into static fields computed at build time.</summary>
+    private static string NewCall(string runtimeType, IReadOnlyList<InstanceArgument> arguments, string owner, System.Func<Expr, string> fold, List<string> fields, string capacity)
+    {
+        string Value(InstanceValue value, string name)
+        {
+            switch (value)
+            {
+                case ExprValue e: return fold(e.Expr);
+                case ModelValue m: return Id(m.Role);
+                case ArrayValue a:
+                    string array = "s" + name; // e.g. s_headsParents
+                    fields.Add("static int[] " + array + " = { " + string.Join(", ", a.Items) + " }");
+                    return array;
+                case NewValue n: return NewCall(n.RuntimeType, n.Arguments, name, fold, fields, capacity);
+                case InstanceRef r: return FieldName(r.Field);
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.MaxLength }: return "maxLength";
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.Capacity }: return capacity;
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.Sampler }: return "_session.Sampler";
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.MaskedSession }: return "_session";
+                case NullValue: return "null";
+                default: throw new System.NotSupportedException("the emitter cannot pass " + value + " to a constructor");
+            }
+        }
+
+        return "new global::" + runtimeType + "(" + string.Join(", ", arguments.Select(a => a.Name + ": " + Value(a.Value, owner + Pascal(a.Name)))) + ")";
     }
 
     // ---------------------------------------------------------------- batched causal, specialised
@@ -379,46 +384,20 @@ public sealed partial class PdecGenerator
         var fields = new List<string>();
         var inits = new List<string>();
         var disposals = new List<string>();
-        string select;
-        string? creditUpdate = null;
-        string AtLeast(Expr? e) => fold.Fold(e, "1");
-        switch (step.Commit)
+        // The commit rule and the states it reads, from their resolved instances (the interpreter builds the same).
+        string? select = null;
+        var updates = new List<string>();
+        foreach (var instance in step.Instances)
         {
-            case OneCommit:
-                fields.Add(M + ".Commit.OneCommit _rule"); inits.Add("_rule = new " + M + ".Commit.OneCommit();");
-                select = "_rule.Select(s.Block, s.Selection);"; break;
-            case TopKCommit k:
-                fields.Add(M + ".Commit.TopKCommit _rule"); inits.Add("_rule = new " + M + ".Commit.TopKCommit(" + fold.Fold(k.K) + ");");
-                select = "_rule.Select(s.Block, s.Selection);"; break;
-            case ConfidenceCommit c:
-                fields.Add(M + ".Commit.ConfidenceCommit _rule"); inits.Add("_rule = new " + M + ".Commit.ConfidenceCommit(" + fold.Fold(c.Threshold) + ", " + AtLeast(c.AtLeast) + ");");
-                select = "_rule.Select(s.Block, s.Selection);"; break;
-            case FactorCommit f:
-                fields.Add(M + ".Commit.FactorCommit _rule"); inits.Add("_rule = new " + M + ".Commit.FactorCommit(" + fold.Fold(f.Factor) + ", " + AtLeast(f.AtLeast) + ");");
-                select = "_rule.Select(s.Block, s.Selection);"; break;
-            case MarginCommit m:
-                fields.Add(M + ".Commit.MarginCommit _rule"); inits.Add("_rule = new " + M + ".Commit.MarginCommit(" + fold.Fold(m.Margin) + ", " + AtLeast(m.AtLeast) + ");");
-                select = "_rule.Select(s.Block, s.Selection);"; break;
-            case LocalCommit l:
-                fields.Add(M + ".Commit.LocalCommit _rule"); inits.Add("_rule = new " + M + ".Commit.LocalCommit(" + fold.Fold(l.Anchor) + ", " + fold.Fold(l.Radius) + ", " + AtLeast(l.AtLeast) + ");");
-                select = "_rule.Select(s.Block, s.Selection);"; break;
-            case CreditCommit cr:
-                var state = plan.FindState(cr.State)!;
-                fields.Add(M + ".CreditState _credits"); fields.Add(M + ".Commit.CreditCommit _rule");
-                inits.Add("_credits = new " + M + ".CreditState(_session, " + fold.Fold(state.Arg("decay"), "0.9d") + ");");
-                inits.Add("_rule = new " + M + ".Commit.CreditCommit(_credits, " + fold.Fold(cr.Threshold) + ", " + AtLeast(cr.AtLeast) + ");");
-                disposals.Add("_credits.Dispose();");
-                select = "_rule.Select(s);";
-                if (step.Updates.Any(u => u.State == cr.State)) creditUpdate = "_credits.Update(s);";
-                break;
-            case DraftVerifyCommit:
-                fields.Add(M + ".Commit.DraftVerifyCommit _rule");
-                inits.Add("_rule = new " + M + ".Commit.DraftVerifyCommit(_session, " + Rt + ".Interpretation.PlanInterpreter.DraftVerifyDrafts);");
-                disposals.Add("_rule.Dispose();");
-                select = "_rule.Select(s);"; break;
-            default:
-                throw new System.NotSupportedException("the emitter has no commit rule '" + step.Commit + "' yet");
+            string f = FieldName(instance.Field);
+            fields.Add("global::" + instance.RuntimeType + " " + f);
+            inits.Add(f + " = " + NewCall(instance.RuntimeType, instance.Arguments, f, e => fold.Fold(e), fields, "0") + ";");
+            if (instance.Disposable) disposals.Add(f + ".Dispose();");
+            foreach (var update in instance.Updates) updates.Add(f + "." + update.Call + "(s);");
+            if (instance.Role == Dsl.Primitives.PrimitiveRole.Commit)
+                select = f + (instance.SelectsOnSession ? ".Select(s);" : ".Select(s.Block, s.Selection);");
         }
+        if (select is null) throw new System.NotSupportedException("the step has no commit rule instance");
         if (step.Block is AdaptiveBlock block)
         {
             fields.Add(M + ".AdaptiveBlock _block");
@@ -470,7 +449,7 @@ public sealed partial class PdecGenerator
         w.Line("s.Selection.Clear();");
         w.Line(select);
         w.Line("s.Commit();");
-        if (creditUpdate is not null) w.Line(creditUpdate);
+        foreach (var update in updates) w.Line(update);
         if (eot is not null) w.Close();
         w.Line("if (observer is not null && !observer.OnStep(" + M + ".MaskedDecoding.StepView(s, ref reported))) s.Stop(" + Dec + ".StopReason.StopString);");
         w.Close();
@@ -483,6 +462,7 @@ public sealed partial class PdecGenerator
         w.Line("_session.Dispose();");
         w.Close();
         EmitPlanConstant(w, plan);
+        EmitPrimitivesConstant(w, step.Instances);
         w.Close();
     }
 
@@ -547,6 +527,13 @@ public sealed partial class PdecGenerator
         w.Line("return new " + plan.Name + "Decoder(" + string.Join(", ", roleArguments.Concat(new[] { "options", "maxLength" })) + ");");
         w.Close();
         w.Line();
+    }
+
+    private static void EmitPrimitivesConstant(SourceWriter w, IEnumerable<PrimitiveInstance> instances)
+    {
+        w.Line();
+        w.Line("/// <summary>The primitives this decoder builds, as lowering resolved them from the plan; the interpreter builds the same ones.</summary>");
+        w.Line("public const string Primitives = " + Verbatim(string.Join("\n", instances)) + ";");
     }
 
     private static void EmitPlanConstant(SourceWriter w, DecodePlan plan)

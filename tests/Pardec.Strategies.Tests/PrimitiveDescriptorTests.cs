@@ -56,6 +56,15 @@ public sealed class PrimitiveDescriptorTests
         };
         Assert.True(role.IsAssignableFrom(type), $"{type.Name} is a {d.Role} but not an {role.Name}");
         if (f.CountsDraftForwards) Assert.True(typeof(IDraftCounter).IsAssignableFrom(type), $"{type.Name} counts draft forwards but is not an IDraftCounter");
+        // Proposers and acceptance rules are disposed by role; states and commit rules when their form says so.
+        if (d.Role is PrimitiveRole.State or PrimitiveRole.Commit)
+            Assert.True(f.Disposable == typeof(IDisposable).IsAssignableFrom(type), $"{type.Name}: Disposable = {f.Disposable}, but it is{(f.Disposable ? " not" : string.Empty)} IDisposable");
+        if (d.Role == PrimitiveRole.Commit)
+        {
+            var parameters = f.SelectsOnSession ? new[] { typeof(Runtime.Masked.MaskedSession) }
+                : new[] { typeof(Runtime.Masked.MaskedBlock).MakeByRefType(), typeof(Runtime.Masked.MaskedSelection) };
+            Assert.True(type.GetMethod("Select", parameters) is not null, $"{type.Name} has no Select({string.Join(", ", parameters.Select(p => p.Name))})");
+        }
     }
 
     /// <summary>The CLR type a source yields, from the descriptor alone (what the emitter prints and the registry converts).</summary>
@@ -77,7 +86,12 @@ public sealed class PrimitiveDescriptorTests
         DraftShapeSource => typeof(DraftTreeShape),
         UpdatedSource => typeof(bool),
         EngineSource { Value: EngineValue.Sampler } => typeof(NodeSampler),
+        EngineSource { Value: EngineValue.MaskedSession } => typeof(Runtime.Masked.MaskedSession),
         EngineSource => typeof(int),
+        StateInstanceSource s => PrimitiveRegistry.Default.Resolve(PrimitiveLibrary.Default.Find(PrimitiveRole.State, StatePlan.KindName(d.Find(s.Parameter)!.StateKind!.Value))!.Forms[0].RuntimeType),
+        ConstantSource { Value.Type: ParamType.Int } => typeof(int),
+        ConstantSource { Value.Type: ParamType.Bool } => typeof(bool),
+        ConstantSource => typeof(double),
         _ => throw new InvalidOperationException("unknown source " + source),
     };
 
@@ -98,8 +112,7 @@ public sealed class PrimitiveDescriptorTests
                 if (!used) unused.Add(d.Name + "(" + p.Name + ")");
             }
         }
-        // Masked-canvas state is still built by the masked engines themselves, not from a descriptor form.
-        Assert.Equal(new[] { "credits(decay)" }, unused);
+        Assert.Empty(unused);
     }
 
     private static bool Reads(ArgumentSource source, string parameter) => source switch
@@ -110,6 +123,7 @@ public sealed class PrimitiveDescriptorTests
         HeadsOfSource h => h.Parameter == parameter,
         TreeSource t => t.Parameter == parameter,
         DraftShapeSource s => s.Parameter == parameter,
+        StateInstanceSource s => s.Parameter == parameter,
         _ => false,
     };
 
@@ -123,8 +137,8 @@ public sealed class PrimitiveDescriptorTests
                 // The instance that learns: the state's own form, or the method primitive called on it (the pool's match).
                 var learner = d.Forms.FirstOrDefault()?.RuntimeType
                     ?? PrimitiveLibrary.Default.All.FirstOrDefault(m => m.Receiver is { } r && StatePlan.KindName(r) == d.Name)?.Forms[0].RuntimeType;
-                if (learner is null) continue; // masked: built by the masked engines
-                var type = PrimitiveRegistry.Default.Resolve(learner);
+                Assert.NotNull(learner);
+                var type = PrimitiveRegistry.Default.Resolve(learner!);
                 Assert.True(type.GetMethod(update.Call!, BindingFlags.Public | BindingFlags.Instance) is not null, $"{type.Name} has no public method {update.Call}");
             }
             foreach (var flag in d.Updates!.Where(u => u.Flag is not null))
@@ -136,7 +150,7 @@ public sealed class PrimitiveDescriptorTests
     {
         var data = new TheoryData<string>();
         foreach (var s in GeneratedStrategies.All)
-            if (EngineEquivalenceTests.Parse(s.Plan) is { Step: CausalStepPlan, Canvas.Batch: null }) data.Add(s.Name);
+            if (EngineEquivalenceTests.Parse(s.Plan) is { Step: CausalStepPlan or MaskedStepPlan, Canvas.Batch: null }) data.Add(s.Name);
         return data;
     }
 
@@ -146,7 +160,12 @@ public sealed class PrimitiveDescriptorTests
     {
         var strategy = GeneratedStrategies.All.Single(s => s.Name == name);
         // The interpreter lowers the printed plan at run time; the generator lowered the file at build time.
-        var instances = ((CausalStepPlan)EngineEquivalenceTests.Parse(strategy.Plan).Step).Instances;
+        var instances = EngineEquivalenceTests.Parse(strategy.Plan).Step switch
+        {
+            CausalStepPlan causal => causal.Instances,
+            MaskedStepPlan masked => masked.Instances,
+            _ => throw new InvalidOperationException(),
+        };
         var decoderType = typeof(GeneratedStrategies).Assembly.GetType("Pardec.Strategies." + name + "Decoder")!;
         Assert.Equal(string.Join("\n", instances), (string)decoderType.GetField("Primitives")!.GetRawConstantValue()!);
         foreach (var instance in instances)

@@ -373,8 +373,6 @@ public sealed partial class Binder
     private void BindCommit(BoundStep step, CommitSyntax syntax)
     {
         step.CommitSyntax = syntax;
-        Expr? atLeast = syntax.AtLeast is null ? null : BindNumber(syntax.AtLeast, new ParameterSignature("at least", ArgKind.Int, Min: 1), "commit");
-        var threshold = new ParameterSignature("threshold", ArgKind.Float, Min: 0, Max: 1);
         ExpressionSyntax rule = syntax.Rule;
         if (IsMissing(rule))
         {
@@ -387,74 +385,65 @@ public sealed partial class Binder
             return;
         }
 
-        CommitPlan? plan = null;
-        switch (rule)
+        // The rule's written form names its descriptor: a word (one, top k), a call (factor(f)), or a comparison whose
+        // left side is a word or a call (confidence >= t, credit(s) >= t) and whose right side is the threshold.
+        ExpressionSyntax head = rule is ComparisonExpressionSyntax comparison ? comparison.Left : rule;
+        string? name = head is CallExpressionSyntax { Receiver: not null } ? null : NameOf(head);
+        PrimitiveDescriptor? descriptor = name is null ? null : _library.Find(PrimitiveRole.Commit, name);
+        // The descriptor's written form says which shape it takes: 'confidence >= t', 'credit(state) >= t', 'top k', 'factor(f)', 'one'.
+        string usage = descriptor?.Usage ?? string.Empty;
+        string written = usage.Split(' ')[0];
+        bool wantsComparison = usage.Contains(">=");
+        bool wantsCall = written.Contains("(");
+        bool wantsOperand = !wantsComparison && !wantsCall && usage.Contains(" ");
+        if (descriptor is null || (rule is ComparisonExpressionSyntax) != wantsComparison || (head is CallExpressionSyntax) != wantsCall)
         {
-            case NameExpressionSyntax { Identifier.Text: "one" }:
-                plan = new OneCommit();
-                break;
-            case NameExpressionSyntax { Identifier.Text: "draft_verify" }:
-                plan = new DraftVerifyCommit();
-                break;
-            case NameExpressionSyntax { Identifier.Text: "top" }:
-                if (syntax.Operand is null)
-                {
-                    Report(DiagnosticDescriptors.MissingArgument, rule.Span, "commit top", "k", "how many positions to commit per step, e.g. 'commit top 2'");
-                    return;
-                }
-
-                if (BindNumber(syntax.Operand, new ParameterSignature("k", ArgKind.Int, Min: 1), "commit top") is { } k)
-                {
-                    plan = new TopKCommit(k);
-                }
-
-                break;
-            case CallExpressionSyntax { Receiver: null, Identifier.Text: "factor" }:
-            {
-                var args = BindArguments(rule, PrimitiveCatalog.Factor);
-                plan = ExprArg(args, "f") is { } f ? new FactorCommit(f, atLeast) : null;
-                break;
-            }
-
-            case CallExpressionSyntax { Receiver: null, Identifier.Text: "local" }:
-            {
-                var args = BindArguments(rule, PrimitiveCatalog.Local);
-                plan = ExprArg(args, "anchor") is { } anchor && ExprArg(args, "radius") is { } radius ? new LocalCommit(anchor, radius, atLeast) : null;
-                break;
-            }
-
-            case ComparisonExpressionSyntax comparison:
-            {
-                Expr? value = BindNumber(comparison.Right, threshold, "commit");
-                switch (comparison.Left)
-                {
-                    case NameExpressionSyntax { Identifier.Text: "confidence" }:
-                        plan = value is null ? null : new ConfidenceCommit(value, atLeast);
-                        break;
-                    case NameExpressionSyntax { Identifier.Text: "margin" }:
-                        plan = value is null ? null : new MarginCommit(value, atLeast);
-                        break;
-                    case CallExpressionSyntax { Receiver: null, Identifier.Text: "credit" }:
-                    {
-                        var args = BindArguments(comparison.Left, PrimitiveCatalog.Credit);
-                        plan = value is not null && args.TryGetValue("state", out var state) ? new CreditCommit((string)state.Value, value, atLeast) : null;
-                        break;
-                    }
-
-                    default:
-                        ReportUnknownChoice("commit rule", comparison.Left, PrimitiveCatalog.CommitRules);
-                        return;
-                }
-
-                break;
-            }
-
-            default:
-                ReportUnknownChoice("commit rule", rule, PrimitiveCatalog.CommitRules);
-                return;
+            ReportUnknownChoice("commit rule", head, _library.OfRole(PrimitiveRole.Commit).Select(d => d.Usage).ToArray());
+            return;
         }
 
-        step.Commit = plan;
+        var args = head is CallExpressionSyntax ? BindArguments(head, CallSignature(descriptor, wantsComparison), descriptor.Name) : new Dictionary<string, BoundArgument>();
+        if (wantsOperand)
+        {
+            ParameterSignature operand = descriptor.Parameters.First(p => p.Required);
+            if (syntax.Operand is null)
+            {
+                Report(DiagnosticDescriptors.MissingArgument, rule.Span, "commit " + descriptor.Name, operand.Name, operand.Description + ", e.g. 'commit top 2'");
+                return;
+            }
+
+            BindInto(args, operand, syntax.Operand, "commit " + descriptor.Name);
+        }
+
+        if (rule is ComparisonExpressionSyntax { Right: { } right })
+        {
+            BindInto(args, descriptor.Find("threshold")!, right, "commit");
+        }
+
+        if (syntax.AtLeast is { } atLeast && descriptor.Find("at_least") is { } atLeastParameter)
+        {
+            BindInto(args, atLeastParameter, atLeast, "commit");
+        }
+
+        if (!CheckCanvas(descriptor, rule) || descriptor.Parameters.Any(p => p.Required && !args.ContainsKey(p.Name)) || ChooseForm(descriptor, args) is not { } form)
+        {
+            return;
+        }
+
+        step.Commit = descriptor.Commit?.Invoke(new PrimitiveArguments(args, null));
+        step.CommitPrimitive = new BoundPrimitive(descriptor, form, args, null);
+    }
+
+    /// <summary>The parameters written inside a commit rule's call: all but the comparison's threshold and 'at least'.</summary>
+    private static PrimitiveSignature CallSignature(PrimitiveDescriptor descriptor, bool compared) =>
+        new(descriptor.Name, descriptor.Parameters.Where(p => p.Name != "at_least" && !(compared && p.Name == "threshold")).ToArray());
+
+    private void BindInto(Dictionary<string, BoundArgument> args, ParameterSignature parameter, ExpressionSyntax value, string owner)
+    {
+        if (BindNumber(value, parameter, owner) is { } bound)
+        {
+            args[parameter.Name] = new BoundArgument(parameter, value, bound);
+        }
     }
 
     private void BindBlock(BoundStep step, BlockSyntax syntax)

@@ -65,6 +65,8 @@ public sealed class BoundStep
 
     public CommitPlan? Commit { get; set; }
 
+    public BoundPrimitive? CommitPrimitive { get; set; }
+
     public BlockPlan? Block { get; set; }
 
     public VerifyMode InferredMode =>
@@ -123,7 +125,7 @@ public sealed class BoundStrategy
                 step.Accept ?? new GreedyAccept(),
                 step.Updates.ToEquatableArray(),
                 PrimitiveResolver.Resolve(this, step))
-            : new MaskedStepPlan(step.Predict, step.Commit ?? new OneCommit(), step.Block, step.Updates.ToEquatableArray());
+            : new MaskedStepPlan(step.Predict, step.Commit ?? new OneCommit(), step.Block, step.Updates.ToEquatableArray(), PrimitiveResolver.ResolveMasked(this, step));
 
         return new DecodePlan(
             Name,

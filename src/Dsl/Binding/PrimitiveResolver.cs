@@ -78,6 +78,40 @@ internal static class PrimitiveResolver
         return instances.ToEquatableArray();
     }
 
+    /// <summary>A masked step: its states (credits) first, then the commit rule, which may read one of them.</summary>
+    public static EquatableArray<PrimitiveInstance> ResolveMasked(BoundStrategy strategy, BoundStep step)
+    {
+        var instances = new List<PrimitiveInstance>();
+        var taken = new HashSet<string>(Reserved);
+        var stateFields = new Dictionary<string, string>();
+        foreach (StatePlan state in strategy.States)
+        {
+            if (strategy.StatePrimitives.TryGetValue(state.Name, out var bound) && bound.Form is { } form)
+            {
+                string field = Unique(state.Name, taken);
+                stateFields[state.Name] = field;
+                instances.Add(Instance(strategy, step, bound, form, field, PrimitiveRole.State, stateFields));
+            }
+        }
+
+        if (step.CommitPrimitive is { Form: { } commitForm } commit)
+        {
+            instances.Add(Instance(strategy, step, commit, commitForm, Unique("rule", taken), PrimitiveRole.Commit, stateFields));
+        }
+
+        foreach (UpdatePlan update in step.Updates)
+        {
+            if (strategy.StatePrimitives.TryGetValue(update.State, out var state) && stateFields.TryGetValue(update.State, out var target)
+                && state.Descriptor.Updates?.FirstOrDefault(u => u.Source == update.Source)?.Call is { } call)
+            {
+                int index = instances.FindIndex(i => i.Field == target);
+                instances[index] = instances[index] with { Updates = instances[index].Updates.Concat(new[] { new InstanceUpdate(update.Source, call, null) }).ToEquatableArray() };
+            }
+        }
+
+        return instances.ToEquatableArray();
+    }
+
     private static string Unique(string name, HashSet<string> taken)
     {
         string candidate = name;
@@ -101,7 +135,7 @@ internal static class PrimitiveResolver
             .ToEquatableArray();
         bool distributions = bound.Descriptor.ProbabilityFlag is { } flag && bound.Arguments.ContainsKey(flag);
         return new PrimitiveInstance(bound.Descriptor.Name, role, field, form.RuntimeType, arguments, form.CountsDraftForwards, form.NeedsHidden, distributions,
-            bindings.ToEquatableArray(), options);
+            form.SelectsOnSession, form.Disposable, bindings.ToEquatableArray(), options);
     }
 
     private static InstanceValue Value(BoundStrategy strategy, BoundStep step, BoundPrimitive bound, ConstructorArgument argument, List<StateBinding> bindings, Dictionary<string, string> stateFields)
@@ -145,6 +179,10 @@ internal static class PrimitiveResolver
                 return new ExprValue(Literal.Bool(updated), ParamType.Bool);
             case EngineSource e:
                 return new EngineArgument(e.Value);
+            case StateInstanceSource si:
+                return new InstanceRef(stateFields[(string)bound.Arguments[si.Parameter].Value]);
+            case ConstantSource c:
+                return new ExprValue(c.Value, c.Value.Type);
             default:
                 throw new System.InvalidOperationException($"Primitive '{bound.Descriptor.Name}': constructor argument '{argument.Name}' has a source lowering does not know ({argument.Source}).");
         }

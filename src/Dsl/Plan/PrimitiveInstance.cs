@@ -24,6 +24,8 @@ public sealed record PrimitiveInstance(
     bool CountsDraftForwards = false,
     bool NeedsHidden = false,
     bool ProvidesDistributions = false,
+    bool SelectsOnSession = false,
+    bool Disposable = false,
     EquatableArray<StateBinding> Bindings = default,
     EquatableArray<OptionValue> Options = default,
     EquatableArray<InstanceUpdate> Updates = default)
@@ -93,6 +95,12 @@ public sealed record NewValue(string RuntimeType, EquatableArray<InstanceArgumen
 public sealed record EngineArgument(EngineValue Value) : InstanceValue
 {
     public override string ToString() => "<" + Value.ToString().ToLowerInvariant() + ">";
+}
+
+/// <summary>Another instance of the step, by field (a credit rule's credits).</summary>
+public sealed record InstanceRef(string Field) : InstanceValue
+{
+    public override string ToString() => Field;
 }
 
 /// <summary>An absent optional reference (no layer skip, no static shape).</summary>

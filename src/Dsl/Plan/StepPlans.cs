@@ -17,12 +17,16 @@ public sealed record CausalStepPlan(
     EquatableArray<UpdatePlan> Updates,
     EquatableArray<PrimitiveInstance> Instances = default) : StepPlan;
 
-/// <summary>One step on a masked canvas: predict every masked position of the block, commit some of them.</summary>
+/// <summary>
+/// One step on a masked canvas: predict every masked position of the block, commit some of them. <see cref="Instances"/>
+/// are the states and the commit rule resolved for construction.
+/// </summary>
 public sealed record MaskedStepPlan(
     string Predict,
     CommitPlan Commit,
     BlockPlan? Block,
-    EquatableArray<UpdatePlan> Updates) : StepPlan;
+    EquatableArray<UpdatePlan> Updates,
+    EquatableArray<PrimitiveInstance> Instances = default) : StepPlan;
 
 public enum ProposalShape
 {

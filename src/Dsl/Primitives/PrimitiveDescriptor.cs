@@ -16,6 +16,9 @@ public enum PrimitiveRole
 
     /// <summary>Strategy state that lives across steps and is updated after them.</summary>
     State,
+
+    /// <summary>Chooses which predicted positions of a masked block become fixed this step.</summary>
+    Commit,
 }
 
 /// <summary>
@@ -37,6 +40,8 @@ public enum PrimitiveRole
 /// <param name="Accept">The typed plan record of a built-in acceptance rule; null gives a <see cref="PrimitiveAccept"/>.</param>
 /// <param name="Rules">Relations between parameters the runtime type requires (the binder reports them, PDEC1030/PDEC1031).</param>
 /// <param name="Batched">The parameters the batched engine honours, if the primitive runs on a batched canvas at all (else PDEC1029).</param>
+/// <param name="Commit">The typed plan record of a masked commit rule.</param>
+/// <param name="Written">How the primitive is written when that is not a call (<c>confidence &gt;= t</c>); messages list it.</param>
 public sealed record PrimitiveDescriptor(
     string Name,
     PrimitiveRole Role,
@@ -52,7 +57,9 @@ public sealed record PrimitiveDescriptor(
     System.Func<PrimitiveArguments, ProposerPlan>? Proposal = null,
     System.Func<PrimitiveArguments, AcceptPlan>? Accept = null,
     IReadOnlyList<ParameterRule>? Rules = null,
-    IReadOnlyList<string>? Batched = null)
+    IReadOnlyList<string>? Batched = null,
+    System.Func<PrimitiveArguments, CommitPlan>? Commit = null,
+    string? Written = null)
 {
     public ParameterSignature? Find(string name) => Parameters.FirstOrDefault(p => p.Name == name);
 
@@ -63,6 +70,11 @@ public sealed record PrimitiveDescriptor(
     {
         get
         {
+            if (Written is not null)
+            {
+                return Written;
+            }
+
             var required = Parameters.Where(p => p.Required).Select(p => p.Positional || p.Kind == ArgKind.Flag ? p.Name : p.Name + ": " + p.Name[0]).ToList();
             return Name + (required.Count == 0 ? string.Empty : "(" + string.Join(", ", required) + ")");
         }
@@ -72,7 +84,9 @@ public sealed record PrimitiveDescriptor(
 /// <summary>
 /// One way the runtime builds a primitive: its type, the width and shape of what it proposes, and each constructor
 /// argument by the constructor's own parameter name. <see cref="When"/> names a parameter whose presence selects this
-/// form (a Jacobi window with <c>blocks</c> is the Gauss-Seidel proposer); null is the default form.
+/// form (a Jacobi window with <c>blocks</c> is the Gauss-Seidel proposer); null is the default form. A commit rule
+/// selects from the block (<c>Select(block, selection)</c>) or, with <see cref="SelectsOnSession"/>, from the session
+/// (<c>Select(session)</c>); <see cref="Disposable"/> instances are disposed with the decoder.
 /// </summary>
 public sealed record PrimitiveForm(
     string RuntimeType,
@@ -82,7 +96,9 @@ public sealed record PrimitiveForm(
     string? When = null,
     IReadOnlyList<string>? Requires = null,
     bool CountsDraftForwards = false,
-    bool NeedsHidden = false);
+    bool NeedsHidden = false,
+    bool SelectsOnSession = false,
+    bool Disposable = false);
 
 /// <summary>A relation between two parameters that the runtime type enforces when it is built.</summary>
 public abstract record ParameterRule
@@ -142,7 +158,17 @@ public abstract record ArgumentSource
 
     /// <summary>A value the engine owns: the sequence budget, the tree's capacity, the session's sampler.</summary>
     public static ArgumentSource Engine(EngineValue value) => new EngineSource(value);
+
+    /// <summary>The built instance of the state named by the parameter (a credit rule reads its credits).</summary>
+    public static ArgumentSource StateInstance(string parameter) => new StateInstanceSource(parameter);
+
+    /// <summary>A constant of the primitive itself.</summary>
+    public static ArgumentSource Constant(Literal value) => new ConstantSource(value);
 }
+
+public sealed record StateInstanceSource(string Parameter) : ArgumentSource;
+
+public sealed record ConstantSource(Literal Value) : ArgumentSource;
 
 public sealed record ParamSource(string Name, string? Otherwise) : ArgumentSource;
 
@@ -180,6 +206,9 @@ public enum EngineValue
 
     /// <summary>The session's node sampler (greedy or seeded sampling, shared by draft and target).</summary>
     Sampler,
+
+    /// <summary>The masked session (blocks, predictions, commits).</summary>
+    MaskedSession,
 }
 
 /// <summary>

@@ -14,6 +14,10 @@ public sealed class PrimitiveLibrary
 {
     private const string Proposers = "Pardec.Runtime.Primitives.Proposers.";
     private const string Acceptance = "Pardec.Runtime.Primitives.Acceptance.";
+    private const string Commits = "Pardec.Runtime.Masked.Commit.";
+
+    /// <summary>Drafts per verification of the lossless masked draft-and-verify rule: one batched forward of this many canvases.</summary>
+    public const int DraftVerifyDrafts = 8;
     private static readonly CanvasKind[] Causal = { CanvasKind.Causal };
     private static readonly CanvasKind[] Masked = { CanvasKind.Masked };
     private static readonly ModelKind[] CausalModel = { ModelKind.Causal };
@@ -261,7 +265,79 @@ public sealed class PrimitiveLibrary
         new PrimitiveDescriptor(
             "credits", PrimitiveRole.State, "per-position trace credits that accumulate confidence over steps (CreditDecoding)", Masked,
             new[] { Float("decay", "credit kept per step", 0, 1, required: true) },
-            new PrimitiveForm[0], // the masked engines build it with their session
+            new[]
+            {
+                new PrimitiveForm("Pardec.Runtime.Masked.CreditState", new[] { Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("decay", Param("decay")) },
+                    Disposable: true),
+            },
             Updates: new[] { new StateUpdate("predict", Call: "Update") }),
+
+        // ---- masked commit rules ----
+        new PrimitiveDescriptor(
+            "one", PrimitiveRole.Commit, "one token per step, the most confident (the sequential reference)", Masked,
+            new ParameterSignature[0],
+            new[] { new PrimitiveForm(Commits + "OneCommit", new ConstructorArgument[0]) },
+            Commit: _ => new OneCommit()),
+        new PrimitiveDescriptor(
+            "top", PrimitiveRole.Commit, "the k most confident positions (LLaDA low-confidence remasking)", Masked,
+            new[] { new ParameterSignature("k", ArgKind.Int, Required: true, Description: "positions committed per step", Min: 1) },
+            new[] { new PrimitiveForm(Commits + "TopKCommit", new[] { Ctor("k", Param("k")) }) },
+            Commit: a => new TopKCommit(a.Expr("k")!), Written: "top k"),
+        new PrimitiveDescriptor(
+            "confidence", PrimitiveRole.Commit, "every position whose confidence reaches the threshold (Fast-dLLM)", Masked,
+            new[] { Float("threshold", "confidence to commit", 0, 1, required: true), AtLeast() },
+            new[] { new PrimitiveForm(Commits + "ConfidenceCommit", new[] { Ctor("threshold", Param("threshold")), Ctor("atLeast", Param("at_least")) }) },
+            Commit: a => new ConfidenceCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "confidence >= t"),
+        new PrimitiveDescriptor(
+            "factor", PrimitiveRole.Commit, "Fast-dLLM's factor rule: the largest n with (n + 1)(1 - c_n) < f", Masked,
+            new[] { new ParameterSignature("f", ArgKind.Float, Required: true, Positional: true, Description: "the factor f", Min: 0, ExclusiveMin: true), AtLeast() },
+            new[] { new PrimitiveForm(Commits + "FactorCommit", new[] { Ctor("factor", Param("f")), Ctor("atLeast", Param("at_least")) }) },
+            Commit: a => new FactorCommit(a.Expr("f")!, a.Expr("at_least")), Written: "factor(f)"),
+        new PrimitiveDescriptor(
+            "margin", PrimitiveRole.Commit, "positions whose top-1 minus top-2 probability reaches the margin", Masked,
+            new[] { Float("threshold", "top-1 minus top-2 probability", 0, 1, required: true), AtLeast() },
+            new[] { new PrimitiveForm(Commits + "MarginCommit", new[] { Ctor("margin", Param("threshold")), Ctor("atLeast", Param("at_least")) }) },
+            Commit: a => new MarginCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "margin >= m"),
+        new PrimitiveDescriptor(
+            "credit", PrimitiveRole.Commit, "positions whose accumulated trace credit reaches the threshold (CreditDecoding)", Masked,
+            new[]
+            {
+                new ParameterSignature("state", ArgKind.State, Required: true, Positional: true, Description: "a credits(...) state", StateKind: StateKind.Credits),
+                Float("threshold", "credit to commit", 0, 1, required: true), AtLeast(),
+            },
+            new[]
+            {
+                new PrimitiveForm(Commits + "CreditCommit", new[]
+                {
+                    Ctor("state", StateInstance("state")), Ctor("threshold", Param("threshold")), Ctor("atLeast", Param("at_least")),
+                }, SelectsOnSession: true),
+            },
+            Commit: a => new CreditCommit(a.Name("state"), a.Expr("threshold")!, a.Expr("at_least")), Written: "credit(state) >= t"),
+        new PrimitiveDescriptor(
+            "local", PrimitiveRole.Commit, "local determinism propagation: positions near a confident anchor commit together", Masked,
+            new[]
+            {
+                Float("anchor", "confidence that makes a position an anchor", 0, 1, required: true),
+                Int("radius", "positions around an anchor", required: true), AtLeast(),
+            },
+            new[]
+            {
+                new PrimitiveForm(Commits + "LocalCommit", new[] { Ctor("anchor", Param("anchor")), Ctor("radius", Param("radius")), Ctor("atLeast", Param("at_least")) }),
+            },
+            Commit: a => new LocalCommit(a.Expr("anchor")!, a.Expr("radius")!, a.Expr("at_least")), Written: "local(anchor: a, radius: r)"),
+        new PrimitiveDescriptor(
+            "draft_verify", PrimitiveRole.Commit, "draft every masked position, keep what one-by-one decoding would also produce (lossless)", Masked,
+            new ParameterSignature[0],
+            new[]
+            {
+                new PrimitiveForm(Commits + "DraftVerifyCommit", new[]
+                {
+                    Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("drafts", Constant(Literal.Int(DraftVerifyDrafts))),
+                }, SelectsOnSession: true, Disposable: true),
+            },
+            Commit: _ => new DraftVerifyCommit()),
     });
+
+    private static ParameterSignature AtLeast() =>
+        new("at_least", ArgKind.Int, Description: "positions committed at least (', at least n')", Min: 1, Default: Literal.Int(1));
 }

@@ -1,4 +1,5 @@
 using Pardec.Dsl.Plan;
+using Pardec.Dsl.Primitives;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Masked;
 using Pardec.Runtime.Masked.Commit;
@@ -16,20 +17,19 @@ namespace Pardec.Runtime.Interpretation;
 internal sealed class InterpretedMaskedDecoder : IDecoder
 {
     /// <summary>Drafts per verification of the lossless draft-and-verify rule (one batched forward of this many canvases).</summary>
-    public const int DraftVerifyDrafts = 8;
+    public const int DraftVerifyDrafts = PrimitiveLibrary.DraftVerifyDrafts;
 
     private readonly DecodePlan _plan;
     private readonly MaskedSession _session;
-    private readonly Func<MaskedSession, bool> _select;
-    private readonly CreditState? _credits;
-    private readonly bool _updateCredits;
+    private readonly Action<MaskedSession> _select;
+    private readonly Action<MaskedSession>[] _updates;
+    private readonly IDisposable[] _owned;
     private readonly RuntimeAdaptiveBlock? _block;
     private readonly RuntimeEotStop? _eot;
-    private readonly IDisposable? _ownedRule;
     private readonly int? _maxTokens;
     private readonly bool _stopOnEos;
 
-    public InterpretedMaskedDecoder(DecodePlan plan, MaskedStepPlan step, ModelSet models, ParamValues values, int maxLength)
+    public InterpretedMaskedDecoder(DecodePlan plan, MaskedStepPlan step, ModelSet models, ParamValues values, int maxLength, PrimitiveRegistry registry)
     {
         _plan = plan;
         var model = models.Model(step.Predict);
@@ -45,49 +45,27 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
         }
         _stopOnEos = plan.Stops.IsEmpty || plan.Stops.Any(s => s is EosStop);
 
-        int AtLeast(Expr? e) => values.Int(e, 1);
-        switch (step.Commit)
+        // The commit rule and the states it reads come from their resolved instances, built through the registry.
+        var context = new InstanceContext(models, values, maxLength, 0, null!, _session);
+        var built = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var instance in step.Instances) built[instance.Field] = registry.Create(instance, context with { Built = built });
+        var rule = step.Instances.Single(i => i.Role == PrimitiveRole.Commit);
+        var target = built[rule.Field];
+        if (rule.SelectsOnSession)
         {
-            case Dsl.Plan.OneCommit:
-                var one = new Masked.Commit.OneCommit();
-                _select = s => { one.Select(s.Block, s.Selection); return true; };
-                break;
-            case Dsl.Plan.TopKCommit k:
-                var topK = new Masked.Commit.TopKCommit(values.Int(k.K));
-                _select = s => { topK.Select(s.Block, s.Selection); return true; };
-                break;
-            case Dsl.Plan.ConfidenceCommit c:
-                var confidence = new Masked.Commit.ConfidenceCommit(values.Evaluate(c.Threshold), AtLeast(c.AtLeast));
-                _select = s => { confidence.Select(s.Block, s.Selection); return true; };
-                break;
-            case Dsl.Plan.FactorCommit f:
-                var factor = new Masked.Commit.FactorCommit(values.Evaluate(f.Factor), AtLeast(f.AtLeast));
-                _select = s => { factor.Select(s.Block, s.Selection); return true; };
-                break;
-            case Dsl.Plan.MarginCommit m:
-                var margin = new Masked.Commit.MarginCommit(values.Evaluate(m.Margin), AtLeast(m.AtLeast));
-                _select = s => { margin.Select(s.Block, s.Selection); return true; };
-                break;
-            case Dsl.Plan.LocalCommit l:
-                var local = new Masked.Commit.LocalCommit(values.Evaluate(l.Anchor), values.Int(l.Radius), AtLeast(l.AtLeast));
-                _select = s => { local.Select(s.Block, s.Selection); return true; };
-                break;
-            case Dsl.Plan.CreditCommit cr:
-                var state = plan.FindState(cr.State) ?? throw new InvalidOperationException($"Unknown state '{cr.State}'.");
-                _credits = new CreditState(_session, values.Float(state.Arg("decay"), 0.9));
-                var credit = new Masked.Commit.CreditCommit(_credits, values.Evaluate(cr.Threshold), AtLeast(cr.AtLeast));
-                _select = s => { credit.Select(s); return true; };
-                _updateCredits = step.Updates.Any(u => u.State == cr.State);
-                break;
-            case Dsl.Plan.DraftVerifyCommit:
-                var draftVerify = new Masked.Commit.DraftVerifyCommit(_session, DraftVerifyDrafts);
-                _ownedRule = draftVerify;
-                _select = s => { draftVerify.Select(s); return true; };
-                break;
-            default:
-                throw new NotSupportedException($"The interpreter has no commit rule '{step.Commit}'.");
+            _select = (Action<MaskedSession>)Delegate.CreateDelegate(typeof(Action<MaskedSession>), target, "Select");
         }
+        else
+        {
+            var select = (BlockSelect)Delegate.CreateDelegate(typeof(BlockSelect), target, "Select");
+            _select = s => select(s.Block, s.Selection);
+        }
+        _updates = step.Instances.SelectMany(i => i.Updates.Select(u => (Action<MaskedSession>)Delegate.CreateDelegate(typeof(Action<MaskedSession>), built[i.Field], u.Call))).ToArray();
+        _owned = step.Instances.Where(i => i.Disposable).Select(i => (IDisposable)built[i.Field]).ToArray();
     }
+
+    /// <summary>A commit rule that selects from the block (most rules): <c>Select(in MaskedBlock, MaskedSelection)</c>.</summary>
+    private delegate void BlockSelect(in MaskedBlock block, MaskedSelection selection);
 
     public string Strategy => _plan.Name;
     public string PlanText => _plan.Print();
@@ -112,7 +90,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
                 s.Selection.Clear();
                 _select(s);
                 s.Commit();
-                if (_updateCredits) _credits!.Update(s);
+                foreach (var update in _updates) update(s);
             }
             if (observer is not null && !observer.OnStep(MaskedDecoding.StepView(s, ref reported))) s.Stop(StopReason.StopString);
         }
@@ -121,8 +99,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
 
     public void Dispose()
     {
-        _ownedRule?.Dispose();
-        _credits?.Dispose();
+        foreach (var owned in _owned) owned.Dispose();
         _session.Dispose();
     }
 }

@@ -32,7 +32,7 @@ public static class PlanInterpreter
         {
             CausalStepPlan causal when plan.Canvas.Batch is not null => new InterpretedBatchedDecoder(plan, causal, models, values, maxLength),
             CausalStepPlan causal => new InterpretedCausalDecoder(plan, causal, models, values, maxLength, registry ?? PrimitiveRegistry.Default),
-            MaskedStepPlan masked => new InterpretedMaskedDecoder(plan, masked, models, values, maxLength),
+            MaskedStepPlan masked => new InterpretedMaskedDecoder(plan, masked, models, values, maxLength, registry ?? PrimitiveRegistry.Default),
             _ => throw new NotSupportedException($"Strategy '{plan.Name}': the interpreter does not run {plan.Canvas} canvases yet."),
         };
     }

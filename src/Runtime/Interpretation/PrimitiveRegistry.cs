@@ -3,6 +3,7 @@ using Pardec.Dsl.Plan;
 using DraftTreeProposer = Pardec.Runtime.Primitives.Proposers.DraftTreeProposer;
 using JacobiProposer = Pardec.Runtime.Primitives.Proposers.JacobiProposer;
 using Pardec.Dsl.Primitives;
+using Pardec.Runtime.Masked;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Primitives.Acceptance;
@@ -27,7 +28,10 @@ public sealed class PrimitiveRegistry
         .With(typeof(DraftModelProposer)).With(typeof(DraftTreeProposer)).With(typeof(DraftTreeShape)).With(typeof(MedusaProposer))
         .With(typeof(JacobiProposer)).With(typeof(GaussSeidelJacobiProposer)).With(typeof(PromptLookupProposer)).With(typeof(NgramPoolProposer))
         .With(typeof(GreedyAcceptance)).With(typeof(RejectionAcceptance)).With(typeof(TypicalAcceptance))
-        .With(typeof(AdaptiveLength)).With(typeof(LayerSkip));
+        .With(typeof(AdaptiveLength)).With(typeof(LayerSkip))
+        .With(typeof(Masked.Commit.OneCommit)).With(typeof(Masked.Commit.TopKCommit)).With(typeof(Masked.Commit.ConfidenceCommit))
+        .With(typeof(Masked.Commit.FactorCommit)).With(typeof(Masked.Commit.MarginCommit)).With(typeof(Masked.Commit.CreditCommit))
+        .With(typeof(Masked.Commit.LocalCommit)).With(typeof(Masked.Commit.DraftVerifyCommit)).With(typeof(CreditState));
 
     /// <summary>A registry that also knows <paramref name="type"/> (by its full name, as descriptors name it).</summary>
     public PrimitiveRegistry With(Type type) =>
@@ -78,10 +82,14 @@ public sealed class PrimitiveRegistry
         EngineArgument { Value: EngineValue.MaxLength } => context.MaxLength,
         EngineArgument { Value: EngineValue.Capacity } => context.Capacity,
         EngineArgument { Value: EngineValue.Sampler } => context.Sampler,
+        EngineArgument { Value: EngineValue.MaskedSession } => context.MaskedSession,
+        InstanceRef r when context.Built is { } built && built.TryGetValue(r.Field, out var instance) && type.IsInstanceOfType(instance) => instance,
         NullValue when !type.IsValueType => null,
         _ => throw new InvalidOperationException($"'{owner}': cannot pass {value} as a {type.Name}."),
     };
 }
 
 /// <summary>What an engine provides when it builds a decoder's primitives.</summary>
-public sealed record InstanceContext(ModelSet Models, ParamValues Values, int MaxLength, int Capacity, NodeSampler Sampler);
+/// <param name="Built">The step's instances built so far, by field, for arguments that name another instance.</param>
+public sealed record InstanceContext(ModelSet Models, ParamValues Values, int MaxLength, int Capacity, NodeSampler Sampler,
+                                     MaskedSession? MaskedSession = null, IReadOnlyDictionary<string, object>? Built = null);
