@@ -59,17 +59,18 @@ public sealed class PretrainedModel : IDisposable
     /// <summary>
     /// Loads a GGUF file (llama.cpp's format; <see cref="GgufWeights"/> says how each ggml type maps): config from its
     /// metadata, weights as stored (Q8_0 → int8, Q4_0 → int4) unless <paramref name="quantization"/> says otherwise
-    /// (<see cref="WeightQuantization.None"/>: dequantize everything exactly). The tokenizer is read from tokenizer files
-    /// in the file's directory (tokenizer.json, tokenizer.model) if there are any.
+    /// (<see cref="WeightQuantization.None"/>: dequantize everything exactly). The tokenizer comes from the file's metadata
+    /// (<see cref="GgufTokenizer"/>), or else from tokenizer files in its directory.
     /// </summary>
     public static PretrainedModel LoadGguf(string path, Device device, ScalarType dtype = ScalarType.Float32, WeightQuantization? quantization = null,
                                            bool requireTokenizer = false, IProgress<LoadProgress>? progress = null)
     {
         var weights = GgufWeights.Open(path, quantization, dtype);
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var tokenizer = TextTokenizer.FromDirectory(directory, weights.Config);
+        // The file's own vocabulary first (GgufTokenizer: byte-level BPE), else tokenizer files beside it.
+        var tokenizer = GgufTokenizer.Read(weights.File, weights.Config) ?? TextTokenizer.FromDirectory(directory, weights.Config);
         if (tokenizer is null && requireTokenizer)
-            throw new ModelLoadException(path, "tokenizer.ggml.tokens", "no tokenizer: reading it from GGUF metadata is not implemented yet; put the model's tokenizer.json next to the file");
+            throw new ModelLoadException(path, "tokenizer.ggml.tokens", "no tokenizer: the file has no tokenizer metadata and its directory no tokenizer.json / tokenizer.model");
         var model = Build(weights, weights.Config, device, dtype, progress, quantization: null);
         return new PretrainedModel(path, weights.Config, model, tokenizer);
     }

@@ -46,15 +46,28 @@ public sealed class GgufLlamaCppTests(ITestOutputHelper output)
         var reference = JsonNode.Parse(File.ReadAllText(Path.Combine(PeerModels, family, $"reference.{type}.json")))!.AsObject();
         int newTokens = reference["new_tokens"]!.GetValue<int>();
         using var dir = new TempDir();
-        SeededCheckpoints.Write(Path.Combine(PeerModels, family, "checkpoint.json"), dir.Path, null);
-        string gguf = Path.Combine(dir.Path, $"model.{type}.gguf");
+        // The real tokenizer data (tools/fetch-tokenizers.sh, run by the test build) goes into the checkpoint and, for the
+        // byte-level BPE family, into the GGUF metadata, which is where Pardec then reads it from.
+        SeededCheckpoints.Write(Path.Combine(PeerModels, family, "checkpoint.json"), dir.Path, Tokenizers);
+        string ggufDir = Path.Combine(dir.Path, "gguf");
+        Directory.CreateDirectory(ggufDir);
+        string gguf = Path.Combine(ggufDir, $"model.{type}.gguf");
+        bool bpe = family == "qwen3";
         using (var source = PretrainedModel.LoadModel(dir.Path, CPU, ScalarType.Float32))
         {
             var ggml = type == "q8_0" ? GgmlType.Q8_0 : GgmlType.Q4_0;
-            string digest = GgufWriter.Write(gguf, source, ggml, ggml);
+            string digest = GgufWriter.Write(gguf, source, ggml, ggml, bpe ? Path.Combine(dir.Path, "tokenizer.json") : null);
             Assert.Equal((string)reference["tensor_data_sha256"]!, digest);
         }
         using var pm = PretrainedModel.LoadGguf(gguf, CPU, ScalarType.Float32, load == "dequantized" ? WeightQuantization.None : null);
+        if (bpe)
+        {
+            // The tokenizer from the file's metadata gives llama.cpp's own prompt ids.
+            Assert.True(pm.Tokenizer is not null, string.Join(", ", GgufFile.Open(gguf).Metadata.Keys));
+            var texts = JsonNode.Parse(File.ReadAllText(Path.Combine(PeerModels, "prompts.json")))!.AsArray().Select(p => (string)p!["text"]!).ToList();
+            foreach (var (node, text) in reference["prompts"]!.AsArray().Zip(texts))
+                Assert.Equal(Ints(node!["ids"]!), pm.Tokenizer!.Encode(text, addBos: false));
+        }
         var model = pm.Model;
         var kinds = QuantizedCheckpoint.Linears(model).Select(l => l.Linear.Format.Kind).Distinct().ToList();
         Assert.Equal(load switch { "int8" => [WeightKind.Int8], "int4" => [WeightKind.Int4], _ => new List<WeightKind>() }, kinds);
@@ -101,6 +114,8 @@ public sealed class GgufLlamaCppTests(ITestOutputHelper output)
 
     private static int[] Ints(JsonNode n) => n.AsArray().Select(x => x!.GetValue<int>()).ToArray();
     private static float[] Floats(JsonNode n) => n.AsArray().Select(x => x!.GetValue<float>()).ToArray();
+
+    private static string Tokenizers => Path.GetFullPath(Path.Combine(PeerModels, "..", "..", "..", "artifacts", "reference", "tokenizers"));
 
     private static string PeerModels
     {

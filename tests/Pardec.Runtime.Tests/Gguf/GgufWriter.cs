@@ -15,7 +15,9 @@ namespace Pardec.Runtime.Tests.Gguf;
 internal static class GgufWriter
 {
     /// <returns>SHA-256 over every tensor's name and data in ordinal name order (make-gguf-references.py hashes llama.cpp's files so).</returns>
-    public static string Write(string path, CausalLMBase model, GgmlType linearType, GgmlType embeddingType = GgmlType.F32)
+    /// <param name="tokenizerJson">A byte-level BPE tokenizer.json to store as <c>tokenizer.ggml.*</c> metadata the way the
+    /// converter does (tokens in id order padded to the vocabulary with <c>[PADi]</c>, types 1/3/4/5, "a b" merges).</param>
+    public static string Write(string path, CausalLMBase model, GgmlType linearType, GgmlType embeddingType = GgmlType.F32, string? tokenizerJson = null)
     {
         var c = model.Config;
         string arch = c.ModelType == "mistral" ? "llama" : c.ModelType;
@@ -30,6 +32,7 @@ internal static class GgufWriter
         };
         if (c.BosTokenId is int bos) kv.Add(("tokenizer.ggml.bos_token_id", (uint)bos));
         if (c.EosTokenIds.Count > 0) kv.Add(("tokenizer.ggml.eos_token_id", (uint)c.EosTokenIds[0]));
+        if (tokenizerJson is not null) AddTokenizer(kv, tokenizerJson, c, arch);
 
         var tensors = new List<(string Name, long[] Dims, GgmlType Type, byte[] Data)>();
         var hfToGguf = new Dictionary<string, string>();
@@ -55,6 +58,9 @@ internal static class GgufWriter
                 case string s: o.Write(8u); WriteString(o, s); break;
                 case uint u: o.Write(4u); o.Write(u); break;
                 case float f: o.Write(6u); o.Write(f); break;
+                case bool b: o.Write(7u); o.Write((byte)(b ? 1 : 0)); break;
+                case string[] a: o.Write(9u); o.Write(8u); o.Write((ulong)a.Length); foreach (var s in a) WriteString(o, s); break;
+                case int[] a: o.Write(9u); o.Write(5u); o.Write((ulong)a.Length); foreach (int v in a) o.Write(v); break;
             }
         }
         long offset = 0;
@@ -81,6 +87,23 @@ internal static class GgufWriter
             sha.AppendData(t.Data);
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    private static void AddTokenizer(List<(string, object)> kv, string tokenizerJson, ModelConfig c, string arch)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(tokenizerJson))!;
+        var tokens = new string?[c.VocabSize];
+        var types = new int[c.VocabSize];
+        foreach (var (token, id) in root["model"]!["vocab"]!.AsObject()) { tokens[(int)id!] = token; types[(int)id!] = 1; }
+        foreach (var a in root["added_tokens"]!.AsArray()) { int id = (int)a!["id"]!; tokens[id] = (string)a["content"]!; types[id] = (bool)a["special"]! ? 3 : 4; }
+        for (int i = 0; i < tokens.Length; i++) if (tokens[i] is null) { tokens[i] = $"[PAD{i}]"; types[i] = 5; }
+        var merges = root["model"]!["merges"]!.AsArray().Select(m => m is System.Text.Json.Nodes.JsonArray pair ? $"{pair[0]} {pair[1]}" : (string)m!).ToArray();
+        kv.Add(("tokenizer.ggml.model", "gpt2"));
+        kv.Add(("tokenizer.ggml.pre", arch is "qwen2" or "qwen3" ? "qwen2" : "llama-bpe"));
+        kv.Add(("tokenizer.ggml.tokens", tokens.Select(t => t!).ToArray()));
+        kv.Add(("tokenizer.ggml.token_type", types));
+        kv.Add(("tokenizer.ggml.merges", merges));
+        kv.Add(("tokenizer.ggml.add_bos_token", arch is not ("qwen2" or "qwen3")));
     }
 
     private static long Align(long n) => (n + 31) / 32 * 32;
