@@ -50,8 +50,8 @@ public sealed record PrimitiveSignature(string Name, params ParameterSignature[]
 }
 
 /// <summary>
-/// The parameters of the language's own constructs — canvases, model kinds, verify modes, commit and block rules,
-/// stop conditions. Runtime primitives (proposers, acceptance rules, states) are described by their
+/// The parameters of the language's own constructs — canvases, model kinds, verify modes, block rules, stop
+/// conditions. Runtime primitives (proposers, acceptance rules, states, commit rules) are described by their
 /// <see cref="Primitives.PrimitiveDescriptor"/>s in <see cref="Primitives.PrimitiveLibrary"/>.
 /// </summary>
 public static class PrimitiveCatalog
@@ -81,30 +81,12 @@ public static class PrimitiveCatalog
         "masked",
         new ParameterSignature("block", ArgKind.Int, Required: true, Description: "mask tokens per block", Min: 1));
 
-    // ---- verify / commit / block / stop ----
+    // ---- verify / block / stop (commit rules are descriptors) ----
     public static PrimitiveSignature VerifyMode { get; } = new(
         "verify mode",
         new ParameterSignature("max_width", ArgKind.Int, Description: "candidate tokens one verify forward may hold", Min: 1));
 
     public const int DefaultMaxWidth = 64;
-
-    public static PrimitiveSignature Factor { get; } = new(
-        "factor",
-        new ParameterSignature("f", ArgKind.Float, Required: true, Positional: true, Description: "the factor f", Min: 0));
-
-    public static PrimitiveSignature Local { get; } = new(
-        "local",
-        new ParameterSignature("anchor", ArgKind.Float, Required: true, Description: "confidence that makes a position an anchor", Min: 0, Max: 1),
-        new ParameterSignature("radius", ArgKind.Int, Required: true, Description: "positions around an anchor", Min: 1));
-
-    public static PrimitiveSignature Credit { get; } = new(
-        "credit",
-        new ParameterSignature("state", ArgKind.State, Required: true, Positional: true, Description: "a credits(...) state", StateKind: StateKind.Credits));
-
-    public static IReadOnlyList<string> CommitRules { get; } = new[]
-    {
-        "one", "top k", "confidence >= t", "factor(f)", "margin >= m", "credit(state) >= t", "local(anchor: a, radius: r)", "draft_verify",
-    };
 
     public static PrimitiveSignature Adaptive { get; } = new(
         "adaptive",
