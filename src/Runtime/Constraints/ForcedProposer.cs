@@ -15,11 +15,22 @@ public sealed class ForcedProposer : IProposer
 {
     private const int MaxForcedBytes = 256;
     private readonly int _length;
+    private readonly int _branching;
+    private readonly int[] _queue;
+    private readonly int[] _alternatives;
 
-    public ForcedProposer(int length)
+    /// <param name="length">Most nodes proposed per step.</param>
+    /// <param name="branching">Tokenisations tried at each node: 1 proposes the greedy longest-match chain; more adds the
+    /// next-longest allowed prefixes as siblings (a small tree, expanded breadth-first), since the target may spell the
+    /// forced text in shorter pieces than the longest match.</param>
+    public ForcedProposer(int length, int branching = 1)
     {
         if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "must be at least 1");
+        if (branching < 1) throw new ArgumentOutOfRangeException(nameof(branching), branching, "must be at least 1");
         _length = length;
+        _branching = branching;
+        _queue = new int[length + 1];
+        _alternatives = new int[branching];
     }
 
     public bool NeedsHidden => false;
@@ -34,20 +45,30 @@ public sealed class ForcedProposer : IProposer
     {
         if (tree.Matcher is not { } matcher) return;
         Span<byte> forced = stackalloc byte[MaxForcedBytes];
-        int parent = 0;
-        for (int i = 0; i < _length; i++)
+        int head = 0, tail = 0, budget = _length;
+        _queue[tail++] = 0;
+        while (head < tail && budget > 0)
         {
+            int parent = _queue[head++];
             int state = tree.ConstraintState(parent);
-            if (state < 0) return;
-            int token;
+            if (state < 0) continue;
             int n = matcher.ForcedBytes(state, forced);
-            if (n > 0) token = matcher.LongestTokenPrefix(state, forced[..n], out _);
-            else token = matcher.ForcedToken(state); // e.g. only the end token remains
-            if (token < 0) return;
-            int node = tree.AddChild(parent, token, source);
-            if (node == CandidateTree.NoNode) return;
-            Proposed++;
-            parent = node;
+            int count;
+            if (n > 0) count = matcher.AllowedPrefixTokens(state, forced[..n], _alternatives);
+            else
+            {
+                int only = matcher.ForcedToken(state); // e.g. only the end token remains
+                count = only < 0 ? 0 : 1;
+                if (only >= 0) _alternatives[0] = only;
+            }
+            for (int k = 0; k < count && budget > 0; k++)
+            {
+                int node = tree.AddChild(parent, _alternatives[k], source);
+                if (node == CandidateTree.NoNode) return;
+                Proposed++;
+                budget--;
+                if (tail < _queue.Length) _queue[tail++] = node;
+            }
         }
     }
 

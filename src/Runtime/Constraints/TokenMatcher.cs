@@ -134,13 +134,51 @@ public sealed class TokenMatcher
             int child = FindChild(trie, node, bytes[i]);
             if (child < 0) break;
             node = child;
-            for (int k = 0; k < trie.TokenCount[node]; k++)
+            // Several ids can spell the same bytes (SentencePiece's "\"" piece and its byte-fallback <0x22>): the
+            // highest id is the merged piece a tokenizer emits, byte-fallback ids come first in the vocabulary.
+            for (int k = trie.TokenCount[node] - 1; k >= 0; k--)
             {
                 int token = trie.Tokens[trie.TokenStart[node] + k];
                 if (Allows(state, token)) { best = token; length = i + 1; break; }
             }
         }
         return best;
+    }
+
+    /// <summary>
+    /// The allowed tokens of <paramref name="state"/> whose bytes are prefixes of <paramref name="bytes"/>, longest first,
+    /// at most <paramref name="into"/>.Length of them; returns how many.
+    /// </summary>
+    public int AllowedPrefixTokens(int state, ReadOnlySpan<byte> bytes, Span<int> into)
+    {
+        var trie = _vocabulary.Trie;
+        int node = 0, depth = 0;
+        // Walk down as far as the bytes go, then collect from the deepest node up.
+        Span<int> path = stackalloc int[Math.Min(bytes.Length, 256)];
+        for (; depth < path.Length; depth++)
+        {
+            int child = FindChild(trie, node, bytes[depth]);
+            if (child < 0) break;
+            path[depth] = node = child;
+        }
+        // Longest first, and at one length every id spelling it (highest first); when there are more
+        // lengths than room, the last slot goes to the shortest: a target spelling unfamiliar text piece by piece
+        // picks short tokens, the longest match is the tokenizer's own spelling.
+        Span<int> found = stackalloc int[64];
+        int all = 0;
+        for (int d = depth - 1; d >= 0; d--)
+        {
+            int at = path[d];
+            for (int k = trie.TokenCount[at] - 1; k >= 0 && all < found.Length; k--)
+            {
+                int token = trie.Tokens[trie.TokenStart[at] + k];
+                if (Allows(state, token)) found[all++] = token; // every id spelling these bytes, highest first
+            }
+        }
+        int count = Math.Min(all, into.Length);
+        found[..count].CopyTo(into);
+        if (all > into.Length && into.Length > 1) into[^1] = found[all - 1];
+        return count;
     }
 
     private static int FindChild(TokenTrie trie, int node, byte b)
