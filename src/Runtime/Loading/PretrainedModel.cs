@@ -119,6 +119,9 @@ public sealed class PretrainedModel : IDisposable
         catch (Exception e) when (e is ArgumentException or NotSupportedException) { throw new ModelLoadException(weights.Description, null, e.Message, e); }
         try
         {
+            // LLaDA's checkpoints name the Llama block's weights their own way (see LLaDAModelLM).
+            if (config.ModelType == "llada")
+                weights = new RenamedWeights(weights, model.named_parameters().Select(p => p.name), LLaDAModelLM.CheckpointName);
             LoadWeights(model, weights, progress);
         }
         catch

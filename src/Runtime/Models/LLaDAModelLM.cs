@@ -101,26 +101,9 @@ public sealed class LLaDAModelLM : ICausalLM
         }
     }
 
-    private void LoadWeights(CheckpointWeights file)
-    {
-        var parameters = Inner.named_parameters().Select(p => (Name: CheckpointName(p.name), Parameter: p.parameter)).ToList();
-        var known = new HashSet<string>(parameters.Select(p => p.Name), StringComparer.Ordinal);
-        foreach (var key in file.Entries.Keys)
-            if (!known.Contains(key) && !key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal))
-                throw new ModelLoadException(file.PathOf(key), key, "unexpected tensor: not a weight of LLaDA's Llama block (block_type llama)");
-        using var _ = no_grad();
-        foreach (var (name, p) in parameters)
-        {
-            if (!file.Entries.ContainsKey(name))
-                throw new ModelLoadException(file.Description, name, "missing tensor");
-            using var scope = NewDisposeScope();
-            var source = file.Read(name);
-            if (!source.shape.SequenceEqual(p.shape))
-                throw new ModelLoadException(file.PathOf(name), name,
-                    $"shape [{string.Join(", ", source.shape)}], expected [{string.Join(", ", p.shape)}]");
-            p.copy_(source); // converts dtype and device
-        }
-    }
+    // The loader's own checks and copy (names, shapes, dtypes, unexpected tensors), over LLaDA's names.
+    private void LoadWeights(CheckpointWeights file) =>
+        PretrainedModel.LoadWeights(Inner, new RenamedWeights(file, Inner.named_parameters().Select(p => p.name), CheckpointName));
 
     public void Dispose() => Inner.Dispose();
 }

@@ -211,6 +211,30 @@ public sealed class DiffusionLayoutTests
         Assert.Equal("include_qkv_bias", error.Item);
     }
 
+    [Fact]
+    public void A_LLaDA_directory_loads_through_PretrainedModel_as_every_command_loads_models()
+    {
+        using var dir = new TempDir();
+        SeededCheckpoints.Write(Path.Combine(PeerDiffusion, "llada", "checkpoint.json"), dir.Path, null);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var direct = LLaDAModelLM.Load(dir.Path, CPU);
+        using var loaded = PretrainedModel.LoadModel(dir.Path, CPU);
+        var tokens = tensor(new long[] { 5, 17, 126336, 126336, 99 }).unsqueeze(0);
+        var positions = arange(0, 5, ScalarType.Int64).unsqueeze(0);
+        var mask = ones(1, 1, 5, 5, ScalarType.Bool);
+        Assert.True(direct.Forward(tokens, positions, mask, null).Logits.eq(loaded.Forward(tokens, positions, mask, null).Logits).all().item<bool>());
+
+        // A tensor LLaDA's block does not have is refused under its own name.
+        var extra = Path.Combine(dir.Path, "model.safetensors");
+        var entries = SafetensorsFile.Open(extra).Entries.Keys.ToList();
+        var tensors = entries.Select(k => new KeyValuePair<string, Tensor>(k, SafetensorsFile.Open(extra).Read(k))).ToList();
+        tensors.Add(new("model.transformer.blocks.0.att_proj.bias", zeros(4)));
+        SafetensorsFile.Write(extra, tensors);
+        var e = Assert.Throws<ModelLoadException>(() => { using var m = PretrainedModel.LoadModel(dir.Path, CPU); });
+        Assert.Contains("model.transformer.blocks.0.att_proj.bias", e.Message);
+    }
+
     private static string? FirstDifferentStep(ICausalLM model, int[] ids, int generation, int block, int k, JsonArray steps)
     {
         using var session = new MaskedSession(model, ids.Length + generation, block);
