@@ -79,7 +79,7 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
     private static IEnumerable<GeneratedStrategy> LosslessCausal() => GeneratedStrategies.All.Where(s =>
     {
         var plan = PdecCompiler.Compile(s.Plan).Plans.Single();
-        return plan.Guarantee == Guarantee.Lossless && plan.Canvas.Kind == CanvasKind.Causal && plan.Canvas.Batch is null;
+        return plan.Guarantee == Pardec.Dsl.Plan.Guarantee.Lossless && plan.Canvas.Kind == CanvasKind.Causal && plan.Canvas.Batch is null;
     });
 
     private static int[] WithoutEnd(int[] tokens, TokenMatcher matcher) =>

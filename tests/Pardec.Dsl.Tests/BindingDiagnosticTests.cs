@@ -27,7 +27,7 @@ public class BindingDiagnosticTests
             """;
         Verify(text);
         string message = Message(Markup.Parse(text).Text);
-        Assert.Contains("draft, draft_tree, heads, jacobi, lookup, self_draft, <pool>.match", message);
+        Assert.Contains("draft, draft_tree, forced, heads, jacobi, lookup, self_draft, <pool>.match", message);
         Assert.Contains("did you mean 'draft'?", message);
     }
 

@@ -186,6 +186,18 @@ public sealed class PrimitiveLibrary
             Rules: new[] { ParameterRule.AtMost("min_ngram", "max_ngram") },
             Proposal: a => new LookupProposer(a.Expr("max_ngram")!, a.Expr("length")!, a.Expr("min_ngram") ?? Literal.Int(1))),
         new PrimitiveDescriptor(
+            "forced", PrimitiveRole.Proposer, "jump-forward: the text the request's constraint forces, tokenised and verified like any draft (Zheng et al., SGLang); nothing on an unconstrained request", Causal,
+            new[]
+            {
+                Int("length", "most tokens proposed per step", required: true),
+                Int("branching", "tokenisations of the forced text tried at each node", fallback: 1),
+            },
+            new[]
+            {
+                new PrimitiveForm("Pardec.Runtime.Constraints.ForcedProposer", new[] { Ctor("length", Param("length")), Ctor("branching", Param("branching")) },
+                    Width: WidthRule.Of("length")),
+            }),
+        new PrimitiveDescriptor(
             "match", PrimitiveRole.Proposer, "n-grams from a pool whose first token is the last accepted one (Fu et al., lookahead decoding; ANPD)", Causal,
             new[] { Int("guesses", "n-grams verified per step (G)", min: 0, required: true) },
             new[]

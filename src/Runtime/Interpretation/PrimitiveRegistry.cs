@@ -1,7 +1,5 @@
 using System.Reflection;
 using Pardec.Dsl.Plan;
-using DraftTreeProposer = Pardec.Runtime.Primitives.Proposers.DraftTreeProposer;
-using JacobiProposer = Pardec.Runtime.Primitives.Proposers.JacobiProposer;
 using Pardec.Dsl.Primitives;
 using Pardec.Runtime.Masked;
 using Pardec.Runtime.Models;
@@ -24,23 +22,20 @@ public sealed class PrimitiveRegistry
 
     private PrimitiveRegistry(Dictionary<string, Type> types) => _types = types;
 
-    public static PrimitiveRegistry Default { get; } = new PrimitiveRegistry(new Dictionary<string, Type>(StringComparer.Ordinal))
-        .With(typeof(DraftModelProposer)).With(typeof(DraftTreeProposer)).With(typeof(DraftTreeShape)).With(typeof(MedusaProposer))
-        .With(typeof(JacobiProposer)).With(typeof(GaussSeidelJacobiProposer)).With(typeof(PromptLookupProposer)).With(typeof(NgramPoolProposer))
-        .With(typeof(GreedyAcceptance)).With(typeof(RejectionAcceptance)).With(typeof(TypicalAcceptance))
-        .With(typeof(AdaptiveLength)).With(typeof(LayerSkip))
-        .With(typeof(Masked.Commit.OneCommit)).With(typeof(Masked.Commit.TopKCommit)).With(typeof(Masked.Commit.ConfidenceCommit))
-        .With(typeof(Masked.Commit.FactorCommit)).With(typeof(Masked.Commit.MarginCommit)).With(typeof(Masked.Commit.CreditCommit))
-        .With(typeof(Masked.Commit.LocalCommit)).With(typeof(Masked.Commit.DraftVerifyCommit)).With(typeof(CreditState));
+    /// <summary>
+    /// The runtime's own primitives: any type of this assembly, by its full name — so a built-in primitive needs no
+    /// registration line, only its descriptor and its class.
+    /// </summary>
+    public static PrimitiveRegistry Default { get; } = new(new Dictionary<string, Type>(StringComparer.Ordinal));
 
     /// <summary>A registry that also knows <paramref name="type"/> (by its full name, as descriptors name it).</summary>
     public PrimitiveRegistry With(Type type) =>
         new(new Dictionary<string, Type>(_types, StringComparer.Ordinal) { [type.FullName!] = type });
 
-    public IReadOnlyCollection<Type> Types => _types.Values;
-
-    public Type Resolve(string runtimeType) => _types.TryGetValue(runtimeType, out var type) ? type
-        : throw new InvalidOperationException($"No runtime type '{runtimeType}' is registered with the interpreter; register it with PrimitiveRegistry.With(typeof(...)).");
+    public Type Resolve(string runtimeType) =>
+        _types.TryGetValue(runtimeType, out var type) ? type
+        : typeof(PrimitiveRegistry).Assembly.GetType(runtimeType, throwOnError: false)
+          ?? throw new InvalidOperationException($"No runtime type '{runtimeType}' is in Pardec.Runtime or registered with the interpreter; register it with PrimitiveRegistry.With(typeof(...)).");
 
     /// <summary>The public constructor taking exactly these named arguments (any it leaves out must be optional), or null.</summary>
     public static ConstructorInfo? Constructor(Type type, IReadOnlyCollection<string> names) =>
