@@ -29,7 +29,7 @@ internal sealed class DecodeOptions
     public Option<Engine?> EngineOption { get; } = new("--engine") { Description = "generated (default for library strategies) or interpreted" };
     public Option<string> DType { get; } = new("--dtype")
     {
-        Description = "auto, f32, bf16, int8 or int4[-gGROUP]. auto: a bf16 checkpoint runs in bf16 where the device computes it fast (CUDA; a CPU with AVX512_BF16 or AMX), except small models on the CPU; everything else in f32. int8 / int4: weight-only quantized linears (CPU; quantized as they load, activations as auto; group 32, 64, 128 or 256, default 32; docs/quantization.md)",
+        Description = "auto, f32, bf16, int8 or int4[-gGROUP]. auto: a bf16 checkpoint runs in bf16 where the device computes it fast (CUDA; a CPU with AVX512_BF16 or AMX), except small models on the CPU; everything else in f32. int8 / int4: weight-only quantized linears (CPU; quantized as they load; activations bf16 where the CPU has AVX512_BF16/AMX, libtorch's quantized kernels being slow in f32, else f32; group 32, 64, 128 or 256, default 32; docs/quantization.md). A .gguf --model loads as stored with the same activations unless --dtype says otherwise",
         DefaultValueFactory = _ => "auto",
     };
     public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };

@@ -109,10 +109,11 @@ public sealed class ModelBinding : IDisposable
         if (_models.TryGetValue(key, out var loaded)) return loaded;
         // A GGUF file (llama.cpp's format) loads as it is stored (Q8_0 / Q4_0 onto int8 / int4) unless --dtype says otherwise.
         var model = GgufFile.IsGguf(dir)
-            ? PretrainedModel.LoadGguf(dir, Device, DType ?? ScalarType.Float32, Quantization ?? (DType is null ? null : WeightQuantization.None), progress: LoadProgressReporter.For(_progress, dir))
+            ? PretrainedModel.LoadGguf(dir, Device, DType ?? AutoDType.ForQuantized(Device), Quantization ?? (DType is null ? null : WeightQuantization.None), progress: LoadProgressReporter.For(_progress, dir))
             : !Directory.Exists(dir)
                 ? throw new CliException($"model directory not found for role '{role}': {dir} (pass {option} DIR)")
-                : PretrainedModel.Load(dir, Device, DType ?? AutoDType.For(dir, Device), progress: LoadProgressReporter.For(_progress, dir), quantization: Quantization);
+                : PretrainedModel.Load(dir, Device, DType ?? (Quantization is { IsNone: false } ? AutoDType.ForQuantized(Device) : AutoDType.For(dir, Device)),
+                                       progress: LoadProgressReporter.For(_progress, dir), quantization: Quantization);
         model.Model.eval();
         _models[key] = model;
         return model;
