@@ -33,7 +33,9 @@ CODE=(--corpus corpus/code.train.txt --valid corpus/code.valid.txt --eval-slice 
 run models/english/target    causal "${EN[@]}" "${TARGET[@]}" --batch 8 --lr 2.5e-3 --warmup 30 --seed 1 --minutes 20
 run models/english/draft     causal "${EN[@]}" "${DRAFT[@]}" --batch 8 --lr 3e-3 --warmup 30 --seed 2 --minutes 5
 run models/english/medusa    medusa --target models/english/target --heads 4 "${EN[@]}" --context 256 --batch 8 --lr 2e-3 --warmup 30 --seed 3 --minutes 4
-run models/english/diffusion masked "${EN[@]}" "${TARGET[@]}" --batch 8 --lr 2.5e-3 --warmup 30 --seed 4 --minutes 8
+# The diffusion LM is the target adapted into a denoiser (Dream / DiffuLLaMA): its weights, bidirectional attention,
+# the masked-diffusion loss, shifted logits (row i predicts token i+1, as the causal head did). Needs english/target.
+run models/english/diffusion masked "${EN[@]}" --init models/english/target --shift-logits 1 --batch 8 --lr 1e-3 --warmup 30 --seed 4 --minutes 30 --checkpoint-every 150 --valid-tokens 16384
 run models/code/target       causal "${CODE[@]}" "${TARGET[@]}" --batch 8 --lr 2.5e-3 --warmup 30 --seed 5 --minutes 9
 run models/code/draft        causal "${CODE[@]}" "${DRAFT[@]}" --batch 8 --lr 3e-3 --warmup 30 --seed 6 --minutes 4
 run models/code/medusa       medusa --target models/code/target --heads 4 "${CODE[@]}" --context 256 --batch 8 --lr 2e-3 --warmup 30 --seed 7 --minutes 3

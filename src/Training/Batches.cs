@@ -42,6 +42,9 @@ public static class Batches
     /// <summary><c>[1, 1, n, n]</c> bool lower-triangular: token i attends to 0..i (broadcast over the batch).</summary>
     public static Tensor CausalMask(long n) => ones(n, n, ScalarType.Bool).tril().view(1, 1, n, n);
 
+    /// <summary><c>[1, n]</c> bool, false at position 0 only (a shifted denoiser has no row that predicts it).</summary>
+    public static Tensor AllButFirst(long n) => arange(n, ScalarType.Int64).gt(0).view(1, n);
+
     /// <summary><c>[1, 1, n, n]</c> all true: the masked-diffusion LM sees the whole sequence.</summary>
     public static Tensor FullMask(long n) => ones(1, 1, n, n, ScalarType.Bool);
 }

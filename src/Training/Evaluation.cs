@@ -37,11 +37,13 @@ public static class Evaluation
 
     /// <summary>
     /// The LLaDA likelihood bound per token, E_t[(1/t) sum over masked CE] / L, with t on a fixed grid and the mask
-    /// drawn from a generator seeded by (window, t index): an upper bound on the NLL, comparable across runs.
+    /// drawn from a generator seeded by (window, t index): an upper bound on the NLL, comparable across runs. For a
+    /// shifted denoiser (<see cref="ModelConfig.ShiftedLogits"/>) each window's first token is context, never predicted.
     /// </summary>
     public static (double Nll, long Tokens) MaskedNll(ICausalLM model, int[] stream, int context, int maxTokens, int maskId)
     {
         double sum = 0; long count = 0; int windowIndex = 0;
+        int s = model.Config.ShiftedLogits ? 1 : 0;
         using var _ = no_grad();
         foreach (var window in Batches.Windows(stream, context, maxTokens))
         {
@@ -54,13 +56,17 @@ public static class Evaluation
                 double t = MaskRatios[i];
                 var g = new Generator((ulong)(windowIndex * 1000 + i + 1));
                 var masked = rand([1, n], generator: g) < t;
+                // A shifted denoiser predicts position p from row p - 1, so a window's first token has no row: keep it.
+                if (s == 1) masked = masked.logical_and(Batches.AllButFirst(n));
                 var noisy = where(masked, full_like(x, maskId), x);
                 using var output = model.Forward(noisy, Batches.Positions(1, n), Batches.FullMask(n), null);
-                var ce = nn.functional.cross_entropy(output.Logits.reshape(n, -1), x.reshape(n), reduction: nn.Reduction.None);
-                windowSum += (ce * masked.reshape(n).to_type(ScalarType.Float32)).sum().item<float>() / t;
+                long m = n - s;
+                var ce = nn.functional.cross_entropy(output.Logits.narrow(1, 0, m).reshape(m, -1), x.narrow(1, s, m).reshape(m),
+                                                     reduction: nn.Reduction.None);
+                windowSum += (ce * masked.narrow(1, s, m).reshape(m).to_type(ScalarType.Float32)).sum().item<float>() / t;
             }
             sum += windowSum / MaskRatios.Length;
-            count += n;
+            count += n - s;
             windowIndex++;
         }
         return (sum / count, count);

@@ -35,7 +35,13 @@ public sealed class CausalObjective(CausalLMBase model, int context) : IObjectiv
 /// independently with probability t, bidirectional attention, cross-entropy on the masked positions only, weighted
 /// 1/t and averaged over all B*L positions — an upper bound on the sequence's negative log-likelihood.
 /// </summary>
-public sealed class MaskedDiffusionObjective(CausalLMBase model, int context, int maskId, int seed) : IObjective
+/// <remarks>
+/// <paramref name="shift"/>: Dream's shifted-logits variant ("Dream 7B", Ye et al. 2025; DiffuLLaMA, Gong et al. 2025),
+/// used when the model starts from a causal LM: logits row i predicts the token at i + 1, as the causal head always
+/// did, so adaptation keeps the head's meaning instead of re-learning it. The first position of a window then has no
+/// row that predicts it and is never masked (at decode time it is the prompt's BOS or context).
+/// </remarks>
+public sealed class MaskedDiffusionObjective(CausalLMBase model, int context, int maskId, int seed, bool shift = false) : IObjective
 {
     /// <summary>Keeps 1/t bounded: LLaDA samples t from [eps, 1] for the same reason.</summary>
     public const double Eps = 1e-3;
@@ -50,11 +56,15 @@ public sealed class MaskedDiffusionObjective(CausalLMBase model, int context, in
         var g = new Generator(unchecked((ulong)seed * 1_000_003UL + (ulong)step));
         var t = rand([b, 1], generator: g) * (1 - Eps) + Eps;             // [b, 1]
         var masked = rand([b, n], generator: g) < t;                       // [b, n]
+        int s = shift ? 1 : 0;
+        if (shift) masked = masked.logical_and(Batches.AllButFirst(n));
         var noisy = where(masked, full_like(window, maskId), window);
         using var output = model.Forward(noisy, Batches.Positions(b, n), Batches.FullMask(n), null);
-        var ce = nn.functional.cross_entropy(output.Logits.reshape(b * n, -1), window.reshape(b * n),
-                                             reduction: nn.Reduction.None).view(b, n);
-        return (ce * masked.to_type(ScalarType.Float32) / t).sum() / (b * n);
+        long m = n - s;                                                    // predicted positions [s, n)
+        var logits = output.Logits.narrow(1, 0, m);                        // [b, m, vocab]: row i predicts position i + s
+        var ce = nn.functional.cross_entropy(logits.reshape(b * m, -1), window.narrow(1, s, m).reshape(b * m),
+                                             reduction: nn.Reduction.None).view(b, m);
+        return (ce * masked.narrow(1, s, m).to_type(ScalarType.Float32) / t).sum() / (b * m);
     }
 }
 

@@ -9,13 +9,16 @@ namespace Pardec.Training;
 public sealed class Options
 {
     public const string Usage = """
-        usage: pardec-train <causal|masked|medusa|eval> [options]
+        usage: pardec-train <causal|masked|medusa|eval|bars> [options]
           causal | masked   --corpus FILE --valid FILE --out DIR (--minutes M | --steps N) [--seed S] [--resume]
+                            [--init DIR (start from DIR's weights and shape)] [--shift-logits 0|1 (masked: row i predicts i+1)]
                             [--config FILE|JSON] [--hidden 256 --layers 4 --heads 8 --kv-heads 4 --intermediate 688]
                             [--context 256 --batch 16 --lr 2e-3 --warmup 50 --min-lr 0.1 --clip 1.0 --weight-decay 0.01]
                             [--checkpoint-every 200 --stop-after N --valid-tokens 65536 --eval-slice FILE --tokenizer FILE]
           medusa            --target DIR --heads 4 plus the training options above (the target stays frozen)
           eval              --model DIR --valid FILE [--draft DIR] [--medusa DIR] [--tokens 2048] [--prompt TEXT --new-tokens 60]
+          bars              --model DIR --causal DIR --prompts FILE[,FILE] [--prompt-tokens 48 --length 64 --temperature 0.8 --seed 1]
+                            [--strategies DIR --out FILE.json]: a diffusion LM's quality bars (LladaOneByOne, FastDllmThreshold)
         """;
 
     public required string Kind { get; init; }
@@ -25,7 +28,7 @@ public sealed class Options
     private readonly HashSet<string> _used = new();
 
     private static readonly HashSet<string> KnownFlags = ["resume"];
-    private static readonly string[] Kinds = ["causal", "masked", "medusa", "eval"];
+    private static readonly string[] Kinds = ["causal", "masked", "medusa", "eval", "bars"];
 
     public static Options Parse(string[] args)
     {

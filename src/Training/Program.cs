@@ -20,6 +20,7 @@ public static class Program
             torch.set_num_threads(1);
             var options = Options.Parse(args);
             if (options.Kind == "eval") RunEval(options);
+            else if (options.Kind == "bars") DiffusionBars.Run(options);
             else RunTraining(options);
             return 0;
         }
@@ -117,15 +118,27 @@ public static class Program
         }
 
         bool masked = o.Kind == "masked";
-        var config = BuildConfig(o, tokenizer, tokenizerPath, special, masked);
+        string? initDir = o.OptionalString("init");
+        var config = BuildConfig(o, tokenizer, tokenizerPath, special, masked, initDir);
         o.RejectUnused();
         int ctx = config.MaxPositionEmbeddings;
         using var model = CausalLM.CreateRandom(config, CPU, ScalarType.Float32, seed);
+        if (initDir is not null)
+        {
+            // Adaptation (Dream, DiffuLLaMA): start from a trained model's weights instead of random ones. The shipped
+            // weights are bf16; training continues in f32 from their exact values.
+            ModelIO.LoadInto(model.named_parameters(), Path.Combine(initDir, "model.safetensors"));
+            result["init"] = initDir;
+        }
         IObjective objective = masked
-            ? new MaskedDiffusionObjective(model, ctx, special.Mask, seed)
+            ? new MaskedDiffusionObjective(model, ctx, special.Mask, seed, config.ShiftedLogits)
             : new CausalObjective(model, ctx);
-        Console.Error.WriteLine($"{o.Kind} model: {ModelIO.ParameterCount(model):N0} parameters, context {ctx}");
-        var run = new Trainer(objective, train, settings, outDir).Run();
+        Console.Error.WriteLine($"{o.Kind} model: {ModelIO.ParameterCount(model):N0} parameters, context {ctx}" +
+                                (initDir is null ? "" : $", initialised from {initDir}") + (config.ShiftedLogits ? ", shifted logits" : ""));
+        // Every checkpoint also leaves a loadable model (checkpoint/model, bf16), so a run cut off mid-way still
+        // has something to evaluate or ship.
+        var run = new Trainer(objective, train, settings, outDir,
+                              exportTo: dir => ModelIO.SaveHf(model, dir, tokenizerPath, special.Pad)).Run();
         if (Stopped(run, outDir)) return;
 
         ModelIO.SaveHf(model, outDir, tokenizerPath, special.Pad);
@@ -164,13 +177,26 @@ public static class Program
         masked ? Evaluation.MaskedNll(model, tokens, context, maxTokens, maskId)
                : Evaluation.CausalNll(model, tokens, context, maxTokens);
 
-    /// <summary>A Llama config from --config (file or inline JSON) or from the shape options; vocab from the tokenizer.</summary>
-    private static ModelConfig BuildConfig(Options o, SentencePieceTokenizer tokenizer, string tokenizerPath, SpecialIds special, bool masked)
+    /// <summary>
+    /// A Llama config from --init (the initial model's own config.json), --config (file or inline JSON) or the shape
+    /// options; vocab from the tokenizer. --shift-logits 1 makes logits row i predict token i + 1 (masked only).
+    /// </summary>
+    private static ModelConfig BuildConfig(Options o, SentencePieceTokenizer tokenizer, string tokenizerPath, SpecialIds special, bool masked, string? initDir)
     {
         int vocab = TokenizerFile.VocabularySize(tokenizer);
         var configArg = o.OptionalString("config");
+        bool shift = o.Int("shift-logits", 0) != 0;
+        if (shift && !masked) throw new TrainingException("--shift-logits applies to 'masked' only (a causal LM's logits are always shifted)");
         ModelConfig config;
-        if (configArg is not null)
+        if (initDir is not null)
+        {
+            if (configArg is not null) throw new TrainingException("give --init DIR or --config, not both (--init takes the shape from DIR/config.json)");
+            var initConfig = Path.Combine(initDir, "config.json");
+            if (!File.Exists(initConfig)) throw new TrainingException($"{initConfig}: --init needs a model directory with a config.json");
+            config = ModelConfig.Load(initConfig);
+            TokenizerFile.CheckMatches(tokenizer, tokenizerPath, config.VocabSize, initConfig);
+        }
+        else if (configArg is not null)
         {
             bool inline = configArg.TrimStart().StartsWith('{');
             if (!inline && !File.Exists(configArg)) throw new TrainingException($"{configArg}: config file not found");
@@ -201,6 +227,7 @@ public static class Program
             BosTokenId = special.Bos,
             EosTokenIds = [special.Eos],
             MaskTokenId = masked ? special.Mask : null,
+            ShiftedLogits = shift,
         };
         config.Validate("--config");
         return config;

@@ -37,7 +37,8 @@ public sealed record LoopResult(long Steps, long TokensSeen, double WallSeconds,
 /// AdamW with linear warmup and cosine decay, gradient clipping, seeded data order, periodic checkpoints that
 /// <c>--resume</c> continues from bit-for-bit, and a progress line (step, loss, tokens/s, ETA).
 /// </summary>
-public sealed class Trainer(IObjective objective, int[] stream, LoopSettings settings, string outDir)
+/// <param name="exportTo">Called with <c>checkpoint/model</c> at every checkpoint: writes a loadable model there.</param>
+public sealed class Trainer(IObjective objective, int[] stream, LoopSettings settings, string outDir, Action<string>? exportTo = null)
 {
     /// <summary>Steps timed before a --minutes run fixes its total (must be inside the warmup; see LoopSettings.Warmup).</summary>
     private const int TimingSteps = 10;
@@ -148,6 +149,7 @@ public sealed class Trainer(IObjective objective, int[] stream, LoopSettings set
         File.Move(optPath + ".tmp", optPath, overwrite: true);
         var state = new JsonObject { ["step"] = step, ["total_steps"] = total, ["wall_seconds"] = wall };
         File.WriteAllText(Path.Combine(CheckpointDir, "state.json"), state.ToJsonString());
+        exportTo?.Invoke(Path.Combine(CheckpointDir, "model"));
     }
 
     private static string FormatTime(double seconds) =>

@@ -134,6 +134,41 @@ public sealed class TrainingToolTests : IDisposable
     }
 
     [Fact]
+    public void Masked_run_initialised_from_a_causal_model_starts_from_its_weights_and_shifts_its_logits()
+    {
+        // Dream-style adaptation: --init copies the causal model's weights (and shape); at learning rate 0 the shipped
+        // weights are the initial ones, bit for bit (bf16 -> f32 -> bf16 is exact).
+        string causal = Path.Combine(_dir, "causal"), masked = Path.Combine(_dir, "masked");
+        Assert.Equal(0, Run(TinyCausal(causal, "--steps", "2")).Code);
+        var (code, stderr) = Run("masked", "--corpus", Corpus, "--valid", Corpus, "--out", masked, "--tokenizer", Repo.Tokenizer,
+                                 "--init", causal, "--shift-logits", "1", "--batch", "2", "--lr", "0", "--weight-decay", "0",
+                                 "--warmup", "2", "--steps", "2", "--checkpoint-every", "1", "--valid-tokens", "256", "--seed", "7");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(causal, "model.safetensors")), File.ReadAllBytes(Path.Combine(masked, "model.safetensors")));
+        var config = Pardec.Runtime.Models.ModelConfig.Load(Path.Combine(masked, "config.json"));
+        Assert.Equal(4, config.MaskTokenId);
+        Assert.True(config.ShiftedLogits);
+        Assert.Equal(32, config.HiddenSize);
+        Assert.Contains("\"shift_logits\": true", File.ReadAllText(Path.Combine(masked, "config.json")));
+        // Every checkpoint leaves a loadable model behind.
+        Assert.True(Pardec.Runtime.Models.ModelConfig.Load(Path.Combine(masked, "checkpoint", "model", "config.json")).ShiftedLogits);
+    }
+
+    [Fact]
+    public void Init_takes_the_shape_from_the_initial_model_so_shape_options_are_rejected()
+    {
+        string causal = Path.Combine(_dir, "causal");
+        Assert.Equal(0, Run(TinyCausal(causal, "--steps", "1")).Code);
+        var (code, stderr) = Run("masked", "--corpus", Corpus, "--valid", Corpus, "--out", Path.Combine(_dir, "m"), "--tokenizer", Repo.Tokenizer,
+                                 "--init", causal, "--hidden", "64", "--steps", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--hidden", stderr);
+        (code, stderr) = Run(TinyCausal(Path.Combine(_dir, "c2"), "--steps", "1", "--shift-logits", "1"));
+        Assert.Equal(2, code);
+        Assert.Contains("--shift-logits", stderr);
+    }
+
+    [Fact]
     public void Learning_rate_warms_up_linearly_then_decays_to_the_floor()
     {
         var t = new Trainer(null!, [], new LoopSettings { LearningRate = 1e-3, Warmup = 10, MinLrRatio = 0.1 }, _dir);
