@@ -17,8 +17,10 @@ internal static class RunCommand
         var strategy = new Argument<string>("strategy") { Description = "A library strategy name (see 'pardec list') or a .pdec file" };
         var prompt = new Option<string>("--prompt") { Description = "The text to continue", DefaultValueFactory = _ => DefaultPrompt };
         var decode = new DecodeOptions();
+        var constraints = new ConstraintOptions();
         var command = new Command("run", "Run a strategy on a model and stream the generated text") { strategy, prompt };
         decode.AddTo(command);
+        constraints.AddTo(command);
         command.SetAction(parse => Cli.Guard(context, () =>
         {
             var resolved = StrategyCatalog.Resolve(parse.GetValue(strategy)!, context.Error);
@@ -27,6 +29,7 @@ internal static class RunCommand
             var (device, dtype) = decode.Torch(parse);
             using var binding = new ModelBinding(decode.Paths(parse), device, dtype, context.Error);
             var models = binding.Bind(resolved.Plan);
+            options = options with { Constraint = constraints.Matcher(parse, models.Tokenizer) };
             string text = parse.GetValue(prompt)!;
             int promptTokens = models.Tokenizer.Encode(text, options.AddBos).Length;
             int maxLength = DecodeOptions.MaxLength(resolved.Plan, promptTokens, options.MaxNewTokens, models.Main.Config.MaxPositionEmbeddings);
@@ -56,6 +59,7 @@ internal static class RunCommand
         StopReason.EndOfSequence => "end of sequence",
         StopReason.StopString => "stop string",
         StopReason.CacheFull => "context full",
+        StopReason.Unsatisfiable => "the constraint admits no further token",
         _ => "cancelled",
     };
 }
