@@ -141,8 +141,7 @@ public sealed class CausalSession : IDisposable
     /// state after that node, so whatever acceptance rule follows — greedy picks, rejection sampling's p, typical
     /// acceptance — sees the target restricted to what the constraint allows. Greedy acceptance then commits exactly
     /// the constrained greedy text, and the target's own next token is always allowed. A row whose node the constraint
-    /// forbids (only when proposals are unconstrained) is left as it is: acceptance never reaches it, since its parent's
-    /// masked pick cannot be the forbidden token. Rows are read in place (CPU float32): no tensor op, no allocation.
+    /// forbids (only when proposals are unconstrained) or that ends it is left as it is: acceptance never uses it. Rows are read in place (CPU float32): no tensor op, no allocation.
     /// </summary>
     private void MaskLogits(Tensor logits /* [n, vocab] */)
     {
@@ -153,8 +152,10 @@ public sealed class CausalSession : IDisposable
         var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(logits.bytes);
         for (int node = 0; node < n; node++)
         {
+            // A dead node (unconstrained proposals only) is never reached; after a finished node (an end token) the decode
+            // stops before the pick there is used. Both rows stay as they are, so a sampler still has weight to draw from.
             int state = Tree.ConstraintState(node);
-            if (state == TokenMatcher.Dead) continue;
+            if (state < 0) continue;
             matcher.MaskLogits(state, rows.Slice(node * vocab, vocab));
         }
     }
