@@ -85,6 +85,9 @@ public static class DiffusionBars
         var perPrompt = new JsonArray();
         var all = new List<int>();
         var allSampled = new List<int>();
+        var causalSampled = new List<int>();
+        var causalGreedy = new List<int>();
+        double nllGreedy = 0; long nGreedy = 0;
         double nllOne = 0, nllSample = 0, nllThreshold = 0, nllOneSampled = 0; long nOne = 0, nSample = 0, nThreshold = 0, nOneSampled = 0;
         long thresholdTokens = 0, thresholdSteps = 0, agree = 0, compared = 0;
         for (int index = 0; index < prompts.Length; index++)
@@ -96,6 +99,11 @@ public static class DiffusionBars
             var sample = Continue(causal, ids, length, eos, new Generator((ulong)(seed + index)), temperature);  // seed, seed + 1, ... per prompt
             // The same temperature for the diffusion LM (LLaDA samples each position's token; confidence = its probability).
             var oneSampled = oneByOne.Generate(ids, options with { Temperature = temperature, Seed = seed + index }).Tokens.ToArray();
+            // References for the report, not bars: the causal target's own greedy text and its samples' token mix.
+            var greedy = Continue(causal, ids, length, eos, null, 0);
+            causalSampled.AddRange(sample);
+            causalGreedy.AddRange(greedy);
+            Add(ref nllGreedy, ref nGreedy, GeneratedNll(causal, ids, greedy));
             all.AddRange(one);
             allSampled.AddRange(oneSampled);
             Add(ref nllOne, ref nOne, GeneratedNll(causal, ids, one));
@@ -112,6 +120,7 @@ public static class DiffusionBars
                 ["id"] = id, ["file"] = file, ["prompt"] = tokenizer.Decode(ids.Skip(1)),
                 ["one_by_one"] = tokenizer.Decode(one), ["one_by_one_sampled"] = tokenizer.Decode(oneSampled),
                 ["fast_dllm_threshold"] = tokenizer.Decode(fastTokens), ["causal_sample"] = tokenizer.Decode(sample),
+                ["causal_greedy"] = tokenizer.Decode(greedy),
                 ["one_by_one_tokens"] = one.Length,
                 ["threshold_tokens_per_step"] = Math.Round((double)fast.Stats.Tokens / Math.Max(1, fast.Stats.Steps), 3),
                 ["threshold_agreement"] = n == 0 ? 1.0 : Math.Round((double)same / n, 4),
@@ -136,6 +145,8 @@ public static class DiffusionBars
                 $"sampled one-by-one {pplOneSampled:F1} (ratio {pplOneSampled / pplSample:F2}) -> {Pass(pplOneSampled <= 2 * pplSample)}"),
             string.Create(CultureInfo.InvariantCulture,
                 $"bar 3: {Threshold} {tokensPerStep:F2} tokens/step, agreement with greedy one-by-one {agreement:P1} -> {Pass(tokensPerStep >= 2 && agreement >= 0.9)}"),
+            string.Create(CultureInfo.InvariantCulture,
+                $"reference: the causal target's greedy text: top token {Top(causalGreedy).Share:P1} ({causalGreedy.Distinct().Count()} distinct), ppl {Math.Exp(nllGreedy / Math.Max(1, nGreedy)):F1}; its T={temperature} samples: top token {Top(causalSampled).Share:P1} ({causalSampled.Distinct().Count()} distinct)"),
         };
         return new JsonObject
         {
@@ -161,6 +172,11 @@ public static class DiffusionBars
             ["bar3_tokens_per_step"] = Math.Round(tokensPerStep, 3),
             ["bar3_agreement"] = Math.Round(agreement, 4),
             ["bar3_pass"] = tokensPerStep >= 2 && agreement >= 0.9,
+            ["reference_causal_sample_top_token_share"] = Math.Round(Top(causalSampled).Share, 4),
+            ["reference_causal_sample_distinct_tokens"] = causalSampled.Distinct().Count(),
+            ["reference_causal_greedy_top_token_share"] = Math.Round(Top(causalGreedy).Share, 4),
+            ["reference_causal_greedy_distinct_tokens"] = causalGreedy.Distinct().Count(),
+            ["reference_ppl_causal_greedy"] = Math.Round(Math.Exp(nllGreedy / Math.Max(1, nGreedy)), 2),
             ["summary"] = new JsonArray(summary.Select(l => (JsonNode)l).ToArray()),
             ["per_prompt"] = perPrompt,
         };
@@ -184,8 +200,8 @@ public static class DiffusionBars
         return compiled.Plans.FirstOrDefault(p => p.Name == name) ?? throw new TrainingException($"{path}: no strategy {name}");
     }
 
-    /// <summary>Seeded temperature sampling by full recompute (only for the baseline's text; the runtime's decoders are the real thing).</summary>
-    private static int[] Continue(ICausalLM model, int[] prompt, int count, int eos, Generator generator, double temperature)
+    /// <summary>Greedy (no generator) or seeded temperature sampling by full recompute (only for the baseline's text; the runtime's decoders are the real thing).</summary>
+    private static int[] Continue(ICausalLM model, int[] prompt, int count, int eos, Generator? generator, double temperature)
     {
         var ids = new List<int>(prompt);
         using var _ = no_grad();
@@ -195,7 +211,9 @@ public static class DiffusionBars
             long n = ids.Count;
             using var output = model.Forward(tensor(ids.Select(v => (long)v).ToArray(), [1, n], ScalarType.Int64),
                                              Batches.Positions(1, n), Batches.CausalMask(n), null);
-            int next = (int)multinomial(softmax(output.Logits[0, n - 1] / temperature, 0), 1, generator: generator).item<long>();
+            var last = output.Logits[0, n - 1];
+            int next = generator is null ? (int)last.argmax().item<long>()
+                                         : (int)multinomial(softmax(last / temperature, 0), 1, generator: generator).item<long>();
             if (next == eos) break;
             ids.Add(next);
         }

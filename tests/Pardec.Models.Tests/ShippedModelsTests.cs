@@ -101,6 +101,29 @@ public sealed class ShippedModelsTests
         Assert.True(acc[3] <= acc[0]);
     }
 
+    /// <summary>
+    /// The diffusion LM's quality bars (models/README.md) were measured by <c>pardec-train bars</c> into
+    /// models/english/diffusion/bars.json; re-measuring the first prompts reproduces its texts exactly (greedy and seeded
+    /// sampling are deterministic), so the recorded figures still describe the shipped weights.
+    /// </summary>
+    [Fact]
+    public void Diffusion_model_reproduces_its_recorded_bars_on_the_first_prompts()
+    {
+        var bars = JsonNode.Parse(File.ReadAllText(Path.Combine(Dir("english/diffusion"), "bars.json")))!.AsObject();
+        using var diffusion = PretrainedModel.Load(Dir("english/diffusion"), CPU, ScalarType.Float32, requireTokenizer: true);
+        using var causal = ModelIO.LoadHf(Dir("english/target"), ScalarType.Float32);
+        var prompts = DiffusionBars.LoadPrompts([Repo.Path("models", "eval", "prompts.english.jsonl")], diffusion.Tokenizer!,
+                                                bars["prompt_tokens"]!.GetValue<int>()).Take(2).ToArray();
+        var measured = DiffusionBars.Measure(diffusion, causal, prompts, Repo.Path("strategies"), bars["length"]!.GetValue<int>(),
+                                             bars["bar2_causal_sample_temperature"]!.GetValue<double>(), bars["seed"]!.GetValue<int>());
+        var recorded = bars["per_prompt"]!.AsArray();
+        for (int i = 0; i < prompts.Length; i++)
+            foreach (var key in new[] { "one_by_one", "one_by_one_sampled", "fast_dllm_threshold", "causal_sample" })
+                Assert.Equal(recorded[i]![key]!.GetValue<string>(), measured["per_prompt"]![i]![key]!.GetValue<string>());
+        // Not the comma runs of the first shipped model (71-97 % one token, 2 distinct ids).
+        Assert.True(bars["bar1_sampled_distinct_tokens"]!.GetValue<int>() > 50);
+    }
+
     [Fact]
     public void Shipped_models_fit_the_size_budget()
     {
