@@ -17,6 +17,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "pad-export") return PeerExport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "seeded-checkpoint") return SeededCheckpointCommand.Run(args[1..]);
         if (args.Length > 0 && args[0] == "quantized-decode") return QuantizedDecodeBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "serve-load") return ServeLoadBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
