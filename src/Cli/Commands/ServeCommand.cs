@@ -10,7 +10,7 @@ using Pardec.Server.Batching;
 namespace Pardec.Cli.Commands;
 
 /// <summary>
-/// <c>pardec serve</c>: an OpenAI-compatible HTTP server (see docs/serving.md). One deployment from
+/// <c>pardec serve</c>: an OpenAI-compatible HTTP server (see docs/serve.md). One deployment from
 /// <c>--model/--draft/--strategy</c>, or several from <c>--deployment name=…,strategy=…[,model=…][,draft=…]</c>, each
 /// chosen by the request's <c>model</c>. Runs until SIGTERM or Ctrl+C, then drains the running requests.
 /// </summary>
