@@ -23,15 +23,7 @@ internal static class PrimitiveResolver
         var stateFields = new Dictionary<string, string>();
 
         // States first: a proposer may bind one of its properties to a state's current value.
-        foreach (StatePlan state in strategy.States)
-        {
-            if (strategy.StatePrimitives.TryGetValue(state.Name, out var bound) && bound.Form is { } form)
-            {
-                string field = Unique(state.Name, taken);
-                stateFields[state.Name] = field;
-                instances.Add(Instance(strategy, step, bound, form, field, PrimitiveRole.State, stateFields));
-            }
-        }
+        AddStates(strategy, step, instances, taken, stateFields);
 
         var proposerFields = new List<(BoundProposer Proposer, string Field)>();
         foreach (BoundProposer proposer in step.Proposers)
@@ -78,12 +70,10 @@ internal static class PrimitiveResolver
         return instances.ToEquatableArray();
     }
 
-    /// <summary>A masked step: its states (credits) first, then the commit rule, which may read one of them.</summary>
-    public static EquatableArray<PrimitiveInstance> ResolveMasked(BoundStrategy strategy, BoundStep step)
+    // Every state with a primitive, under a unique field name that proposers and commit rules can then read.
+    private static void AddStates(BoundStrategy strategy, BoundStep step, List<PrimitiveInstance> instances, HashSet<string> taken,
+                                  Dictionary<string, string> stateFields)
     {
-        var instances = new List<PrimitiveInstance>();
-        var taken = new HashSet<string>(Reserved);
-        var stateFields = new Dictionary<string, string>();
         foreach (StatePlan state in strategy.States)
         {
             if (strategy.StatePrimitives.TryGetValue(state.Name, out var bound) && bound.Form is { } form)
@@ -93,6 +83,15 @@ internal static class PrimitiveResolver
                 instances.Add(Instance(strategy, step, bound, form, field, PrimitiveRole.State, stateFields));
             }
         }
+    }
+
+    /// <summary>A masked step: its states (credits) first, then the commit rule, which may read one of them.</summary>
+    public static EquatableArray<PrimitiveInstance> ResolveMasked(BoundStrategy strategy, BoundStep step)
+    {
+        var instances = new List<PrimitiveInstance>();
+        var taken = new HashSet<string>(Reserved);
+        var stateFields = new Dictionary<string, string>();
+        AddStates(strategy, step, instances, taken, stateFields);
 
         if (step.CommitPrimitive is { Form: { } commitForm } commit)
         {

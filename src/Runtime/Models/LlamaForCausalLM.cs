@@ -115,7 +115,7 @@ public sealed class LlamaForCausalLM : CausalLMBase
             values[i] = ScriptArgument.Of(cache.ValueBuffers[i]);
         }
         var rotary = _model.Rotary;
-        var local = _model.LocalRotary ?? rotary;
+        var local = _model.LocalRotary; // null: the script gathers the global tables once for every layer
         const int n = ScriptedLlamaForward.ForwardArguments;
         var args = stackalloc ScriptArgument[n + 2];
         args[0] = ScriptArgument.Of(tokens);
@@ -124,8 +124,8 @@ public sealed class LlamaForCausalLM : CausalLMBase
         args[3] = ScriptArgument.List(weights, weightCount);
         args[4] = ScriptArgument.Of(rotary.CosTable);
         args[5] = ScriptArgument.Of(rotary.SinTable);
-        args[6] = ScriptArgument.Of(local.CosTable);
-        args[7] = ScriptArgument.Of(local.SinTable);
+        args[6] = ScriptArgument.Of(local?.CosTable ?? _placeholder);
+        args[7] = ScriptArgument.Of(local?.SinTable ?? _placeholder);
         args[8] = ScriptArgument.List(keys, cacheLayers);
         args[9] = ScriptArgument.List(values, cacheLayers);
         args[10] = ScriptArgument.Of(cache?.KeyPositions ?? positions);

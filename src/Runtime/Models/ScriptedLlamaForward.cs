@@ -139,8 +139,13 @@ def run(tokens: Tensor, positions: Tensor, bool_mask: Tensor, weights: List[Tens
     flat = positions.reshape(-1)
     cos = cos_table.index_select(0, flat).view(batch, 1, n, head_dim)
     sin = sin_table.index_select(0, flat).view(batch, 1, n, head_dim)
-    cos_l = cos_local.index_select(0, flat).view(batch, 1, n, head_dim)
-    sin_l = sin_local.index_select(0, flat).view(batch, 1, n, head_dim)
+    # Only Gemma 3 has separate local tables; every other model passes empty ones and its layers share one gather.
+    if cos_local.numel() == 0:
+        cos_l = cos
+        sin_l = sin
+    else:
+        cos_l = cos_local.index_select(0, flat).view(batch, 1, n, head_dim)
+        sin_l = sin_local.index_select(0, flat).view(batch, 1, n, head_dim)
     for layer in range(n_layers):
         if layer in skipped:
             continue
