@@ -20,7 +20,7 @@ namespace Pardec.Benchmarks;
 internal static class QuantizedDecodeBenchmark
 {
     // Qwen/Qwen3-0.6B's config.json dimensions (28 layers, hidden 1024, MLP 3072, 16 heads of 128, 8 KV heads, tied head).
-    private static ModelConfig Qwen3_0_6B => new()
+    internal static ModelConfig Qwen3_0_6B => new()
     {
         ModelType = "qwen3", VocabSize = 151936, HiddenSize = 1024, IntermediateSize = 3072, NumHiddenLayers = 28,
         NumAttentionHeads = 16, NumKeyValueHeads = 8, HeadDim = 128, MaxPositionEmbeddings = 40960, RopeTheta = 1_000_000,
