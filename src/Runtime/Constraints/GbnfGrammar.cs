@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fare;
+using Pardec.Dsl.Constraints;
 
 namespace Pardec.Runtime.Constraints;
 

@@ -1,269 +1,43 @@
-using System.Globalization;
 using Fare;
+using Pardec.Dsl.Constraints;
 
 namespace Pardec.Runtime.Constraints;
 
 /// <summary>
 /// Compiles a regular expression in the common (ECMAScript / Python <c>re</c>) syntax to a Fare automaton over UTF-8
-/// bytes that accepts exactly the strings the pattern matches <em>in full</em> (<c>fullmatch</c>: a leading <c>^</c> and
-/// a trailing <c>$</c> are allowed and change nothing).
-/// <para>
-/// Written here rather than taken from Fare because Fare's <see cref="RegExp"/> reads dk.brics syntax — no <c>\d</c>,
-/// <c>\w</c>, <c>\s</c>, no <c>(?:…)</c>, <c>\</c> before any letter is that letter, <c>&amp;</c>, <c>~</c>, <c>@</c>,
-/// <c>#</c> and <c>&lt;n-m&gt;</c> are operators — so a pattern written for Outlines, OpenAI or llama.cpp would mean
-/// something else; its errors carry no position; and its automata read UTF-16 chars, not bytes. Fare still does the
-/// automaton work (union, concatenation, repetition, determinisation, minimisation).
-/// </para>
-/// Supported: literals, <c>.</c> (any character but <c>\n</c>), classes <c>[…]</c> / <c>[^…]</c> with ranges,
-/// <c>\d \D \w \W \s \S</c>, escapes <c>\n \r \t \f \v \0 \xHH \uHHHH \u{H…}</c>, groups <c>(…)</c>, <c>(?:…)</c>,
-/// <c>(?&lt;name&gt;…)</c>, alternation, <c>* + ?</c> and <c>{n} {n,} {n,m}</c> (lazy forms accepted: they match the same
-/// strings). Not regular, or not meaningful for a whole-output match, and so errors: backreferences, lookaround,
-/// anchors inside the pattern, <c>\b</c>.
+/// bytes that accepts exactly the strings the pattern matches <em>in full</em>. The syntax is <see cref="RegexParser"/>'s
+/// (src/Dsl, shared with the front end, so a pattern <c>pardec check</c> accepts is one this compiles); this class
+/// lowers its tree, and Fare does the automaton work (union, concatenation, repetition, determinisation, minimisation).
 /// </summary>
-public sealed class RegexCompiler
+public static class RegexCompiler
 {
-    private readonly string _pattern;
-    private int _pos;
     /// <summary>Most repetitions a bounded quantifier may ask for: a DFA for <c>a{100000}</c> has that many states.</summary>
-    public const int MaxRepeat = 1000;
+    public const int MaxRepeat = RegexParser.MaxRepeat;
 
-    private RegexCompiler(string pattern) => _pattern = pattern;
-
+    /// <exception cref="ConstraintSyntaxException">The pattern is not valid or uses an unsupported construct (with its position).</exception>
     public static Automaton Compile(string pattern)
     {
-        var compiler = new RegexCompiler(pattern);
-        int start = 0, end = pattern.Length;
-        if (end > 0 && pattern[0] == '^') start = 1;
-        if (end > start && pattern[end - 1] == '$' && !IsEscaped(pattern, end - 1)) end--;
-        compiler._pos = start;
-        var result = compiler.Alternation(end);
-        if (compiler._pos < end) throw compiler.Error(compiler._pos, compiler._pattern[compiler._pos] == ')' ? "unbalanced ')'" : $"unexpected '{compiler._pattern[compiler._pos]}'");
-        return result;
-    }
-
-    private static bool IsEscaped(string s, int at)
-    {
-        int slashes = 0;
-        for (int i = at - 1; i >= 0 && s[i] == '\\'; i--) slashes++;
-        return slashes % 2 == 1;
-    }
-
-    private ConstraintSyntaxException Error(int at, string reason) => new(ConstraintLanguage.Regex, _pattern, at, reason);
-
-    private Automaton Alternation(int end)
-    {
-        var branches = new List<Automaton> { Concatenation(end) };
-        while (_pos < end && _pattern[_pos] == '|')
+        RegexNode tree;
+        try
         {
-            _pos++;
-            branches.Add(Concatenation(end));
+            tree = RegexParser.Parse(pattern);
         }
-        return branches.Count == 1 ? branches[0] : BasicOperations.Union(branches);
-    }
-
-    private Automaton Concatenation(int end)
-    {
-        var parts = new List<Automaton>();
-        while (_pos < end && _pattern[_pos] != '|' && _pattern[_pos] != ')')
-            parts.Add(Quantified(end));
-        return parts.Count == 0 ? BasicAutomata.MakeEmptyString() : parts.Count == 1 ? parts[0] : BasicOperations.Concatenate(parts);
-    }
-
-    private Automaton Quantified(int end)
-    {
-        int atomStart = _pos;
-        var atom = Atom(end);
-        while (_pos < end)
+        catch (PatternSyntaxException e)
         {
-            char c = _pattern[_pos];
-            int quantifierAt = _pos;
-            int min, max; // max -1 = unbounded
-            if (c == '*') { min = 0; max = -1; _pos++; }
-            else if (c == '+') { min = 1; max = -1; _pos++; }
-            else if (c == '?') { min = 0; max = 1; _pos++; }
-            else if (c == '{' && TryBraces(end, out min, out max)) { }
-            else break;
-            if (_pos < end && _pattern[_pos] == '?') _pos++;            // lazy: the same language
-            else if (_pos < end && _pattern[_pos] == '+') throw Error(_pos, "possessive quantifiers are not supported");
-            if (max >= 0 && max < min) throw Error(quantifierAt, $"the quantifier's maximum {max} is below its minimum {min}");
-            if (min > MaxRepeat || max > MaxRepeat) throw Error(quantifierAt, $"at most {MaxRepeat} repetitions are supported");
-            atom = max < 0 ? BasicOperations.Repeat(atom, min) : BasicOperations.Repeat(atom, min, max);
+            throw new ConstraintSyntaxException(ConstraintLanguage.Regex, pattern, e.Position, e.Reason);
         }
-        _ = atomStart;
-        return atom;
+
+        return Lower(tree);
     }
 
-    // {n}, {n,}, {n,m}; anything else is a literal '{' (as in Python and ECMAScript without the u flag).
-    private bool TryBraces(int end, out int min, out int max)
+    /// <summary>The byte automaton of a parsed regex.</summary>
+    public static Automaton Lower(RegexNode node) => node switch
     {
-        min = max = 0;
-        int p = _pos + 1;
-        int a = p;
-        while (p < end && char.IsAsciiDigit(_pattern[p])) p++;
-        if (p == a) return false;
-        if (!int.TryParse(_pattern.AsSpan(a, p - a), NumberStyles.None, CultureInfo.InvariantCulture, out min)) throw Error(a, "repetition count too large");
-        if (p < end && _pattern[p] == '}') { max = min; _pos = p + 1; return true; }
-        if (p >= end || _pattern[p] != ',') return false;
-        p++;
-        int b = p;
-        while (p < end && char.IsAsciiDigit(_pattern[p])) p++;
-        if (p >= end || _pattern[p] != '}') return false;
-        if (p == b) max = -1;
-        else if (!int.TryParse(_pattern.AsSpan(b, p - b), NumberStyles.None, CultureInfo.InvariantCulture, out max)) throw Error(b, "repetition count too large");
-        _pos = p + 1;
-        return true;
-    }
-
-    private Automaton Atom(int end)
-    {
-        char c = _pattern[_pos];
-        switch (c)
-        {
-            case '(':
-            {
-                int open = _pos++;
-                if (_pos < end && _pattern[_pos] == '?')
-                {
-                    _pos++;
-                    if (_pos < end && _pattern[_pos] == ':') _pos++;
-                    else if (_pos < end && (_pattern[_pos] == 'P' || _pattern[_pos] == '<') && !(_pattern[_pos] == '<' && _pos + 1 < end && (_pattern[_pos + 1] is '=' or '!')))
-                    {
-                        if (_pattern[_pos] == 'P') _pos++;
-                        if (_pos >= end || _pattern[_pos] != '<') throw Error(_pos, "expected '<' after '(?P'");
-                        int close = _pattern.IndexOf('>', _pos);
-                        if (close < 0 || close >= end) throw Error(_pos, "unterminated group name");
-                        _pos = close + 1;
-                    }
-                    else throw Error(open, "lookaround, inline flags and other '(?' groups are not supported (only '(?:', '(?<name>' and '(?P<name>')");
-                }
-                var inner = Alternation(end);
-                if (_pos >= end || _pattern[_pos] != ')') throw Error(open, "missing ')' for this '('");
-                _pos++;
-                return inner;
-            }
-            case ')': throw Error(_pos, "unbalanced ')'");
-            case '*' or '+' or '?': throw Error(_pos, $"'{c}' has nothing to repeat");
-            case '[': return Utf8Automata.Set(Class(end));
-            case '.': _pos++; return Utf8Automata.Set(CodePointSet.Of('\n').Complement());
-            case '^' or '$': throw Error(_pos, $"'{c}' is only supported at the start / end of the whole pattern (the output is matched in full)");
-            case '\\':
-            {
-                var set = Escape(end, inClass: false);
-                return Utf8Automata.Set(set);
-            }
-            default:
-            {
-                int cp = char.ConvertToUtf32(_pattern, _pos) is var v ? v : c;
-                _pos += char.IsHighSurrogate(c) ? 2 : 1;
-                return Utf8Automata.Set(CodePointSet.Of(cp));
-            }
-        }
-    }
-
-    private CodePointSet Class(int end)
-    {
-        int open = _pos++;
-        bool negate = false;
-        if (_pos < end && _pattern[_pos] == '^') { negate = true; _pos++; }
-        var set = new CodePointSet();
-        bool first = true;
-        while (true)
-        {
-            if (_pos >= end) throw Error(open, "missing ']' for this '['");
-            char c = _pattern[_pos];
-            if (c == ']' && !first) { _pos++; break; }
-            first = false;
-            int itemAt = _pos;
-            var lo = ClassAtom(end, out bool single, out int loCp);
-            if (single && _pos + 1 < end && _pattern[_pos] == '-' && _pattern[_pos + 1] != ']')
-            {
-                _pos++;
-                var hi = ClassAtom(end, out bool hiSingle, out int hiCp);
-                if (!hiSingle) throw Error(itemAt, "a range cannot end in a class escape such as \\d");
-                if (hiCp < loCp) throw Error(itemAt, $"range out of order: U+{loCp:X4} > U+{hiCp:X4}");
-                set.Add(loCp, hiCp);
-            }
-            else set.AddAll(lo);
-        }
-        return negate ? set.Complement() : set;
-    }
-
-    private CodePointSet ClassAtom(int end, out bool single, out int codePoint)
-    {
-        char c = _pattern[_pos];
-        if (c == '\\')
-        {
-            int at = _pos;
-            var set = Escape(end, inClass: true);
-            single = set.Ranges.Count == 1 && set.Ranges[0].Lo == set.Ranges[0].Hi && !IsClassEscape(at);
-            codePoint = single ? set.Ranges[0].Lo : -1;
-            return set;
-        }
-        codePoint = char.ConvertToUtf32(_pattern, _pos) is var v ? v : c;
-        _pos += char.IsHighSurrogate(c) ? 2 : 1;
-        single = true;
-        return CodePointSet.Of(codePoint);
-    }
-
-    private bool IsClassEscape(int at) => at + 1 < _pattern.Length && "dDwWsS".Contains(_pattern[at + 1]);
-
-    private static readonly CodePointSet Digits = CodePointSet.Range('0', '9');
-    private static readonly CodePointSet Word = new CodePointSet().Add('0', '9').Add('A', 'Z').Add('a', 'z').Add('_', '_');
-    private static readonly CodePointSet Space = new CodePointSet().Add(' ', ' ').Add('\t', '\r');
-
-    private CodePointSet Escape(int end, bool inClass)
-    {
-        int at = _pos++;
-        if (_pos >= end) throw Error(at, "the pattern ends in a lone '\\'");
-        char c = _pattern[_pos++];
-        switch (c)
-        {
-            case 'd': return new CodePointSet().AddAll(Digits);
-            case 'D': return Digits.Complement();
-            case 'w': return new CodePointSet().AddAll(Word);
-            case 'W': return Word.Complement();
-            case 's': return new CodePointSet().AddAll(Space);
-            case 'S': return Space.Complement();
-            case 'n': return CodePointSet.Of('\n');
-            case 'r': return CodePointSet.Of('\r');
-            case 't': return CodePointSet.Of('\t');
-            case 'f': return CodePointSet.Of('\f');
-            case 'v': return CodePointSet.Of('\v');
-            case '0': return CodePointSet.Of(0);
-            case 'b' when inClass: return CodePointSet.Of('\b');
-            case 'b' or 'B' or 'A' or 'Z' or 'z' or 'G': throw Error(at, $"the assertion '\\{c}' is not supported");
-            case 'x': return CodePointSet.Of(Hex(at, 2, 2));
-            case 'u':
-                if (_pos < end && _pattern[_pos] == '{')
-                {
-                    _pos++;
-                    int close = _pattern.IndexOf('}', _pos);
-                    if (close < 0 || close >= end) throw Error(at, "missing '}' in '\\u{…}'");
-                    int digits = close - _pos;
-                    int cp = Hex(at, digits, digits);
-                    _pos = close + 1;
-                    if (cp > CodePointSet.MaxCodePoint) throw Error(at, "code point above U+10FFFF");
-                    return CodePointSet.Of(cp);
-                }
-                return CodePointSet.Of(Hex(at, 4, 4));
-            case 'p' or 'P': throw Error(at, "Unicode property classes ('\\p{…}') are not supported");
-            case 'k': throw Error(at, "backreferences are not regular and are not supported");
-            default:
-                if (c >= '1' && c <= '9') throw Error(at, "backreferences are not regular and are not supported");
-                if (char.IsAsciiLetterOrDigit(c)) throw Error(at, $"unknown escape '\\{c}'");
-                return CodePointSet.Of(c);
-        }
-    }
-
-    private int Hex(int at, int min, int max)
-    {
-        int value = 0, n = 0;
-        while (n < max && _pos < _pattern.Length && char.IsAsciiHexDigit(_pattern[_pos]))
-        {
-            value = value * 16 + Convert.ToInt32(_pattern[_pos].ToString(), 16);
-            _pos++; n++;
-        }
-        if (n < min) throw Error(at, $"expected {min} hexadecimal digits");
-        return value;
-    }
+        RegexSet s => Utf8Automata.Set(s.Set),
+        RegexEmpty => BasicAutomata.MakeEmptyString(),
+        RegexConcat c => BasicOperations.Concatenate(c.Parts.Select(Lower).ToList()),
+        RegexAlternation a => BasicOperations.Union(a.Branches.Select(Lower).ToList()),
+        RegexRepeat r => r.Max < 0 ? BasicOperations.Repeat(Lower(r.Item), r.Min) : BasicOperations.Repeat(Lower(r.Item), r.Min, r.Max),
+        _ => throw new InvalidOperationException("unknown regex node " + node),
+    };
 }

@@ -1,4 +1,5 @@
 using Fare;
+using Pardec.Dsl.Constraints;
 
 namespace Pardec.Runtime.Constraints;
 

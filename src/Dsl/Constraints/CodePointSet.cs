@@ -1,14 +1,19 @@
-namespace Pardec.Runtime.Constraints;
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Pardec.Dsl.Constraints;
 
 /// <summary>
 /// A set of Unicode scalar values as sorted, disjoint, non-adjacent inclusive ranges: what a regex character class, a
-/// GBNF character range or <c>.</c> denotes before it is lowered to UTF-8 bytes. Surrogates (U+D800–U+DFFF) are never
+/// GBNF character range or <c>.</c> denotes before the runtime lowers it to UTF-8 bytes (shared by the front end's
+/// pattern parsers and the runtime's automata). Surrogates (U+D800–U+DFFF) are never
 /// members: they are not scalar values and have no UTF-8 encoding.
 /// </summary>
 public sealed class CodePointSet
 {
     public const int MaxCodePoint = 0x10FFFF;
-    private readonly List<(int Lo, int Hi)> _ranges = [];
+    private readonly List<(int Lo, int Hi)> _ranges = new();
 
     public IReadOnlyList<(int Lo, int Hi)> Ranges => _ranges;
     public bool IsEmpty => _ranges.Count == 0;
@@ -44,7 +49,7 @@ public sealed class CodePointSet
         var merged = new List<(int, int)>(_ranges.Count);
         foreach (var (l, h) in _ranges)
         {
-            if (merged.Count > 0 && l <= merged[^1].Item2 + 1) merged[^1] = (merged[^1].Item1, Math.Max(merged[^1].Item2, h));
+            if (merged.Count > 0 && l <= merged[merged.Count - 1].Item2 + 1) merged[merged.Count - 1] = (merged[merged.Count - 1].Item1, Math.Max(merged[merged.Count - 1].Item2, h));
             else merged.Add((l, h));
         }
         _ranges.Clear();
