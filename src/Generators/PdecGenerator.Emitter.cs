@@ -434,7 +434,7 @@ public sealed partial class PdecGenerator
         w.Line("options = " + Dec + ".StrategyOptions.Apply(options, " + maxTokens + ", " + (stopOnEos ? "true" : "false") + ");");
         w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
         w.Line("var s = _session;");
-        w.Line("s.Start(prompt, " + M + ".MaskedDecoding.GenerationLength(s, prompt.Length, options), " + M + ".MaskedDecoding.Sampling(options));");
+        w.Line("s.Start(prompt, " + M + ".MaskedDecoding.GenerationLength(s, prompt.Length, options), " + M + ".MaskedDecoding.Sampling(options), options.Constraint);");
         w.Line("int reported = 0;");
         w.Open("while (!s.Done)");
         w.Line("if (cancellationToken.IsCancellationRequested) { s.Stop(" + Dec + ".StopReason.Cancelled); break; }");

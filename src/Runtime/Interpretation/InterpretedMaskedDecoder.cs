@@ -76,7 +76,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
         options = StrategyOptions.Apply(options, _maxTokens, _stopOnEos);
         using var noGrad = torch.no_grad();
         var s = _session;
-        s.Start(prompt, MaskedDecoding.GenerationLength(s, prompt.Length, options), MaskedDecoding.Sampling(options));
+        s.Start(prompt, MaskedDecoding.GenerationLength(s, prompt.Length, options), MaskedDecoding.Sampling(options), options.Constraint);
         int reported = 0;
         while (!s.Done)
         {

@@ -70,7 +70,10 @@ public sealed class CreditState : IDisposable
             var fused = logits.to_type(ScalarType.Float64).log_softmax(-1)
                         .add(_credits.narrow(0, 0, b).to_type(ScalarType.Float64).log1p(), alpha); // log p + alpha log(1 + credit): [b, vocab]
             session.Score(fused.unsqueeze(0), _statsHost);
+            if (session.Constraint is not null) ConstrainFused(session, fused);
         }
+        if (session.Constraint is not null)
+            return new MaskedBlock(session.BlockStart, _confidence.AsSpan(0, b), _tokens.AsSpan(0, b), _margin.AsSpan(0, b), session.Block.Masked);
         int width = (int)_statsHost.shape[2];
         var stats = MemoryMarshal.Cast<byte, double>(_statsHost.bytes);
         for (int i = 0; i < b; i++)
@@ -117,6 +120,17 @@ public sealed class CreditState : IDisposable
         }
     }
 
+    // Under a constraint the fused scores go through DINGO like the model's own predictions.
+    private void ConstrainFused(MaskedSession session, Tensor fused /* [b, vocab] float64 */)
+    {
+        int b = (int)fused.shape[0];
+        _fusedHost ??= zeros(_credits.shape, ScalarType.Float32).DetachFromDisposeScope();
+        _fusedHost.narrow(0, 0, b).copy_(fused);
+        var rows = MemoryMarshal.Cast<byte, float>(_fusedHost.bytes);
+        session.ConstrainPredictions(rows, _vocab, _tokens.AsSpan(0, b), _confidence.AsSpan(0, b), _margin.AsSpan(0, b));
+    }
+    private Tensor? _fusedHost; // [maxBlock, vocab] float32 CPU
+
     // A new block (or a new decode) starts with no credit.
     private void Sync(MaskedSession session)
     {
@@ -130,7 +144,7 @@ public sealed class CreditState : IDisposable
 
     public void Dispose()
     {
-        _credits.Dispose(); _statsHost.Dispose();
+        _credits.Dispose(); _statsHost.Dispose(); _fusedHost?.Dispose();
         if (!ReferenceEquals(_index, _indexHost)) { _index.Dispose(); _value.Dispose(); }
         _indexHost.Dispose(); _valueHost.Dispose();
     }

@@ -17,7 +17,8 @@ public sealed class EotStop(double threshold)
         var (start, end) = session.Predicted;
         start = Math.Max(start, session.BlockStart);
         if (!ReferenceEquals(_session, session)) { _session = session; _isEos = session.IsEos; }
-        return IsEndOfText(session.PredictionsAt(start, end - start), _isEos!);
+        // Under a constraint the text may end only where the constraint accepts it.
+        return IsEndOfText(session.PredictionsAt(start, end - start), _isEos!) && session.CanEndText();
     }
 
     /// <summary>True when <paramref name="predicted"/> has a masked position and every masked one is a confident EOS.</summary>

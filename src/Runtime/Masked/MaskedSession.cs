@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Masked.Constrained;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives;
 using TorchSharp;
@@ -70,6 +72,14 @@ public enum MaskedCacheMode
 /// generation ends there; <see cref="Generated"/> stops at the first EOS, inclusive). Masked positions before <c>q</c>
 /// are still decoded. <see cref="CommitEndOfText"/> (end-of-text prediction, Learn2PD's EoTP, via <see cref="EotStop"/>)
 /// fills every remaining masked position with EOS at once.</para>
+/// <para><b>Constraints.</b> Under a regular constraint (<see cref="Start(ReadOnlySpan{int}, int, SamplingSettings, TokenMatcher?)"/>)
+/// every installed prediction of the block is replaced by DINGO's assignment (<see cref="DingoProgram"/>): the most
+/// probable tokens for the block's masked positions — or, when sampling, a draw — whose text, with the committed tokens,
+/// the constraint still accepts and can finish in the canvas left. Confidence stays the model's probability of the
+/// token chosen; the margin is that probability minus the best other token's (negative where the constraint overrules
+/// the model's favourite). Whatever subset a commit rule takes, a completion stays accepted. When no assignment exists
+/// the decode ends with <see cref="Decoding.StopReason.Unsatisfiable"/> and nothing more is committed. Sampling under a
+/// constraint uses the temperature only (top-k / top-p are not applied).</para>
 /// <para><b>Counters.</b> <see cref="Steps"/> (loop iterations), <see cref="Forwards"/> (model calls; a batched verify
 /// counts once), <see cref="CanvasForwards"/> (rows forwarded: the honest cost), tokens per step
 /// (<see cref="CommitHistory"/>), prefill (first forward) and decode time.</para>
@@ -93,7 +103,11 @@ public sealed class MaskedSession : IDisposable
     private readonly HashSet<long> _eos;
     private readonly long _eosToken;
     private readonly Stopwatch _clock = new();
-    private int _spanStart, _spanEnd, _blockLogitsRows;
+    private int _spanStart, _spanEnd, _blockLogitsRows, _blockLogitsStart;
+    private TokenMatcher? _constraint;
+    private DingoProgram? _dingo;
+    private long[] _committedScratch = [], _assignment = [];
+    private Tensor? _logitsHost; // [maxBlockSize, vocab] float32 CPU staging when the model is not on the CPU
     private bool _valid, _installed, _needsRefresh, _arranged, _first;
     private int _stepsSinceRefresh, _maskedRemaining, _generatedCount;
 
@@ -217,7 +231,8 @@ public sealed class MaskedSession : IDisposable
     }
 
     /// <summary>True when the predictions are for the current canvas and cover the current block.</summary>
-    public bool HasPredictions => _valid && _spanStart <= BlockStart && _spanEnd >= BlockEnd;
+    public bool HasPredictions => _valid && _spanStart <= BlockStart && _spanEnd >= BlockEnd
+        && (_constraint is null || (_blockLogitsStart == BlockStart && _blockLogitsRows >= BlockLength)); // DINGO reads the block's logits
 
     /// <summary>Canvas positions <c>[Start, End)</c> the current predictions cover.</summary>
     public (int Start, int End) Predicted => (_spanStart, _spanEnd);
@@ -233,8 +248,14 @@ public sealed class MaskedSession : IDisposable
     /// <summary>The raw logits of the current block, <c>[BlockLength, vocab]</c> float32, from the last forward: a view the caller disposes (or reads inside a dispose scope).</summary>
     public Tensor BlockLogits => _blockLogits.narrow(0, 0, Math.Min(_blockLogitsRows, BlockLength));
 
+    /// <summary>The regular constraint this decode follows (DINGO), or null.</summary>
+    public TokenMatcher? Constraint => _constraint;
+
     /// <summary>Starts a decode: the canvas is <paramref name="prompt"/> followed by <paramref name="generationLength"/> masks.</summary>
-    public void Start(ReadOnlySpan<int> prompt, int generationLength, SamplingSettings sampling)
+    public void Start(ReadOnlySpan<int> prompt, int generationLength, SamplingSettings sampling) => Start(prompt, generationLength, sampling, null);
+
+    /// <summary>Starts a decode whose generated text must match <paramref name="constraint"/> (null: unconstrained).</summary>
+    public void Start(ReadOnlySpan<int> prompt, int generationLength, SamplingSettings sampling, TokenMatcher? constraint)
     {
         if (prompt.Length == 0) throw new ArgumentException("The prompt must not be empty.", nameof(prompt));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(generationLength);
@@ -261,10 +282,18 @@ public sealed class MaskedSession : IDisposable
         _stepsSinceRefresh = 0;
         _spanStart = _spanEnd = 0;
         _blockLogitsRows = 0;
+        _blockLogitsStart = -1;
         _cache?.Reset();
         PrefillTime = TimeSpan.Zero;
         StopReason = null;
         _clock.Reset();
+        _constraint = constraint;
+        if (constraint is not null)
+        {
+            _dingo ??= new DingoProgram(MaxBlockSize);
+            _dingo.Start(constraint, (ulong)(sampling.Seed ?? 0));
+            if (_committedScratch.Length < MaxBlockSize) { _committedScratch = new long[MaxBlockSize]; _assignment = new long[MaxBlockSize]; }
+        }
     }
 
     /// <summary>Starts a step; when the current block has no masked position left, moves to the next block.</summary>
@@ -292,6 +321,7 @@ public sealed class MaskedSession : IDisposable
         length = Math.Clamp(length, 1, MaxBlockSize);
         BlockEnd = Math.Min(BlockStart + length, End);
         if (_spanEnd < BlockEnd) _valid = false;
+        else if (_constraint is not null && HasPredictions) Constrain();
     }
 
     /// <summary>One forward of the model as the cache mode requires; the predictions of the block (and beyond) reach the host.</summary>
@@ -343,6 +373,7 @@ public sealed class MaskedSession : IDisposable
             InstallRow(_statsHost, 0, spanStart, spanEnd, logits[0]);
             _installed = false;
         }
+        if (_constraint is not null) Constrain();
         if (_first) { PrefillTime = Stopwatch.GetElapsedTime(started); _first = false; }
     }
 
@@ -412,13 +443,112 @@ public sealed class MaskedSession : IDisposable
         _spanEnd = spanEnd;
         _valid = true;
         _installed = true;
-        int rows = Math.Min(Math.Min(MaxBlockSize, span), BlockEnd - spanStart);
+        // Up to the largest block, so a block AdaBlock widens still has its logits (credits, DINGO).
+        int rows = Math.Min(MaxBlockSize, span);
         _blockLogitsRows = 0;
         if (spanStart == BlockStart && rows > 0)
         {
             _blockLogits.narrow(0, 0, rows).copy_(rowLogits.narrow(0, 0, rows));
             _blockLogitsRows = rows;
+            _blockLogitsStart = spanStart;
         }
+    }
+
+    /// <summary>
+    /// DINGO: replaces the block's masked predictions by the best (or a sampled) assignment the constraint accepts; when
+    /// none exists, ends the decode as unsatisfiable.
+    /// </summary>
+    private void Constrain()
+    {
+        if (Done) return;
+        int s = BlockStart, n = BlockLength, vocab = (int)_blockLogits.shape[1];
+        ConstrainPredictions(HostLogits(n), vocab, _tokens.AsSpan(s, n), _confidence.AsSpan(s, n), _margin.AsSpan(s, n));
+    }
+
+    /// <summary>
+    /// DINGO over the current block for predictions given as logits rows (<c>[BlockLength, stride]</c>, host floats: the
+    /// model's, or a state primitive's fused scores): writes the assignment's token, probability and margin per block
+    /// offset at the masked offsets. Returns false, and ends the decode as unsatisfiable, when no assignment exists.
+    /// </summary>
+    internal bool ConstrainPredictions(ReadOnlySpan<float> logits, int stride, Span<long> tokens, Span<double> confidence, Span<double> margin)
+    {
+        int s = BlockStart, n = BlockLength;
+        var canvas = Canvas;
+        var committed = _committedScratch.AsSpan(0, n);
+        for (int i = 0; i < n; i++) committed[i] = _masked[s + i] ? -1 : canvas[s + i];
+        var assignment = _assignment.AsSpan(0, n);
+        double temperature = Sampler.Settings.IsGreedy ? 0 : Sampler.Settings.Temperature;
+        if (!_dingo!.Solve(StateAt(s), committed, logits.Slice(0, n * stride), stride, End - BlockEnd, assignment, temperature))
+        {
+            StopReason = Decoding.StopReason.Unsatisfiable;
+            return false;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            if (committed[i] >= 0) continue;
+            var row = logits.Slice(i * stride, stride);
+            int token = (int)assignment[i];
+            // The model's probability of the chosen token and of the best other one (one pass over the row).
+            float max = float.NegativeInfinity, other = float.NegativeInfinity;
+            for (int t = 0; t < row.Length; t++)
+            {
+                float l = row[t];
+                if (t == MaskTokenId) continue;
+                if (l > max) max = l;
+                if (t != token && l > other) other = l;
+            }
+            double z = 0;
+            for (int t = 0; t < row.Length; t++) if (t != MaskTokenId) z += Math.Exp(row[t] - max);
+            double p = Math.Exp(row[token] - max) / z;
+            tokens[i] = token;
+            confidence[i] = p;
+            margin[i] = p - Math.Exp(other - max) / z;
+        }
+        return true;
+    }
+
+    // The constraint state after the committed text before canvas position `end` (every position there is committed).
+    private int StateAt(int end)
+    {
+        var matcher = _constraint!;
+        var vocabulary = matcher.Vocabulary;
+        var canvas = Canvas;
+        int state = matcher.Start;
+        for (int p = PromptLength; p < end && state != TokenMatcher.Dead; p++)
+            state = state == TokenMatcher.Finished
+                ? (vocabulary.IsEnd((int)canvas[p]) || IsEos(canvas[p]) ? TokenMatcher.Finished : TokenMatcher.Dead)
+                : matcher.Next(state, (int)canvas[p]);
+        return state;
+    }
+
+    // The block logits as host floats [rows, vocab] (a view on the CPU, a staged copy elsewhere).
+    private ReadOnlySpan<float> HostLogits(int rows)
+    {
+        if (_blockLogits.device_type == DeviceType.CPU) return MemoryMarshal.Cast<byte, float>(_blockLogits.bytes);
+        _logitsHost ??= zeros(_blockLogits.shape, ScalarType.Float32).DetachFromDisposeScope();
+        using (NewDisposeScope()) _logitsHost.narrow(0, 0, rows).copy_(_blockLogits.narrow(0, 0, rows));
+        return MemoryMarshal.Cast<byte, float>(_logitsHost.bytes);
+    }
+
+    /// <summary>
+    /// Whether ending the text now (every masked position from the block on becomes EOS) is what the constraint accepts:
+    /// always without a constraint. End-of-text prediction asks before it stops a constrained decode.
+    /// </summary>
+    public bool CanEndText()
+    {
+        if (_constraint is null) return true;
+        var canvas = Canvas;
+        int state = StateAt(BlockStart);
+        bool ended = state == TokenMatcher.Finished;
+        for (int p = BlockStart; p < End; p++)
+        {
+            bool eos = _masked[p] || IsEos(canvas[p]);
+            if (ended) { if (!eos) return false; continue; }
+            if (eos) { if (!_constraint.IsAccepting(state)) return false; ended = true; continue; }
+            state = _constraint.Next(state, (int)canvas[p]);
+            if (state < 0) return false;
+        }
+        return ended || _constraint.IsAccepting(state);
     }
 
     /// <summary>Counts a batched forward of <paramref name="rows"/> canvases (draft-verify).</summary>
@@ -433,6 +563,7 @@ public sealed class MaskedSession : IDisposable
     /// </summary>
     public void Commit()
     {
+        if (Done) return; // the constraint ended the decode while predicting
         var canvas = MemoryMarshal.Cast<byte, long>(_canvasHost.bytes);
         var offsets = Selection.Offsets;
         var tokens = Selection.Tokens;
@@ -457,6 +588,7 @@ public sealed class MaskedSession : IDisposable
     /// <summary>End-of-text: every remaining masked position becomes EOS and the decode ends.</summary>
     public void CommitEndOfText()
     {
+        if (Done) return;
         var canvas = MemoryMarshal.Cast<byte, long>(_canvasHost.bytes);
         int committed = 0;
         for (int p = BlockStart; p < End; p++)
@@ -495,6 +627,8 @@ public sealed class MaskedSession : IDisposable
         StepsInBlock++;
         if (_maskedRemaining == 0)
             StopReason = Generated.Length > 0 && _eos.Contains(Generated[^1]) ? Decoding.StopReason.EndOfSequence : Decoding.StopReason.MaxNewTokens;
+        // Predictions a rule installed for the canvas just committed (draft-verify) are constrained for that canvas.
+        else if (_valid && _constraint is not null && _blockLogitsStart == BlockStart) Constrain();
         _clock.Stop();
     }
 
@@ -519,6 +653,7 @@ public sealed class MaskedSession : IDisposable
         _cache?.Dispose();
         if (!ReferenceEquals(_canvas, _canvasHost)) _canvas.Dispose();
         _canvasHost.Dispose(); _positions.Dispose(); _true.Dispose(); _statsHost.Dispose(); _blockLogits.Dispose(); _maskIndex.Dispose();
+        _logitsHost?.Dispose();
         Sampler.Dispose();
     }
 }

@@ -59,6 +59,7 @@ public sealed class DraftVerifyCommit : IDisposable
     {
         if (!session.Sampler.Settings.IsGreedy)
             throw new InvalidOperationException("Draft-verify reproduces greedy one-per-step decoding; sampling is not supported.");
+        if (session.Done) return; // a constraint found no assignment: nothing to verify
         var block = session.Block;
         int s = session.BlockStart, e = session.BlockEnd, end = session.End, width = session.MaxLength;
         var canvas = session.Canvas;
