@@ -1,6 +1,6 @@
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
-using Pardec.Runtime.Sampling;
+using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Tokenization;
 using TorchSharp;
 using Xunit;
@@ -66,12 +66,16 @@ public sealed class GenerationTests
     {
         using var scope = torch.NewDisposeScope();
         var logits = torch.tensor(new float[] { 4f, 3f, 2f, 1f, 0f });
-        using var topK = new TokenSampler(1.0, 2, 1.0, 0, torch.CPU);
-        var p = topK.Probabilities(logits);
-        Assert.Equal(0f, p[2].item<float>());
-        Assert.True(Math.Abs(p.sum().item<float>() - 1f) < 1e-5f);
-        using var topP = new TokenSampler(1.0, 0, 0.5, 0, torch.CPU); // p(4) = 0.64 >= 0.5: only the top token stays
-        Assert.Equal(1f, topP.Probabilities(logits)[0].item<float>(), 5);
+        using var topK = new NodeSampler(1);
+        topK.Configure(new SamplingSettings(1.0, TopK: 2, Seed: 0));
+        var p = topK.RowProbabilities(new float[] { 4f, 3f, 2f, 1f, 0f });
+        Assert.Equal(0f, p[2]);
+        Assert.True(Math.Abs(p.ToArray().Sum() - 1f) < 1e-5f);
+        Assert.Equal(0f, topK.Probabilities(logits.view(1, 5))[0, 2].item<float>());
+        using var topP = new NodeSampler(1);
+        topP.Configure(new SamplingSettings(1.0, TopP: 0.5, Seed: 0)); // p(4) = 0.64 >= 0.5: only the top token stays
+        Assert.Equal(1f, topP.RowProbabilities(new float[] { 4f, 3f, 2f, 1f, 0f })[0], 5);
+        Assert.Equal(1f, topP.Probabilities(logits.view(1, 5))[0, 0].item<float>(), 5);
     }
 
     [Fact]

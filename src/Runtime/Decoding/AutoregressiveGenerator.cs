@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Pardec.Runtime.Models;
-using Pardec.Runtime.Sampling;
+using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,7 +13,8 @@ namespace Pardec.Runtime.Decoding;
 /// Plain decoding — prefill, then one token per forward — the baseline every strategy is measured against and
 /// must reproduce when lossless. In the style of gpt-fast: the KV cache, the one-token input, its position and
 /// its mask are allocated once and reused every step (in-place writes, no <c>cat</c>, no growing lists), each
-/// step runs in its own dispose scope, and the only host sync per step is the sampled id.
+/// step runs in its own dispose scope, and the only host sync per step is the sampled id. It samples with the runtime's
+/// one <see cref="NodeSampler"/>, so a seed gives the same text here as in a plain-decoding strategy.
 /// </summary>
 public sealed class AutoregressiveGenerator : IDisposable
 {
@@ -21,6 +22,8 @@ public sealed class AutoregressiveGenerator : IDisposable
     private readonly TextTokenizer? _tokenizer;
     private readonly KVCache _cache;
     private readonly Tensor _token;    // [1, 1] int64: the last sampled id, next step's input
+    private readonly Tensor _tokenHost; // [1, 1] int64 CPU: its staging
+    private readonly NodeSampler _sampler;
     private readonly Tensor _position; // [1, 1] int64: its position (= cache length)
     private readonly Tensor _attendAll; // [1, 1, 1, maxLength] bool, all true: a decode step sees the cache and itself
     private readonly Scalar _one = 1;
@@ -31,6 +34,8 @@ public sealed class AutoregressiveGenerator : IDisposable
         _tokenizer = tokenizer;
         _cache = model.CreateCache(1, maxLength);
         _token = torch.zeros([1, 1], ScalarType.Int64, model.Device).DetachFromDisposeScope();
+        _tokenHost = torch.zeros([1, 1], ScalarType.Int64).DetachFromDisposeScope();
+        _sampler = new NodeSampler(1, model.Device);
         _position = torch.zeros([1, 1], ScalarType.Int64, model.Device).DetachFromDisposeScope();
         _attendAll = torch.ones([1, 1, 1, maxLength], ScalarType.Bool, model.Device).DetachFromDisposeScope();
     }
@@ -57,7 +62,7 @@ public sealed class AutoregressiveGenerator : IDisposable
         if (prompt.Count >= _cache.MaxLength)
             throw new ArgumentException($"a {prompt.Count}-token prompt leaves no room in a {_cache.MaxLength}-slot cache", nameof(prompt));
         using var noGrad = torch.no_grad();
-        using var sampler = new TokenSampler(options, _model.Device);
+        _sampler.Configure(SamplingSettings.From(options));
         var eos = options.EosTokenIds ?? _tokenizer?.EosIds ?? _model.Config.EosTokenIds;
         bool needText = _tokenizer is not null && (onToken is not null || options.StopStrings.Count > 0);
         var detokenizer = needText ? _tokenizer!.CreateStreamingDetokenizer() : null;
@@ -67,7 +72,7 @@ public sealed class AutoregressiveGenerator : IDisposable
         _cache.Reset();
 
         var clock = Stopwatch.StartNew();
-        int n = prompt.Count;
+        int n = prompt.Count, next;
         using (var scope = torch.NewDisposeScope())
         {
             var ids = new long[n];
@@ -76,7 +81,7 @@ public sealed class AutoregressiveGenerator : IDisposable
             var positions = torch.arange(0, n, ScalarType.Int64, _model.Device).unsqueeze(0);             // [1, n]
             var mask = torch.ones(n, n, ScalarType.Bool, _model.Device).tril_().unsqueeze(0).unsqueeze(0); // [1, 1, n, n]
             using var output = _model.Forward(input, positions, mask, _cache);
-            _token.copy_(sampler.SampleTensor(output.Logits.select(1, n - 1)).view(1, 1)); // [1, vocab] -> [1, 1]
+            next = _sampler.PickOne(output.Logits[0, n - 1]); // [vocab]: the one host sync per step
             using (Scalar position = n) _position.fill_(position); // a using local stays reachable (see Scalars)
         }
         stats.TargetForwards = 1;
@@ -86,7 +91,7 @@ public sealed class AutoregressiveGenerator : IDisposable
         var reason = StopReason.MaxNewTokens;
         while (true)
         {
-            int id = (int)_token.item<long>(); // the one host sync per step
+            int id = next;
             if (options.StopOnEos && Contains(eos, id)) { reason = StopReason.EndOfSequence; break; }
             tokens.Add(id);
             stats.Tokens = tokens.Count;
@@ -109,9 +114,11 @@ public sealed class AutoregressiveGenerator : IDisposable
 
             using (var scope = torch.NewDisposeScope())
             {
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_tokenHost.bytes)[0] = id;
+                _token.copy_(_tokenHost);
                 var mask = _attendAll.narrow(3, 0, _cache.Length + 1); // [1, 1, 1, L + 1]
                 using var output = _model.Forward(_token, _position, mask, _cache);
-                _token.copy_(sampler.SampleTensor(output.Logits.select(1, 0)).view(1, 1));
+                next = _sampler.PickOne(output.Logits[0, 0]);
                 _position.add_(_one);
             }
             stats.TargetForwards++;
@@ -160,6 +167,6 @@ public sealed class AutoregressiveGenerator : IDisposable
     public void Dispose()
     {
         _cache.Dispose();
-        _token.Dispose(); _position.Dispose(); _attendAll.Dispose(); _one.Dispose();
+        _token.Dispose(); _tokenHost.Dispose(); _sampler.Dispose(); _position.Dispose(); _attendAll.Dispose(); _one.Dispose();
     }
 }

@@ -16,8 +16,7 @@ public static class MaskedDecoding
         return Math.Min(options.MaxNewTokens, room);
     }
 
-    public static SamplingSettings Sampling(GenerationOptions options) =>
-        new(options.Temperature, options.TopK, options.TopP, options.Seed);
+    public static SamplingSettings Sampling(GenerationOptions options) => SamplingSettings.From(options);
 
     /// <summary>
     /// The step as an observer sees it: the newly completed run of the generated text (a masked canvas commits out of

@@ -157,7 +157,7 @@ public sealed class MaskedSession : IDisposable
         _eos = new HashSet<long>(model.Config.EosTokenIds.Select(id => (long)id));
         _eosToken = model.Config.EosTokenIds[0];
         Selection = new MaskedSelection(MaxBlockSize);
-        Sampler = new NodeSampler(1);
+        Sampler = new NodeSampler(1, device);
     }
 
     public ICausalLM Model => _model;
@@ -411,7 +411,7 @@ public sealed class MaskedSession : IDisposable
         var (top, topIndex) = p.topk(2, dim: -1);                 // [rows, span, 2]
         var first = top.select(-1, 0);
         Tensor token, confidence;
-        if (Sampler.Generator is null)
+        if (Sampler.IsGreedy)
         {
             token = topIndex.select(-1, 0);
             confidence = first;
@@ -419,7 +419,7 @@ public sealed class MaskedSession : IDisposable
         else
         {
             var q = Sampler.Probabilities(logits.reshape(rows * span, vocab)).index_fill_(-1, _maskIndex, Scalars.Zero);
-            token = multinomial(q, 1, replacement: false, generator: Sampler.Generator).view(rows, span);
+            token = Sampler.SampleRows(q).view(rows, span);
             confidence = p.gather(-1, token.unsqueeze(-1)).squeeze(-1);
         }
         var margin = first - top.select(-1, 1);

@@ -39,7 +39,7 @@ public sealed class CausalSession : IDisposable
         _verifier = new TreeVerifier(target, _cache, treeCapacity);
         Tree = new CandidateTree(treeCapacity);
         Outcome = new StepOutcome(treeCapacity);
-        Sampler = new NodeSampler(treeCapacity);
+        Sampler = new NodeSampler(treeCapacity, target.Device);
         Context = new CausalContext(maxLength);
         Constraint = new ConstraintState(maxLength);
         // view() and tril_() return new tensor handles: the scope disposes the intermediates (else they leak to the finaliser).
@@ -76,7 +76,7 @@ public sealed class CausalSession : IDisposable
     public void Start(ReadOnlySpan<int> prompt, GenerationOptions options)
     {
         options.Validate();
-        Sampler.Configure(new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed));
+        Sampler.Configure(SamplingSettings.From(options));
         Context.Start(prompt);
         Constraint.Start(options.Constraint);
         _constrainProposals = options.ConstrainProposals;

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace Pardec.Runtime.Primitives;
 
 /// <summary>
+/// The runtime's one sampler (causal, batched and masked canvases, drafts and the plain baseline all draw here).
 /// Picks the target's token at every node of a verified tree at once: argmax when the temperature is 0,
 /// otherwise one seeded sample per node from the temperature / top-k / top-p filtered distribution.
 /// Verifying a deterministic proposal by "does the target's own pick equal the candidate?" is lossless in both
@@ -16,27 +17,34 @@ namespace Pardec.Runtime.Primitives;
 /// </summary>
 public sealed class NodeSampler : IDisposable
 {
-    private readonly Generator _seeded = new(0);
+    private readonly Generator _seeded;
+    private readonly HostRows _rows = new();
     private Generator? _generator;
     private Scalar? _temperature;
     private readonly long[] _picks;
     private int _pickCount;
-    // Sampling on the host (CPU logits): the same filtered distribution, drawn with a seeded xoshiro256** stream, so
-    // a sampled step makes no tensor op. Scratch is sized to the vocabulary on first use.
+    // Sampling is on the host on every device: the filtered distribution of each row, drawn with a seeded xoshiro256**
+    // stream, so the same seed gives the same text on every device and a sampled CPU step makes no tensor op. Scratch is sized to the vocabulary on first use.
     private HostRandom _random;
     private float[] _probs = [], _topScores = [];
     private long[] _topIds = [];
     private int[] _sortIndex = [];
 
-    public NodeSampler(int capacity)
+    /// <param name="capacity">The most rows one <see cref="Pick"/> reads (a verified tree's nodes).</param>
+    /// <param name="device">Where the device generator draws (<see cref="SampleRows"/>); the CPU by default.</param>
+    public NodeSampler(int capacity, Device? device = null)
     {
         _picks = new long[capacity];
+        _seeded = new Generator(0, device ?? CPU);
         Configure(SamplingSettings.Greedy);
     }
 
     public SamplingSettings Settings { get; private set; } = SamplingSettings.Greedy;
 
-    /// <summary>The seeded generator every stochastic primitive of this decode draws from (null when greedy).</summary>
+    /// <summary>True when the current decode picks argmaxes (temperature 0).</summary>
+    public bool IsGreedy => _generator is null;
+
+    /// <summary>The seeded device generator of this decode (null when greedy); only <see cref="SampleRows"/> draws from it.</summary>
     public Generator? Generator => _generator;
 
     /// <summary>Sets the sampling of the next decode and reseeds the generator, so equal seeds give equal text.</summary>
@@ -54,10 +62,6 @@ public sealed class NodeSampler : IDisposable
         _random = new HostRandom((ulong)seed);
         _generator = _seeded;
     }
-
-    /// <summary>Whether <paramref name="logits"/> are sampled on the host: a temperature above 0 and dense float32 CPU rows.</summary>
-    public bool SamplesOnHost(Tensor logits) =>
-        _generator is not null && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous();
 
     /// <summary>A uniform draw in [0, 1) from this decode's seeded host stream.</summary>
     public double NextUniform() => _random.NextDouble();
@@ -140,36 +144,46 @@ public sealed class NodeSampler : IDisposable
         return _topScores[count - 1];
     }
 
-    /// <summary>The target's pick at each node; valid until the next call.</summary>
-    public ReadOnlySpan<long> Pick(Tensor logits /* [n, vocab] float32 */)
+    /// <summary>
+    /// The target's pick at each node of <paramref name="logits"/> <c>[n, vocab]</c>, valid until the next call: the
+    /// argmax when greedy, else one inverse-CDF draw per row from its filtered distribution with this decode's seeded
+    /// host stream. One algorithm on every device: the rows reach it through <see cref="HostRows"/> (in place on the
+    /// CPU; elsewhere greedy copies one id per row and sampling one copy of the rows).
+    /// </summary>
+    public ReadOnlySpan<long> Pick(Tensor logits /* [n, vocab] */)
     {
         int n = (int)logits.size(0);
-        if (_generator is null && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous())
+        var picks = _picks.AsSpan(0, n);
+        if (_generator is null) _rows.Argmax(logits, picks);
+        else
         {
-            // Greedy on the host: read the rows in place (no op, no handle); the first maximum wins, as in torch.argmax.
             int vocab = (int)logits.size(1);
-            var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
-            for (int r = 0; r < n; r++) _picks[r] = IndexOfMax(rows.Slice(r * vocab, vocab));
-            _pickCount = n;
-            return _picks.AsSpan(0, n);
+            var rows = _rows.Read(logits);
+            for (int r = 0; r < n; r++) picks[r] = Sample(rows.Slice(r * vocab, vocab));
         }
-        if (SamplesOnHost(logits))
-        {
-            // Sampled on the host: each row's filtered distribution, one inverse-CDF draw from the seeded stream.
-            int vocab = (int)logits.size(1);
-            var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
-            for (int r = 0; r < n; r++) _picks[r] = Draw(RowProbabilities(rows.Slice(r * vocab, vocab)), NextUniform());
-            _pickCount = n;
-            return _picks.AsSpan(0, n);
-        }
-        using var scope = NewDisposeScope();
-        Tensor picks; // [n] int64
-        if (_generator is null) picks = logits.argmax(-1);
-        else picks = multinomial(Probabilities(logits), 1, replacement: false, generator: _generator).view(-1);
-        if (picks.device_type != DeviceType.CPU) picks = picks.cpu();
-        MemoryMarshal.Cast<byte, long>(picks.contiguous().bytes).CopyTo(_picks);
         _pickCount = n;
-        return _picks.AsSpan(0, n);
+        return picks;
+    }
+
+    /// <summary>One draw from the filtered distribution of one logits row (a temperature above 0).</summary>
+    public int Sample(ReadOnlySpan<float> logits) => Draw(RowProbabilities(logits), NextUniform());
+
+    /// <summary>The pick for one logits row <c>[vocab]</c> on any device: its argmax when greedy, else one draw.</summary>
+    public int PickOne(Tensor logitsRow /* [vocab] */)
+    {
+        using var scope = NewDisposeScope();
+        return (int)Pick(logitsRow.reshape(1, -1))[0];
+    }
+
+    /// <summary>
+    /// One seeded draw per row of <paramref name="probabilities"/> <c>[rows, vocab]</c> with the device generator: the
+    /// masked canvas draws a whole block of positions in one op this way (LLaDA's per-position sampling), and its seeded
+    /// texts (models/english/diffusion/bars.json) are drawn from this stream. Returns <c>[rows, 1]</c> int64 on the device.
+    /// </summary>
+    public Tensor SampleRows(Tensor probabilities)
+    {
+        var generator = _generator ?? throw new InvalidOperationException("Greedy decoding draws nothing; set a temperature above 0.");
+        return multinomial(probabilities, 1, replacement: false, generator: generator);
     }
 
     /// <summary>
@@ -232,6 +246,7 @@ public sealed class NodeSampler : IDisposable
     public void Dispose()
     {
         _seeded.Dispose();
+        _rows.Dispose();
         _temperature?.Dispose();
     }
 }
@@ -241,6 +256,10 @@ public sealed record SamplingSettings(double Temperature = 0, int TopK = 0, doub
 {
     public bool IsGreedy => Temperature <= 0;
     public static SamplingSettings Greedy { get; } = new();
+
+    /// <summary>The sampling a request's options ask for.</summary>
+    public static SamplingSettings From(Decoding.GenerationOptions options) =>
+        new(options.Temperature, options.TopK, options.TopP, options.Seed);
 }
 
 /// <summary>

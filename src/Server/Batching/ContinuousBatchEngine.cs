@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Primitives;
-using Pardec.Runtime.Sampling;
 using Pardec.Runtime.Tokenization;
 using Pardec.Server.Generation;
 using Pardec.Server.Metrics;
@@ -168,7 +167,11 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                 $"The prompt has {request.Prompt.Length} tokens; this model's context holds {_options.ContextLength}."));
             return false;
         }
-        if (!request.Options.IsGreedy) row.Sampler = new TokenSampler(request.Options, _options.Target.Device);
+        if (!request.Options.IsGreedy)
+        {
+            row.Sampler = new NodeSampler(1, _options.Target.Device);
+            row.Sampler.Configure(SamplingSettings.From(request.Options));
+        }
         _rows[b] = row;
         _draft?.Join(b);
         Interlocked.Increment(ref _running);
@@ -257,7 +260,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                 int accepted = 0, next;
                 if (row.Sampler is { } sampler)
                 {
-                    using (NewDisposeScope()) next = sampler.Sample(logits.select(0, b).select(0, 0));
+                    using (NewDisposeScope()) next = sampler.PickOne(logits.select(0, b).select(0, 0));
                 }
                 else
                 {
@@ -350,7 +353,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         public ReplyText Reply { get; } = reply;
         public TimeSpan QueueTime { get; } = queueTime;
         public List<int> Context { get; } = [.. request.Prompt];
-        public TokenSampler? Sampler { get; set; }
+        public NodeSampler? Sampler { get; set; }
         /// <summary>Prompt tokens forwarded so far; the last prompt token is the first step's root, not prefilled.</summary>
         public int Fed { get; set; }
         public int PromptToFeed => Request.Prompt.Length - 1;

@@ -1,5 +1,3 @@
-using Pardec.Runtime.Models;
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,71 +13,28 @@ namespace Pardec.Runtime.Primitives.Acceptance;
 /// </summary>
 public sealed class RejectionAcceptance : IAcceptanceRule
 {
-    private readonly float[] _uniform;
-    private readonly float[] _targetProb;
-    private readonly Tensor _draftTokensHost; // [capacity] int64, staging for the drafted tokens
 
-    public RejectionAcceptance(int capacity)
-    {
-        _uniform = new float[capacity];
-        _targetProb = new float[capacity];
-        _draftTokensHost = zeros(capacity, ScalarType.Int64);
-    }
+    private readonly HostRows _targetRows = new(), _draftRows = new();
+    private float[] _residual = [];
+
+    /// <param name="capacity">The most nodes a verified chain has (kept for the engines' uniform construction).</param>
+    public RejectionAcceptance(int capacity) => ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
 
     /// <param name="draftDistributions"><c>[capacity, vocab]</c>: row i is the q the draft sampled node i from (null when nothing is drafted).</param>
+    /// <remarks>
+    /// One algorithm on every device, over host rows (<see cref="HostRows"/>: in place on the CPU, one copy elsewhere):
+    /// p's rows are computed only where they are needed, the uniforms come from the sampler's seeded host stream, and
+    /// the residual is formed in place.
+    /// </remarks>
     public void Accept(CandidateTree tree, Tensor logits /* [n, vocab] */, Tensor? draftDistributions,
                        NodeSampler sampler, StepOutcome outcome)
     {
         if (!tree.IsChain) throw new InvalidOperationException("Rejection sampling verifies a chain; the proposal is a tree.");
-        var generator = sampler.Generator ?? throw new InvalidOperationException("Rejection sampling needs a temperature above 0.");
+        if (sampler.IsGreedy) throw new InvalidOperationException("Rejection sampling needs a temperature above 0.");
         outcome.Clear();
-        int n = tree.Count;
-        int drafted = n - 1;
-        if (sampler.SamplesOnHost(logits) && (drafted == 0 || draftDistributions is { } d && d.device_type == DeviceType.CPU
-                                              && d.dtype == ScalarType.Float32 && d.is_contiguous()))
-        {
-            AcceptOnHost(tree, logits, draftDistributions, sampler, outcome);
-            return;
-        }
-        using var scope = NewDisposeScope();
-        var p = sampler.Probabilities(logits); // [n, vocab]
-
-        if (drafted > 0)
-        {
-            // p_i(x_i) for every drafted token: row i-1 of p predicts node i. One gather, one host copy.
-            var staged = MemoryMarshal.Cast<byte, long>(_draftTokensHost.bytes);
-            for (int i = 1; i < n; i++) staged[i - 1] = tree.Token(i);
-            var draftTokens = _draftTokensHost.narrow(0, 0, drafted).to(p.device).view(drafted, 1);
-            var pOfDraft = p.narrow(0, 0, drafted).gather(1, draftTokens).view(-1).to(ScalarType.Float32).cpu();
-            MemoryMarshal.Cast<byte, float>(pOfDraft.contiguous().bytes).CopyTo(_targetProb);
-            var r = rand(new long[] { drafted }, generator: generator, dtype: ScalarType.Float32).cpu();
-            MemoryMarshal.Cast<byte, float>(r.bytes).CopyTo(_uniform);
-        }
-
-        var q = tree.DraftProbabilities;
-        for (int i = 1; i <= drafted; i++)
-        {
-            float ratio = q[i] > 0 ? _targetProb[i - 1] / q[i] : 0f;
-            if (_uniform[i - 1] < Math.Min(1f, ratio)) { outcome.Accept(i, tree.Token(i)); continue; }
-            // Rejected at node i: resample from the residual max(0, p − q) at its parent (node i − 1).
-            var q_i = draftDistributions?[i] ?? throw new InvalidOperationException("Drafted tokens need the distributions they were sampled from.");
-            var residual = (p[i - 1] - q_i.to(p.dtype)).clamp_min(Scalars.Zero); // a rooted Scalar: see Scalars
-            var mass = residual.sum();
-            // If p ≤ q everywhere (only possible through rounding), p itself is the right fallback.
-            var dist = mass.item<float>() > 0 ? residual / mass : p[i - 1];
-            outcome.NextToken = (int)multinomial(dist, 1, generator: generator).item<long>();
-            return;
-        }
-        outcome.NextToken = (int)multinomial(p[drafted], 1, generator: generator).item<long>();
-    }
-
-    // The same rule on the host, for CPU logits: p's rows are computed only where they are needed, the uniforms come
-    // from the sampler's seeded host stream, and the residual is formed in place. No tensor op.
-    private void AcceptOnHost(CandidateTree tree, Tensor logits, Tensor? draftDistributions, NodeSampler sampler, StepOutcome outcome)
-    {
         int drafted = tree.Count - 1;
         int vocab = (int)logits.size(1);
-        var rows = MemoryMarshal.Cast<byte, float>(logits.bytes);
+        var rows = _targetRows.Read(logits);
         var q = tree.DraftProbabilities;
         for (int i = 1; i <= drafted; i++)
         {
@@ -87,7 +42,8 @@ public sealed class RejectionAcceptance : IAcceptanceRule
             float ratio = q[i] > 0 ? p[tree.Token(i)] / q[i] : 0f;
             if (sampler.NextUniform() < Math.Min(1f, ratio)) { outcome.Accept(i, tree.Token(i)); continue; }
             // Rejected at node i: resample from the residual max(0, p − q_i), or from p if rounding left no mass.
-            var qi = MemoryMarshal.Cast<byte, float>(draftDistributions!.bytes).Slice(i * vocab, vocab);
+            var draft = draftDistributions ?? throw new InvalidOperationException("Drafted tokens need the distributions they were sampled from.");
+            var qi = _draftRows.Read(draft).Slice(i * vocab, vocab);
             if (_residual.Length < vocab) _residual = new float[vocab];
             var residual = _residual.AsSpan(0, vocab);
             float mass = 0f;
@@ -95,10 +51,12 @@ public sealed class RejectionAcceptance : IAcceptanceRule
             outcome.NextToken = NodeSampler.Draw(mass > 0 ? residual : p, sampler.NextUniform());
             return;
         }
-        outcome.NextToken = NodeSampler.Draw(sampler.RowProbabilities(rows.Slice(drafted * vocab, vocab)), sampler.NextUniform());
+        outcome.NextToken = sampler.Sample(rows.Slice(drafted * vocab, vocab));
     }
 
-    private float[] _residual = [];
-
-    public void Dispose() => _draftTokensHost.Dispose();
+    public void Dispose()
+    {
+        _targetRows.Dispose();
+        _draftRows.Dispose();
+    }
 }

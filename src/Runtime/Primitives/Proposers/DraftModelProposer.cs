@@ -33,7 +33,8 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
     // forwards each drafted token from one-slot inputs: no tensor op outside the draft's own forward (masks go in at
     // full width; the model cuts them), no device sync.
     private readonly bool _onHost;
-    private readonly float[]? _lastLogits; // sampled on the host: the last row's logits, kept past its forward
+    private readonly float[]? _lastLogits; // sampled (on the host, every device): the last row's logits, kept past its forward
+    private readonly HostRows _lastRows = new(); // the last forward's logits as host rows
     private readonly Tensor? _oneToken, _onePosition; // [1, 1] int64
     private readonly Tensor? _allTrue;                // [1, 1, 1, maxLength] bool
     // Catching up on committed tokens (greedy, CPU): the tokens, positions and offset-causal mask rows are written into
@@ -69,10 +70,11 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device).DetachFromDisposeScope();
         _positions = _positionsHost.to(draft.Device).DetachFromDisposeScope();
         _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
-        _distributions = (sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32, draft.Device) : empty(0)).DetachFromDisposeScope();
+        // q is drawn on the host on every device, so it is kept there; rejection sampling reads it in place.
+        _distributions = (sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32) : empty(0)).DetachFromDisposeScope();
         _drafted = new int[length];
         _onHost = draft.Device.type == DeviceType.CPU;
-        if (_onHost && sample) _lastLogits = new float[draft.Config.VocabSize];
+        if (sample) _lastLogits = new float[draft.Config.VocabSize];
         if (_onHost)
         {
             _oneToken = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
@@ -105,7 +107,7 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
 
     public void Reset(CausalContext context)
     {
-        if (_sample && _sampler.Generator is null)
+        if (_sample && _sampler.IsGreedy)
             throw new InvalidOperationException("A sampled draft needs a temperature above 0 (rejection sampling compares sampled distributions).");
         _cache.Truncate(0);
         _draftedCount = _forwardedDrafts = 0;
@@ -126,13 +128,13 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         _maskMatcher = tree.ConstrainsProposals ? tree.Matcher : null;
         _maskState = tree.ConstraintState(0);
         if (!tree.CanExtend(0)) return;
-        var logits = Forward(have, n);              // [vocab]: the draft's guess for the token after the root (null: read on the host)
+        Forward(have, n);                           // the draft's guess for the token after the root, read on the host
         int parent = 0;
         for (int i = 0; i < _length; i++)
         {
             int token;
             float q = 0f;
-            if (_sample && _onHost)
+            if (_sample)
             {
                 // q = the filtered distribution of the draft's last row; the token is one draw from the seeded stream.
                 var distribution = _sampler.RowProbabilities(_lastLogits);
@@ -144,21 +146,10 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
                 distribution.CopyTo(MemoryMarshal.Cast<byte, float>(_distributions.bytes).Slice(node * distribution.Length, distribution.Length));
                 parent = node;
             }
-            else if (_sample)
-            {
-                var dist = _sampler.Probabilities(logits!.unsqueeze(0)).squeeze(0); // [vocab]
-                token = (int)multinomial(dist, 1, generator: _sampler.Generator).item<long>();
-                q = dist[token].item<float>();
-                if (i > 0 && _stopBelow > 0 && dist.max().item<float>() < _stopBelow) break;
-                int node = tree.AddChild(parent, token, source, q);
-                if (node == CandidateTree.NoNode) break;
-                _distributions[node].copy_(dist);
-                parent = node;
-            }
             else
             {
-                token = logits is null ? _argmax : (int)logits.argmax().item<long>();
-                if (i > 0 && _stopBelow > 0 && (logits is null ? _topProbability : logits.softmax(-1)[token].item<float>()) < _stopBelow) break;
+                token = _argmax;
+                if (i > 0 && _stopBelow > 0 && _topProbability < _stopBelow) break;
                 int node = tree.AddChild(parent, token, source);
                 if (node == CandidateTree.NoNode) break;
                 parent = node;
@@ -168,7 +159,8 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
             if (!tree.CanExtend(parent)) break;      // the constraint ends here: nothing can follow
             _maskState = tree.ConstraintState(parent);
             staged[_cache.Length] = token;
-            logits = _onHost ? ForwardOne(token) : Forward(_cache.Length, 1);
+            if (_onHost) ForwardOne(token);
+            else Forward(_cache.Length, 1);
             _forwardedDrafts++;
         }
     }
@@ -185,9 +177,9 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         _cache.Truncate(oldLength + valid);
     }
 
-    // Forwards staged tokens [start, start + n) with a causal mask over the cache; returns the last row's logits [vocab],
-    // or null on the CPU, where the last row is read in place (the greedy pick and its probability, or the logits to sample).
-    private Tensor? Forward(int start, int n)
+    // Forwards staged tokens [start, start + n) with a causal mask over the cache and reads the last row on the host
+    // (the greedy pick and its probability, or the logits to sample).
+    private void Forward(int start, int n)
     {
         DraftForwards++;
         if (_onHost)
@@ -212,17 +204,17 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
                 ? _draft.ForwardInto(tokensView, positionsView, rows, _cache, _outputs, returnHidden: false, skip: _skip)
                 : _draft.Forward(tokensView, positionsView, rows, _cache, returnHidden: false, skip: _skip);
             ReadLastRow(greedyOutput.Logits);
-            return null;
+            return;
         }
         var tokens = _tokens.narrow(1, start, n);
         tokens.copy_(_tokensHost.narrow(1, start, n));
         var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n] offset-causal
         using var output = _draft.Forward(tokens, _positions.narrow(1, start, n), mask, _cache, returnHidden: false, skip: _skip);
-        return output.Logits[0, n - 1].clone();
+        ReadLastRow(output.Logits);
     }
 
     // One drafted token on top of the cache (greedy, CPU): it attends to every cached slot and itself.
-    private Tensor? ForwardOne(int token)
+    private void ForwardOne(int token)
     {
         DraftForwards++;
         int start = _cache.Length;
@@ -231,20 +223,13 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         // All true at full width: the model ignores the columns past start + 1, so no view is made per token.
         using var output = _draft.ForwardInto(_oneToken, _onePosition, _allTrue!, _cache, _outputs!, returnHidden: false, skip: _skip);
         ReadLastRow(output.Logits);
-        return null;
     }
 
-    // The greedy pick of the last logits row and its softmax probability, computed on the host.
-    private void ReadLastRow(Tensor logits /* [1, n, vocab] float32 on the CPU */)
+    // The greedy pick of the last logits row and its softmax probability, or the row to sample, computed on the host.
+    private void ReadLastRow(Tensor logits /* [1, n, vocab] */)
     {
-        if (!logits.is_contiguous())
-        {
-            using var dense = logits.contiguous();
-            ReadLastRow(dense);
-            return;
-        }
         int vocab = (int)logits.size(2);
-        var row = MemoryMarshal.Cast<byte, float>(logits.bytes).Slice(((int)logits.size(1) - 1) * vocab, vocab);
+        var row = _lastRows.Read(logits).Slice(((int)logits.size(1) - 1) * vocab, vocab);
         if (_sample)
         {
             row.CopyTo(_lastLogits);
@@ -272,5 +257,6 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
         _catchTokens?.Dispose(); _catchPositions?.Dispose(); _catchMask?.Dispose();
         _oneToken?.Dispose(); _onePosition?.Dispose(); _allTrue?.Dispose();
         _outputs?.Dispose();
+        _lastRows.Dispose();
     }
 }

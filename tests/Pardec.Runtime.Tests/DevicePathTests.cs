@@ -1,0 +1,109 @@
+using Pardec.Runtime.Decoding;
+using Pardec.Runtime.Models;
+using Pardec.Runtime.Primitives;
+using Pardec.Runtime.Primitives.Acceptance;
+using TorchSharp;
+using Xunit;
+using static Pardec.Runtime.Tests.TestEnvironment;
+using static TorchSharp.torch;
+
+namespace Pardec.Runtime.Tests;
+
+/// <summary>
+/// Decode primitives run one algorithm over host rows; <see cref="HostRows"/> alone decides whether rows are read in
+/// place (dense float32 on the CPU) or copied once — what every CUDA tensor takes. A strided or float64 CPU tensor
+/// takes that copy path, so these tests run the CUDA-shaped path here and require the in-place path's exact results.
+/// </summary>
+public sealed class DevicePathTests
+{
+    public DevicePathTests() => Init();
+
+    // The same values as a strided view (not dense: copied by HostRows) and as float64 (copied and converted).
+    private static Tensor[] CopiedForms(Tensor dense) => [dense.t().contiguous().t(), dense.to(ScalarType.Float64)];
+
+    [Theory]
+    [InlineData(0.0, 0, 1.0)]
+    [InlineData(1.0, 0, 1.0)]
+    [InlineData(0.8, 7, 0.9)]
+    public void Picks_from_copied_rows_equal_picks_read_in_place(double temperature, int topK, double topP)
+    {
+        using var scope = NewDisposeScope();
+        var logits = randn(new long[] { 6, 40 }, generator: new Generator(21)) * 2; // [n, vocab] dense float32
+        var settings = new SamplingSettings(temperature, topK, topP, Seed: 5);
+        using var inPlace = new NodeSampler(6);
+        inPlace.Configure(settings);
+        Assert.True(HostRows.InPlace(logits));
+        var expected = new List<long>();
+        for (int step = 0; step < 5; step++) expected.AddRange(inPlace.Pick(logits).ToArray());
+        foreach (var copied in CopiedForms(logits))
+        {
+            Assert.False(HostRows.InPlace(copied));
+            using var sampler = new NodeSampler(6);
+            sampler.Configure(settings);
+            var picks = new List<long>();
+            for (int step = 0; step < 5; step++) picks.AddRange(sampler.Pick(copied).ToArray());
+            Assert.Equal(expected, picks);
+        }
+    }
+
+    [Fact]
+    public void Typical_and_rejection_acceptance_decide_the_same_on_copied_rows()
+    {
+        using var scope = NewDisposeScope();
+        const int Vocab = 30, Nodes = 5;
+        var generator = new Generator(3);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            var logits = randn(new long[] { Nodes, Vocab }, generator: generator) * 2;
+            var q = randn(new long[] { Nodes, Vocab }, generator: generator).softmax(-1);
+            var tree = new CandidateTree(Nodes);
+            tree.Reset(1);
+            int parent = 0;
+            for (int i = 1; i < Nodes; i++)
+            {
+                int token = (int)logits[i - 1].argmax().item<long>() ^ (trial % 3 == 0 ? i : 0);
+                parent = tree.AddChild(parent, token % Vocab, 0, q[i, token % Vocab].item<float>());
+            }
+            var expected = Decide(tree, logits, q);
+            foreach (var copied in CopiedForms(logits))
+                Assert.Equal(expected, Decide(tree, copied, q.to(ScalarType.Float64)));
+        }
+    }
+
+    // Typical acceptance's path and next token, and rejection sampling's accepted count and next token (seeded).
+    private static (int, int, int, int) Decide(CandidateTree tree, Tensor logits, Tensor q)
+    {
+        using var sampler = new NodeSampler(tree.Capacity);
+        sampler.Configure(new SamplingSettings(0.9, Seed: 11));
+        var outcome = new StepOutcome(tree.Capacity);
+        using var typical = new TypicalAcceptance(0.3, 0.6, tree.Capacity);
+        typical.Accept(tree, logits, sampler, outcome);
+        var typicalResult = (outcome.AcceptedCount, outcome.NextToken);
+        using var rejection = new RejectionAcceptance(tree.Capacity);
+        rejection.Accept(tree, logits, q, sampler, outcome);
+        return (typicalResult.AcceptedCount, typicalResult.NextToken, outcome.AcceptedCount, outcome.NextToken);
+    }
+
+    [Fact]
+    public void Plain_sampling_gives_the_same_tokens_in_the_baseline_generator_and_in_a_session_loop()
+    {
+        // One sampler for every decoder: a seed means one text, whichever loop draws it.
+        using var model = LoadFixtureModel("llama_gqa"); // flat enough logits that sampling really varies
+        using var generator = new AutoregressiveGenerator(model, null, 64);
+        var options = new GenerationOptions { MaxNewTokens = 20, Temperature = 1.0, TopK = 40, TopP = 0.95, Seed = 7, StopOnEos = false };
+        var baseline = generator.Generate(Prompt, options).Tokens;
+
+        using var session = new CausalSession(model, 64, 1);
+        session.Start(Prompt, options);
+        while (!session.Done)
+        {
+            session.BeginStep();
+            using var verified = session.Verify(returnHidden: false);
+            GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+            session.Commit(verified);
+        }
+        Assert.Equal(baseline, session.Result().Tokens);
+    }
+
+    private static readonly int[] Prompt = [1, 40, 41, 42];
+}
