@@ -41,13 +41,21 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
     private static TokenMatcher Schema() => TokenConstraint.FromJsonSchema(SmallSchema).For(Shipped.Vocabulary);
     private static TokenMatcher Grammar() => TokenConstraint.FromGbnf(GbnfTests.Answer).For(Shipped.Vocabulary);
 
+    /// <summary>A recursive grammar (nested parentheticals): the pushdown matcher.</summary>
+    public const string Nested = """
+        root     ::= sentence
+        sentence ::= word (" " (word | "(" sentence ")"))* "."
+        word     ::= [a-zA-Z]+
+        """;
+
+    private static TokenMatcher RecursiveGrammar() => TokenConstraint.FromGbnf(Nested).For(Shipped.Vocabulary);
+
     /// <summary>Constrained greedy decoding by full re-forwarding, masks by brute force: the reference.</summary>
     private int[] Reference(int[] prompt, TokenMatcher matcher, int maxNew)
     {
         using var _ = torch.no_grad();
         var model = models.Target.Model;
         var vocabulary = matcher.Vocabulary;
-        var dfa = matcher.Dfa;
         var tokens = prompt.ToList();
         int state = 0;
         for (int i = 0; i < maxNew; i++)
@@ -62,13 +70,13 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
             int best = -1;
             for (int t = 0; t < Math.Min(row.Length, vocabulary.Count); t++)
             {
-                bool allowed = vocabulary.IsEnd(t) ? dfa.IsAccepting(state) : vocabulary.HasBytes(t) && dfa.Walk(state, vocabulary.Bytes(t)) >= 0;
+                bool allowed = vocabulary.IsEnd(t) ? matcher.IsAccepting(state) : vocabulary.HasBytes(t) && matcher.WalkBytes(state, vocabulary.Bytes(t)) >= 0;
                 if (allowed && (best < 0 || row[t] > row[best])) best = t;
             }
             if (best < 0) break;
             tokens.Add(best);
             if (vocabulary.IsEnd(best)) break;
-            state = dfa.Walk(state, vocabulary.Bytes(best));
+            state = matcher.WalkBytes(state, vocabulary.Bytes(best));
         }
         return tokens.Skip(prompt.Length).ToArray();
     }
@@ -94,6 +102,7 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
             ("regex 1", Regex(1), models.Prompts[1]),
             ("schema", Schema(), models.Prompts[2]),
             ("grammar", Grammar(), models.Prompts[0]),
+            ("recursive grammar", RecursiveGrammar(), models.Prompts[1]),
         };
         var references = cases.Select(c => WithoutEnd(Reference(c.Prompt, c.Matcher, MaxNew), c.Matcher)).ToArray();
         for (int i = 0; i < cases.Length; i++)
@@ -154,6 +163,15 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
         var result = decoder.Generate(models.Prompts[0], Options(matcher));
         Assert.Equal(StopReason.Unsatisfiable, result.StopReason);
         Assert.Empty(result.Tokens);
+
+        // A recursive grammar that needs a 'q' after its first '(': the decode writes what it can, then stops as
+        // unsatisfiable instead of hanging or writing outside the grammar.
+        var recursive = TokenConstraint.FromGbnf("root ::= \"(\" inner \")\"\ninner ::= \"q\" | \"q\" root").For(matcher.Vocabulary);
+        Assert.False(recursive.IsRegular);
+        var nested = decoder.Generate(models.Prompts[0], Options(recursive));
+        Assert.Equal(StopReason.Unsatisfiable, nested.StopReason);
+        Assert.NotEmpty(nested.Tokens);
+        Assert.All(Encoding.UTF8.GetString(matcher.Vocabulary.Concatenate(nested.Tokens)), c => Assert.Equal('(', c));
     }
 
     /// <summary>
@@ -239,6 +257,32 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
         Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps);
         double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
         output.WriteLine($"constrained SpeculativeGreedy: {perStep:F1} B/step ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps)");
+        Assert.True(perStep <= 32, $"{perStep:F0} B allocated per constrained step");
+    }
+
+    /// <summary>
+    /// Under a recursive grammar the cached path allocates nothing either: the second identical decode reaches only
+    /// configurations whose masks and transitions the first one made.
+    /// </summary>
+    [Fact]
+    public void A_decode_under_a_recursive_grammar_allocates_nothing_per_step_once_its_states_are_known()
+    {
+        using var decoder = GeneratedStrategies.All.Single(s => s.Name == "SpeculativeGreedy").Create(models.Set, null, 256);
+        var matcher = TokenConstraint.FromGbnf("root ::= text\ntext ::= ([a-z ,.] | \"(\" text \")\")*").For(Shipped.Vocabulary);
+        Assert.False(matcher.IsRegular);
+        var prompt = models.Prompts[0];
+        var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false, Constraint = matcher };
+        decoder.Generate(prompt, options);
+        decoder.Generate(prompt, options with { MaxNewTokens = 120 });
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var shortRun = decoder.Generate(prompt, options);
+        long shortBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        var longRun = decoder.Generate(prompt, options with { MaxNewTokens = 120 });
+        long longBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps, $"{longRun.Stats.Steps} vs {shortRun.Stats.Steps} steps ({longRun.StopReason})");
+        double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
+        output.WriteLine($"recursive grammar, SpeculativeGreedy: {perStep:F1} B/step ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps), {matcher.Pushdown!.StateCount} configurations");
         Assert.True(perStep <= 32, $"{perStep:F0} B allocated per constrained step");
     }
 

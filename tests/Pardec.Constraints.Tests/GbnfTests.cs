@@ -39,7 +39,7 @@ public sealed class GbnfTests
     }
 
     [Theory]
-    [InlineData("root ::= \"a\" item\nitem ::= \"(\" item \")\" | \"x\"", 2, "recursive (item -> item)")]
+    [InlineData("root ::= \"a\" item\nitem ::= item \")\" | \"x\"", 2, "left-recursive (item -> item)")]
     [InlineData("root ::= \"a\" missing", 1, "'missing' is not defined")]
     [InlineData("item ::= \"a\"", 1, "no 'root' rule")]
     [InlineData("root ::= \"a\n", 1, "unterminated string")]

@@ -11,11 +11,21 @@
 //                                                  prompt: {"tokens":[N ids],"top":[[[id,logit] x TOPK] x N]} where
 //                                                  top[i] are the logits that chose tokens[i].
 //
+//   greedy_dump grammar MODEL.gguf IDS N GBNF      As generate, under the GBNF grammar in the file GBNF (root rule
+//                                                  "root"): each step the logits go through llama.cpp's grammar
+//                                                  sampler (llama_sampler_init_grammar: -inf for every token the
+//                                                  grammar rejects, end-of-generation tokens only where it accepts),
+//                                                  then argmax (ties to the lowest id), then llama_sampler_accept. The
+//                                                  decode ends after an end-of-generation token, or when every logit is
+//                                                  -inf ("stop":"unsatisfiable"). Prints {"tokens":[...],"stop":"eog"
+//                                                  |"unsatisfiable"|"max","top":[...]} (top: the masked logits).
+//
 // The context is as exact as llama.cpp allows on CPU: f32 K/V cache (the default is f16), no flash attention, one
 // thread, n_ctx = the longest prompt + N, rounded up.
 #include "llama.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -71,7 +81,7 @@ static int tokenize(const char * model_path, const char * prompts_path) {
     return 0;
 }
 
-static int generate(const char * model_path, const char * ids_path, int n_new, int top_k) {
+static int generate(const char * model_path, const char * ids_path, int n_new, int top_k, const char * grammar_path) {
     std::vector<std::vector<llama_token>> prompts;
     {
         std::istringstream lines(read_file(ids_path));
@@ -88,7 +98,9 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
     for (auto & p : prompts) longest = std::max(longest, p.size());
 
     llama_model * model = load(model_path);
-    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    const int n_vocab = llama_vocab_n_tokens(vocab);
+    std::string grammar = grammar_path ? read_file(grammar_path) : std::string();
 
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)((longest + n_new + 255) / 256 * 256);
@@ -110,10 +122,29 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
         std::vector<llama_token> tokens;
         std::vector<std::vector<std::pair<int, float>>> tops;
         std::vector<llama_token> input = prompt;
+        llama_sampler * sampler = nullptr;
+        if (grammar_path) {
+            sampler = llama_sampler_init_grammar(vocab, grammar.c_str(), "root");
+            if (!sampler) die("llama.cpp rejected the grammar");
+        }
+        std::vector<llama_token_data> candidates(n_vocab);
+        std::vector<float> masked(n_vocab);
+        const char * stop = "max";
         for (int step = 0; step < n_new; step++) {
             llama_batch batch = llama_batch_get_one(input.data(), (int)input.size());
             if (llama_decode(ctx, batch) != 0) die("llama_decode failed");
             const float * logits = llama_get_logits_ith(ctx, -1);
+            if (sampler) {
+                for (int i = 0; i < n_vocab; i++) candidates[i] = llama_token_data{ i, logits[i], 0.0f };
+                llama_token_data_array array = { candidates.data(), candidates.size(), -1, false };
+                llama_sampler_apply(sampler, &array);
+                // apply() only writes -inf into the logits it rejects; it keeps the order of the array.
+                for (size_t i = 0; i < array.size; i++) masked[array.data[i].id] = array.data[i].logit;
+                logits = masked.data();
+                bool any = false;
+                for (int i = 0; i < n_vocab && !any; i++) any = logits[i] != -INFINITY;
+                if (!any) { stop = "unsatisfiable"; break; }
+            }
             std::vector<int> order(n_vocab);
             for (int i = 0; i < n_vocab; i++) order[i] = i;
             std::partial_sort(order.begin(), order.begin() + top_k, order.end(), [&](int a, int b) {
@@ -125,10 +156,15 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
             llama_token next = order[0];
             tokens.push_back(next);
             input.assign(1, next);
+            if (sampler) {
+                llama_sampler_accept(sampler, next);
+                if (llama_vocab_is_eog(vocab, next)) { stop = "eog"; break; }
+            }
         }
+        if (sampler) llama_sampler_free(sampler);
         printf("{\"tokens\":[");
         for (size_t i = 0; i < tokens.size(); i++) printf(i ? ",%d" : "%d", tokens[i]);
-        printf("],\"top\":[");
+        printf(grammar_path ? "],\"stop\":\"%s\",\"top\":[" : "],\"top\":[", stop);
         for (size_t s = 0; s < tops.size(); s++) {
             printf(s ? ",[" : "[");
             for (size_t i = 0; i < tops[s].size(); i++) printf(i ? ",[%d,%.9g]" : "[%d,%.9g]", tops[s][i].first, tops[s][i].second);
@@ -149,9 +185,11 @@ int main(int argc, char ** argv) {
     if (argc >= 4 && strcmp(argv[1], "tokenize") == 0) {
         rc = tokenize(argv[2], argv[3]);
     } else if (argc >= 5 && strcmp(argv[1], "generate") == 0) {
-        rc = generate(argv[2], argv[3], atoi(argv[4]), argc >= 6 ? atoi(argv[5]) : 5);
+        rc = generate(argv[2], argv[3], atoi(argv[4]), argc >= 6 ? atoi(argv[5]) : 5, nullptr);
+    } else if (argc >= 6 && strcmp(argv[1], "grammar") == 0) {
+        rc = generate(argv[2], argv[3], atoi(argv[4]), 5, argv[5]);
     } else {
-        fprintf(stderr, "usage: greedy_dump tokenize MODEL.gguf PROMPTS | generate MODEL.gguf IDS N [TOPK]\n");
+        fprintf(stderr, "usage: greedy_dump tokenize MODEL.gguf PROMPTS | generate MODEL.gguf IDS N [TOPK] | grammar MODEL.gguf IDS N GBNF\n");
         rc = 2;
     }
     llama_backend_free();

@@ -13,7 +13,7 @@ internal sealed class ConstraintOptions
 {
     public Option<string> Regex { get; } = new("--regex") { Description = "Constrain the output to match this regex in full (docs/constraints.md)" };
     public Option<string> JsonSchema { get; } = new("--json-schema") { Description = "Constrain the output to JSON valid under this JSON Schema file" };
-    public Option<string> Grammar { get; } = new("--grammar") { Description = "Constrain the output to this GBNF grammar file (llama.cpp's format, non-recursive rules)" };
+    public Option<string> Grammar { get; } = new("--grammar") { Description = "Constrain the output to this GBNF grammar file (llama.cpp's format; recursive rules are matched by a pushdown automaton)" };
 
     public void AddTo(Command command)
     {

@@ -4,22 +4,41 @@ using Fare;
 namespace Pardec.Runtime.Constraints;
 
 /// <summary>
-/// A constraint on the text a decode produces, independent of any tokenizer: a regex, a JSON Schema or a GBNF grammar
-/// compiled once to a minimal byte DFA. <see cref="For"/> lifts it to a tokenizer's vocabulary (a
-/// <see cref="TokenMatcher"/>, cached per vocabulary), which is what a decode follows.
+/// A constraint on the text a decode produces, independent of any tokenizer: a regex, a JSON Schema or a regular GBNF
+/// grammar compiled once to a minimal byte DFA, or a recursive GBNF grammar compiled to a pushdown automaton.
+/// <see cref="For"/> lifts it to a tokenizer's vocabulary (a <see cref="TokenMatcher"/>, cached per vocabulary), which
+/// is what a decode follows, the same way for both.
 /// </summary>
 public sealed class TokenConstraint
 {
     private readonly ConditionalWeakTable<TokenVocabulary, TokenMatcher> _matchers = new();
 
+    private readonly ByteDfa? _dfa;
+
     private TokenConstraint(ByteDfa dfa, string description, string? regex)
     {
-        Dfa = dfa;
+        _dfa = dfa;
         Description = description;
         Regex = regex;
     }
 
-    public ByteDfa Dfa { get; }
+    private TokenConstraint(PushdownAutomaton pushdown, string description)
+    {
+        Pushdown = pushdown;
+        Description = description;
+    }
+
+    /// <summary>Whether the constraint is regular (it has a <see cref="Dfa"/>); false for a recursive grammar.</summary>
+    public bool IsRegular => _dfa is not null;
+
+    /// <summary>The regular constraint's minimal DFA; a recursive grammar has none (<see cref="Pushdown"/>).</summary>
+    public ByteDfa Dfa => _dfa ?? throw new InvalidOperationException($"{Description} is recursive: it has a pushdown automaton (Pushdown), not a DFA.");
+
+    /// <summary>A recursive grammar's automaton; null for a regular constraint.</summary>
+    public PushdownAutomaton? Pushdown { get; }
+
+    /// <summary>Whether the whole of <paramref name="text"/> (as UTF-8) matches.</summary>
+    public bool Matches(string text) => _dfa is { } dfa ? dfa.Matches(text) : Pushdown!.Matches(text);
     public string Description { get; }
     /// <summary>The regex the constraint was compiled from (a JSON Schema's lowering included), when there is one.</summary>
     public string? Regex { get; }
@@ -43,13 +62,21 @@ public sealed class TokenConstraint
         return new(ByteDfa.From(RegexCompiler.Compile(regex)), "any JSON object", regex);
     }
 
-    /// <summary>The output must derive from <paramref name="grammar"/>'s <c>root</c> rule (GBNF, regular subset: <see cref="GbnfGrammar"/>).</summary>
-    public static TokenConstraint FromGbnf(string grammar, string? file = null) =>
-        new(ByteDfa.From(GbnfGrammar.Compile(grammar, file)), file is null ? "GBNF grammar" : $"GBNF {Path.GetFileName(file)}", null);
+    /// <summary>
+    /// The output must derive from <paramref name="grammar"/>'s <c>root</c> rule (GBNF, <see cref="GbnfGrammar"/>): a
+    /// regular grammar becomes a DFA, a recursive one a pushdown automaton.
+    /// </summary>
+    public static TokenConstraint FromGbnf(string grammar, string? file = null)
+    {
+        var lowering = GbnfGrammar.Lower(grammar, file);
+        string description = file is null ? "GBNF grammar" : $"GBNF {Path.GetFileName(file)}";
+        return lowering.Regular is { } regular ? new(ByteDfa.From(regular), description, null) : new(lowering.Pushdown!, description);
+    }
 
     /// <summary>From a Fare automaton over bytes built by the caller.</summary>
     public static TokenConstraint FromAutomaton(Automaton bytes, string description) => new(ByteDfa.From(bytes), description, null);
 
     /// <summary>The constraint over <paramref name="vocabulary"/>'s tokens (built once per vocabulary, masks filled as states are reached).</summary>
-    public TokenMatcher For(TokenVocabulary vocabulary) => _matchers.GetValue(vocabulary, v => new TokenMatcher(Dfa, v, Description));
+    public TokenMatcher For(TokenVocabulary vocabulary) =>
+        _matchers.GetValue(vocabulary, v => _dfa is { } dfa ? new TokenMatcher(dfa, v, Description) : new TokenMatcher(Pushdown!, v, Description));
 }

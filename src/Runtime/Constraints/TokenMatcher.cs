@@ -4,14 +4,20 @@ using System.Runtime.InteropServices;
 namespace Pardec.Runtime.Constraints;
 
 /// <summary>
-/// A constraint's byte DFA lifted to tokens: which token ids may come next in a DFA state (a bit mask over the
-/// vocabulary), the state after a token, and whether a state forces its next token. States are the DFA's, plus
+/// A constraint's byte automaton lifted to tokens: which token ids may come next in a state (a bit mask over the
+/// vocabulary), the state after a token, and whether a state forces its next token. States are the automaton's, plus
 /// <see cref="Finished"/> (an end token was taken) and <see cref="Dead"/> (the prefix can no longer be completed).
+/// The automaton is a <see cref="ByteDfa"/> for regular constraints (regexes, JSON Schemas, regular GBNF) or a
+/// <see cref="PushdownAutomaton"/> for recursive GBNF, whose states (configurations of rule stacks) are made as they
+/// are reached; everything here, and everything that uses a matcher, is the same for both.
 /// <para>
-/// A state's mask is computed the first time the state is reached, by walking the token trie and the DFA together
-/// (<see cref="TokenTrie"/>), and kept: after warm-up a decode step reads masks and allocates nothing. The cache is
-/// per matcher, so one matcher serves every request with the same constraint and tokenizer; it is safe to share across
-/// threads (a state's entry is built once, racing builders produce equal entries).
+/// A state's mask is computed the first time the state is reached, by walking the token trie and the automaton
+/// together (<see cref="TokenTrie"/>: tokens that share a prefix share its walk, and a branch is cut at the first byte
+/// the automaton refuses), and kept: after warm-up a decode step reads masks and allocates nothing. The cache is per
+/// matcher, so one matcher serves every request with the same constraint and tokenizer; it is safe to share across
+/// threads (a state's entry is built once, racing builders produce equal entries). Under a recursive grammar a decode
+/// that goes deeper than any before reaches configurations no mask exists for yet: those steps build one (a trie walk
+/// and an allocation of a mask), the others are the cached path.
 /// </para>
 /// </summary>
 public sealed class TokenMatcher
@@ -20,9 +26,11 @@ public sealed class TokenMatcher
     /// <summary>An end token was appended in an accepting state: nothing may follow.</summary>
     public const int Finished = -2;
 
-    private readonly ByteDfa _dfa;
+    private readonly ByteDfa? _dfa;
+    private readonly PushdownAutomaton? _pushdown;
     private readonly TokenVocabulary _vocabulary;
-    private readonly StateMask?[] _masks;
+    private StateMask?[] _masks;
+    private readonly object _grow = new();
     private readonly int _words;
 
     public TokenMatcher(ByteDfa dfa, TokenVocabulary vocabulary, string description = "constraint")
@@ -34,23 +42,55 @@ public sealed class TokenMatcher
         Description = description;
     }
 
-    public ByteDfa Dfa => _dfa;
+    /// <summary>A recursive grammar's matcher: states are the pushdown automaton's configurations.</summary>
+    public TokenMatcher(PushdownAutomaton pushdown, TokenVocabulary vocabulary, string description = "grammar")
+    {
+        _pushdown = pushdown;
+        _vocabulary = vocabulary;
+        _masks = new StateMask?[Math.Max(64, pushdown.StateCount)];
+        _words = (vocabulary.Count + 63) / 64;
+        Description = description;
+    }
+
+    /// <summary>Whether the constraint is regular (a <see cref="ByteDfa"/>); false for a recursive grammar.</summary>
+    public bool IsRegular => _dfa is not null;
+
+    /// <summary>The regular constraint's DFA. A recursive grammar has none (<see cref="Pushdown"/>).</summary>
+    public ByteDfa Dfa => _dfa ?? throw new InvalidOperationException($"{Description} is recursive: it has a pushdown automaton (Pushdown), not a DFA.");
+
+    /// <summary>A recursive grammar's automaton, or null for a regular constraint.</summary>
+    public PushdownAutomaton? Pushdown => _pushdown;
+
+    /// <summary>The automaton state after <paramref name="b"/> (no tokens involved), or <see cref="Dead"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public int NextByte(int state, byte b) => _dfa is { } dfa ? dfa.Next(state, b) : _pushdown!.Next(state, b);
+
+    /// <summary>The automaton state after <paramref name="bytes"/>, or <see cref="Dead"/>.</summary>
+    public int WalkBytes(int state, ReadOnlySpan<byte> bytes)
+    {
+        if (state < 0) return Dead;
+        if (_dfa is { } dfa) return dfa.Walk(state, bytes);
+        return _pushdown!.Walk(state, bytes);
+    }
+
+    /// <summary>Whether the whole of <paramref name="bytes"/> matches the constraint.</summary>
+    public bool Matches(ReadOnlySpan<byte> bytes) => WalkBytes(Start, bytes) is var s && IsAccepting(s);
     public TokenVocabulary Vocabulary => _vocabulary;
     /// <summary>What the constraint is, for people (a pattern, a schema's file name).</summary>
     public string Description { get; }
     public int Start => 0;
 
     /// <summary>Whether the output may end in <paramref name="state"/> (an end token is allowed there).</summary>
-    public bool IsAccepting(int state) => state >= 0 && _dfa.IsAccepting(state);
+    public bool IsAccepting(int state) => state >= 0 && (_dfa is { } dfa ? dfa.IsAccepting(state) : _pushdown!.IsAccepting(state));
 
     /// <summary>The state after <paramref name="token"/>; <see cref="Dead"/> when the constraint forbids it.</summary>
     public int Next(int state, int token)
     {
         if (state < 0) return Dead;
-        if (_vocabulary.IsEnd(token)) return _dfa.IsAccepting(state) ? Finished : Dead;
+        if (_vocabulary.IsEnd(token)) return IsAccepting(state) ? Finished : Dead;
         var bytes = _vocabulary.Bytes(token);
         if (bytes.IsEmpty) return Dead;
-        return _dfa.Walk(state, bytes);
+        return WalkBytes(state, bytes);
     }
 
     /// <summary>Whether <paramref name="token"/> may follow in <paramref name="state"/>.</summary>
@@ -104,18 +144,18 @@ public sealed class TokenMatcher
     public int ForcedBytes(int state, Span<byte> into)
     {
         int n = 0;
-        while (state >= 0 && n < into.Length && !_dfa.IsAccepting(state))
+        while (state >= 0 && n < into.Length && !IsAccepting(state))
         {
             int only = -1;
             for (int b = 0; b < 256; b++)
             {
-                if (_dfa.Next(state, (byte)b) < 0) continue;
+                if (NextByte(state, (byte)b) < 0) continue;
                 if (only >= 0) return n;
                 only = b;
             }
             if (only < 0) return n;
             into[n++] = (byte)only;
-            state = _dfa.Next(state, (byte)only);
+            state = NextByte(state, (byte)only);
         }
         return n;
     }
@@ -195,9 +235,14 @@ public sealed class TokenMatcher
         return -1;
     }
 
-    /// <summary>Computes every reachable state's mask now (from the start state, over allowed tokens), so no decode pays for it.</summary>
+    /// <summary>
+    /// Computes every reachable state's mask now (from the start state, over allowed tokens), so no decode pays for it;
+    /// returns how many states it reached. A recursive grammar can reach infinitely many (one per nesting depth): it
+    /// stops after <paramref name="maxStates"/>, 4096 unless given.
+    /// </summary>
     public int Precompute(int maxStates = int.MaxValue)
     {
+        if (_pushdown is not null && maxStates == int.MaxValue) maxStates = 4096;
         var seen = new HashSet<int> { Start };
         var queue = new Queue<int>();
         queue.Enqueue(Start);
@@ -220,7 +265,22 @@ public sealed class TokenMatcher
         return seen.Count;
     }
 
-    private StateMask Mask(int state) => _masks[state] ?? (_masks[state] = Build(state));
+    private StateMask Mask(int state)
+    {
+        var masks = Volatile.Read(ref _masks);
+        if ((uint)state < (uint)masks.Length && Volatile.Read(ref masks[state]) is { } cached) return cached;
+        var built = Build(state);
+        lock (_grow)
+        {
+            masks = _masks;
+            if (state >= masks.Length)
+            {
+                Array.Resize(ref masks, Math.Max(state + 1, masks.Length * 2));
+                Volatile.Write(ref _masks, masks);
+            }
+            return masks[state] ??= built;
+        }
+    }
 
     private StateMask Build(int state)
     {
@@ -235,7 +295,7 @@ public sealed class TokenMatcher
             int start = trie.ChildStart[node], end = start + trie.ChildCount[node];
             for (int c = start; c < end; c++)
             {
-                int next = _dfa.Next(s, trie.EdgeByte[c]);
+                int next = NextByte(s, trie.EdgeByte[c]);
                 if (next < 0) continue;
                 for (int k = 0; k < trie.TokenCount[c]; k++)
                 {
@@ -245,7 +305,7 @@ public sealed class TokenMatcher
                 if (trie.ChildCount[c] > 0) stack.Push((c, next));
             }
         }
-        if (_dfa.IsAccepting(state))
+        if (IsAccepting(state))
             foreach (int end in _vocabulary.EndTokens)
                 if (end < _vocabulary.Count) bits[end >> 6] |= 1UL << (end & 63);
         int count = 0, forced = -1;
