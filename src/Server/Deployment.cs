@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Pardec.Dsl.Plan;
+using System.Collections.Concurrent;
 using Pardec.Runtime.Chat;
+using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Interpretation;
 using Pardec.Runtime.Models;
@@ -53,6 +55,8 @@ public sealed class Deployment : IDisposable
         Engine = engine;
         WhyNotBatched = whyNotBatched;
         EndOfTurnIds = EndOfTurnIdsOf(chat.EndOfTurn, tokenizer);
+        _textVocabulary = new(() => TokenVocabulary.From(tokenizer));
+        _chatVocabulary = new(() => TokenVocabulary.From(tokenizer, [.. tokenizer.EosIds, .. EndOfTurnIds]));
     }
 
     public string Name { get; }
@@ -67,6 +71,26 @@ public sealed class Deployment : IDisposable
     /// <summary>End-of-turn markers of the chat format that the tokenizer has as one id: a chat reply also stops there.</summary>
     public IReadOnlyList<int> EndOfTurnIds { get; }
     public DateTimeOffset Created { get; } = DateTimeOffset.UtcNow;
+
+    // response_format constraints, compiled once per distinct schema / pattern / grammar and kept with their mask caches.
+    private const int MaxConstraints = 256;
+    private readonly ConcurrentDictionary<string, Lazy<TokenConstraint>> _constraints = new(StringComparer.Ordinal);
+    private readonly Lazy<TokenVocabulary> _chatVocabulary, _textVocabulary;
+
+    /// <summary>
+    /// The constraint <paramref name="key"/> names over this deployment's vocabulary, compiled by
+    /// <paramref name="compile"/> the first time (its errors reach the caller each time it is asked). A chat reply may
+    /// end at EOS or the chat format's end-of-turn id; a text completion at EOS.
+    /// </summary>
+    public TokenMatcher Constraint(string key, bool chat, Func<TokenConstraint> compile)
+    {
+        if (_constraints.Count >= MaxConstraints) _constraints.Clear(); // bounded: many one-off schemas must not grow it
+        var lazy = _constraints.GetOrAdd(key, _ => new Lazy<TokenConstraint>(compile));
+        TokenConstraint constraint;
+        try { constraint = lazy.Value; }
+        catch { _constraints.TryRemove(key, out _); throw; }
+        return constraint.For(chat ? _chatVocabulary.Value : _textVocabulary.Value);
+    }
 
     public static Deployment Create(DeploymentSpec spec, DeploymentOptions options, ServerMetrics? metrics = null, ILoggerFactory? logging = null)
     {

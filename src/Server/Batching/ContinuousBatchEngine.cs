@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Tokenization;
@@ -25,6 +26,11 @@ namespace Pardec.Server.Batching;
 /// f32 up to the GEMM's last-bit variance with the number of rows, which a near-tie argmax could expose).</para>
 /// <para><b>Sampling</b> rows (temperature &gt; 0) do not draft: each step samples the target's next token with the
 /// request's own seeded generator, as plain sampling does.</para>
+/// <para><b>Constraints</b> (a request's <c>response_format</c>) are per row: each row keeps its own constraint state, its
+/// picks are the argmax (or the sample) over the tokens its state allows after the kept prefix, so a greedy row under a
+/// constraint commits exactly its solo constrained greedy tokens whatever shares the batch. Drafts are drawn unconstrained
+/// and masked at verification. A row whose constraint admits no further token ends with
+/// <see cref="StopReason.Unsatisfiable"/>.</para>
 /// </remarks>
 public sealed class ContinuousBatchEngine : IGenerationEngine
 {
@@ -43,6 +49,7 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
     private readonly bool[] _drafting;
     private readonly int[] _block, _committed; // per row: this step's forward width, and tokens it committed
     private readonly IReadOnlyList<int>?[] _texts;
+    private float[] _maskedRow = [];          // [vocab]: a constrained sampled row, masked
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _abort, _failed;
@@ -167,6 +174,12 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                 $"The prompt has {request.Prompt.Length} tokens; this model's context holds {_options.ContextLength}."));
             return false;
         }
+        if (request.Options.Constraint is { } matcher)
+        {
+            row.Constraint = new ConstraintState(_options.ContextLength);
+            row.Constraint.Start(matcher);
+            if (row.Constraint.IsStuck) { Finish(row, StopReason.Unsatisfiable); return false; }
+        }
         if (!request.Options.IsGreedy)
         {
             row.Sampler = new NodeSampler(1, _options.Target.Device);
@@ -247,8 +260,14 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         {
             var logits = output.Logits; // [batch, n, vocab]
             long[]? devicePicks = null;
+            Tensor? hostCopy = null; // device logits, on the host for the constrained rows' masked picks
             if (!HostLogits.Readable(logits))
+            {
                 using (NewDisposeScope()) devicePicks = logits.argmax(-1).cpu().data<long>().ToArray(); // [batch, n]: one host sync
+                if (_rows.Any(r => r?.Constraint is not null)) hostCopy = logits.to(CPU).to_type(ScalarType.Float32).contiguous();
+            }
+            using var hostCopyScope = hostCopy;
+            var hostLogits = hostCopy ?? logits;
             for (int b = 0; b < batch; b++)
             {
                 if (_rows[b] is not { } row) continue;
@@ -258,7 +277,9 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                     continue;
                 }
                 int accepted = 0, next;
-                if (row.Sampler is { } sampler)
+                if (row.Constraint is { } constraint)
+                    next = ConstrainedPicks(hostLogits, row, constraint, b, block[b], width, out accepted);
+                else if (row.Sampler is { } sampler)
                 {
                     using (NewDisposeScope()) next = sampler.PickOne(logits.select(0, b).select(0, 0));
                 }
@@ -284,8 +305,8 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
                     _metrics?.Speculation(_deployment, gamma, accepted);
                 }
                 bool go = true;
-                for (int j = 1; j <= accepted && go; j++) { go = row.Reply.Push(_chain[b * width + j]); row.Context.Add(_chain[b * width + j]); committed[b]++; }
-                if (go) { row.Reply.Push(next); row.Context.Add(next); committed[b]++; }
+                for (int j = 1; j <= accepted && go; j++) go = Commit(row, _chain[b * width + j], ref committed[b]);
+                if (go) Commit(row, next, ref committed[b]);
             }
         }
         _target.End();
@@ -308,7 +329,72 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
             row.LastTokenAt = now;
             row.Reply.Flush();
             if (row.Reply.Stopped is { } reason) Free(b, reason);
+            else if (row.Constraint is { } c && (c.IsStuck || c.Current == TokenMatcher.Dead)) Free(b, StopReason.Unsatisfiable);
         }
+    }
+
+    // Appends a committed token to the reply, the context and the row's constraint; false when the row must stop.
+    private static bool Commit(Row row, int token, ref int committed)
+    {
+        bool go = row.Reply.Push(token);
+        row.Context.Add(token);
+        committed++;
+        if (row.Constraint is { } c && go)
+        {
+            c.Advance(token);
+            go = c.Current >= 0 && !c.IsStuck;
+        }
+        return go;
+    }
+
+    /// <summary>
+    /// A constrained row's verification: greedy keeps drafts while each equals the argmax over the tokens the constraint
+    /// allows after the kept prefix (Leviathan et al. 2023's rule on the masked target); a sampling row draws its next
+    /// token from its masked row. Returns the next token; <paramref name="accepted"/> drafts are kept.
+    /// </summary>
+    private int ConstrainedPicks(Tensor logits, Row row, ConstraintState constraint, int b, int block, int width, out int accepted)
+    {
+        var matcher = constraint.Matcher!;
+        var view = HostLogits.Of(logits);
+        int state = constraint.Current;
+        accepted = 0;
+        if (row.Sampler is { } sampler)
+        {
+            var source = view.Row(b, 0);
+            if (_maskedRow.Length < source.Length) _maskedRow = new float[source.Length];
+            var masked = _maskedRow.AsSpan(0, source.Length);
+            source.CopyTo(masked);
+            matcher.MaskLogits(state, masked);
+            return sampler.Sample(masked);
+        }
+        int next = MaskedArgmax(view.Row(b, 0), matcher.AllowedBits(state));
+        while (accepted + 1 < block && _chain[b * width + accepted + 1] == next)
+        {
+            accepted++;
+            state = matcher.Next(state, next);
+            if (state < 0) break; // an end token was accepted: the reply stops there
+            next = MaskedArgmax(view.Row(b, accepted), matcher.AllowedBits(state));
+        }
+        return next;
+    }
+
+    // The highest logit among the allowed ids (ties: the lowest id, as the unconstrained argmax), or -1 when none is.
+    private static int MaskedArgmax(ReadOnlySpan<float> row, ReadOnlySpan<ulong> allowed)
+    {
+        int best = -1;
+        float bestValue = float.NegativeInfinity;
+        for (int w = 0; w < allowed.Length; w++)
+        {
+            ulong word = allowed[w];
+            while (word != 0)
+            {
+                int t = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(word);
+                word &= word - 1;
+                if (t >= row.Length) return best;
+                if (best < 0 || row[t] > bestValue) { best = t; bestValue = row[t]; }
+            }
+        }
+        return best;
     }
 
     private static int Pick(Tensor logits, long[]? devicePicks, int n, int b, int column) =>
@@ -354,6 +440,8 @@ public sealed class ContinuousBatchEngine : IGenerationEngine
         public TimeSpan QueueTime { get; } = queueTime;
         public List<int> Context { get; } = [.. request.Prompt];
         public NodeSampler? Sampler { get; set; }
+        /// <summary>Where the reply stands in its <c>response_format</c> constraint; null when unconstrained.</summary>
+        public ConstraintState? Constraint { get; set; }
         /// <summary>Prompt tokens forwarded so far; the last prompt token is the first step's root, not prefilled.</summary>
         public int Fed { get; set; }
         public int PromptToFeed => Request.Prompt.Length - 1;

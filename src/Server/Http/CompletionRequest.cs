@@ -38,6 +38,7 @@ internal sealed record CompletionRequest(Deployment Deployment, int[] Prompt, Ge
         {
             StopStrings = [.. deployment.Chat.EndOfTurn, .. fields.StringOrStrings("stop", 4)],
             EosTokenIds = deployment.EndOfTurnIds.Count == 0 ? null : [.. EosOf(deployment), .. deployment.EndOfTurnIds],
+            Constraint = ResponseFormat.Read(fields, deployment, chat: true),
         };
         var (stream, usage) = Streaming(fields);
         return new CompletionRequest(deployment, ids, options, stream, usage, deployment.Chat.TrimReplyStart);
@@ -62,6 +63,7 @@ internal sealed record CompletionRequest(Deployment Deployment, int[] Prompt, Ge
         var options = ReadOptions(fields, deployment, ids.Length, fields.OptionalInt("max_tokens", 1) ?? 16, "prompt") with
         {
             StopStrings = fields.StringOrStrings("stop", 4),
+            Constraint = ResponseFormat.Read(fields, deployment, chat: false),
         };
         var (stream, usage) = Streaming(fields);
         return new CompletionRequest(deployment, ids, options, stream, usage, TrimReplyStart: false);

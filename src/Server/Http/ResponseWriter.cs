@@ -30,6 +30,7 @@ internal sealed class ResponseWriter(bool chat, string id, string model, long cr
         else json.WriteString("text", text);
         json.WriteNull("logprobs");
         json.WriteString("finish_reason", FinishReason(finished.Reason));
+        StopReasonField(json, finished.Reason);
         json.WriteEndObject();
         json.WriteEndArray();
         Usage(json, finished.Usage);
@@ -53,7 +54,12 @@ internal sealed class ResponseWriter(bool chat, string id, string model, long cr
         }
         else json.WriteString("text", text ?? "");
         json.WriteNull("logprobs");
-        if (finish is null) json.WriteNull("finish_reason"); else json.WriteString("finish_reason", FinishReason(finish.Reason));
+        if (finish is null) json.WriteNull("finish_reason");
+        else
+        {
+            json.WriteString("finish_reason", FinishReason(finish.Reason));
+            StopReasonField(json, finish.Reason);
+        }
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteNull("usage");
@@ -101,9 +107,21 @@ internal sealed class ResponseWriter(bool chat, string id, string model, long cr
         json.WriteEndObject();
     }
 
+    /// <summary>OpenAI's finish reasons (its clients refuse any other value): an unsatisfiable constraint is <c>stop</c>,
+    /// with <see cref="StopReasonField"/> saying why.</summary>
     public static string FinishReason(StopReason reason) => reason switch
     {
-        StopReason.EndOfSequence or StopReason.StopString => "stop",
+        StopReason.EndOfSequence or StopReason.StopString or StopReason.Unsatisfiable => "stop",
         _ => "length",
     };
+
+    /// <summary>
+    /// <c>stop_reason</c> (the extension field vLLM also writes beside <c>finish_reason</c>):
+    /// <c>"constraint_unsatisfiable"</c> when the reply's <c>response_format</c> admits no further token — nothing the
+    /// vocabulary can spell continues it, or a masked canvas is too short to finish it.
+    /// </summary>
+    private static void StopReasonField(Utf8JsonWriter json, StopReason reason)
+    {
+        if (reason == StopReason.Unsatisfiable) json.WriteString("stop_reason", "constraint_unsatisfiable");
+    }
 }
