@@ -118,6 +118,17 @@ public sealed class ConstrainedMaskedTests(ShippedDiffusion shipped, ITestOutput
     }
 
     [Fact]
+    public void A_recursive_grammar_on_a_masked_canvas_is_refused_by_name()
+    {
+        var strategy = GeneratedStrategies.All.Single(s => s.Name == "FastDllmThreshold");
+        using var decoder = strategy.Create(shipped.Set, null, 128);
+        var grammar = TokenConstraint.FromGbnf("root ::= \"(\" root \")\" | \"x\"").For(shipped.Vocabulary);
+        Assert.False(grammar.IsRegular);
+        var e = Assert.Throws<NotSupportedException>(() => decoder.Generate(shipped.Encode(shipped.Prompts[0]), new GenerationOptions { MaxNewTokens = 16, Constraint = grammar }));
+        Assert.Contains("regular constraints only", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_constraint_the_canvas_cannot_hold_ends_unsatisfiable()
     {
         var strategy = GeneratedStrategies.All.Single(s => s.Name == "FastDllmThreshold");

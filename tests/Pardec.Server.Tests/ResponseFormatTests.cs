@@ -152,6 +152,20 @@ public sealed class ResponseFormatTests(ServerModels models) : IAsyncLifetime
         Assert.Equal("", choice["text"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task A_recursive_grammar_for_a_masked_deployment_is_a_400()
+    {
+        var body = new { model = "diffusion", prompt = "Brackets:", max_tokens = 16, response_format = new { type = "grammar", grammar = "root ::= \"(\" root \")\" | \"x\"" } };
+        using var response = await _server.Http.PostAsJsonAsync("/v1/completions", body);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("response_format.grammar", error["param"]!.GetValue<string>());
+        Assert.Contains("regular constraints only", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        // The same grammar constrains a causal deployment.
+        using var causal = await _server.Http.PostAsJsonAsync("/v1/completions", body with { model = "ar" });
+        Assert.Equal(HttpStatusCode.OK, causal.StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"a":{"type":"string","format":"uuid-ish"}}}}}""", "response_format.json_schema.schema", "format")]
     [InlineData("""{"type":"json_schema","json_schema":{"name":"x"}}""", "response_format.json_schema.schema", "required")]

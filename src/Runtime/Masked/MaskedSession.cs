@@ -287,6 +287,8 @@ public sealed class MaskedSession : IDisposable
         PrefillTime = TimeSpan.Zero;
         StopReason = null;
         _clock.Reset();
+        if (constraint is { IsRegular: false })
+            throw new NotSupportedException($"{constraint.Description} is recursive: a masked canvas takes regular constraints only (regex, JSON Schema, non-recursive GBNF), since DINGO's block program is exact over a DFA.");
         _constraint = constraint;
         if (constraint is not null)
         {

@@ -60,7 +60,10 @@ internal static class ResponseFormat
         }
         try
         {
-            return deployment.Constraint(asked.Key, chat, asked.Compile);
+            var matcher = deployment.Constraint(asked.Key, chat, asked.Compile);
+            if (!matcher.IsRegular && deployment.Plan.Step is Dsl.Plan.MaskedStepPlan)
+                throw ApiException.Invalid(asked.Field, $"'{asked.Field}' is a recursive grammar; deployment '{deployment.Name}' decodes a masked (diffusion) canvas, which takes regular constraints only (regex, JSON Schema, non-recursive GBNF).");
+            return matcher;
         }
         catch (ConstraintSyntaxException e)
         {

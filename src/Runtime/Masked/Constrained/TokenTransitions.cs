@@ -24,6 +24,7 @@ public sealed class TokenTransitions
 
     private TokenTransitions(TokenMatcher matcher)
     {
+        if (!matcher.IsRegular) throw new NotSupportedException($"{matcher.Description} is recursive: token transitions are built for regular constraints (a DFA) only.");
         _matcher = matcher;
         int n = matcher.Dfa.StateCount;
         _states = new StateTransitions?[n];
