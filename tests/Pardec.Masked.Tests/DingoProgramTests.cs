@@ -1,6 +1,7 @@
 using System.Text;
 using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Masked.Constrained;
+using Pardec.Runtime.Primitives;
 using Xunit;
 
 namespace Pardec.Masked.Tests;
@@ -64,7 +65,9 @@ public sealed class DingoProgramTests
     {
         var matcher = TokenConstraint.FromRegex("(ab|b)*a").For(Vocabulary);
         var program = new DingoProgram(3);
-        program.Start(matcher, seed: 7);
+        using var sampler = new NodeSampler(1);
+        sampler.Configure(new SamplingSettings(1.0, Seed: 7)); // draws come from the decode's one sampler
+        program.Start(matcher, sampler);
         int stride = Pieces.Length;
         var committed = new long[] { -1, -1, -1 };
         var random = new Random(3);

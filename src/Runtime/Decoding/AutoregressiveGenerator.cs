@@ -24,6 +24,7 @@ public sealed class AutoregressiveGenerator : IDisposable
     private readonly Tensor _token;    // [1, 1] int64: the last sampled id, next step's input
     private readonly Tensor _tokenHost; // [1, 1] int64 CPU: its staging
     private readonly NodeSampler _sampler;
+    private readonly StopRule _stop = new();
     private readonly Tensor _position; // [1, 1] int64: its position (= cache length)
     private readonly Tensor _attendAll; // [1, 1, 1, maxLength] bool, all true: a decode step sees the cache and itself
     private readonly Scalar _one = 1;
@@ -63,7 +64,9 @@ public sealed class AutoregressiveGenerator : IDisposable
             throw new ArgumentException($"a {prompt.Count}-token prompt leaves no room in a {_cache.MaxLength}-slot cache", nameof(prompt));
         using var noGrad = torch.no_grad();
         _sampler.Configure(SamplingSettings.From(options));
-        var eos = options.EosTokenIds ?? _tokenizer?.EosIds ?? _model.Config.EosTokenIds;
+        _stop.Start(options, _tokenizer?.EosIds ?? _model.Config.EosTokenIds);
+        // Room: a step forwards the last token into the cache, so the cache ends the decode one token past its slots.
+        int room = _cache.MaxLength - prompt.Count + 1;
         bool needText = _tokenizer is not null && (onToken is not null || options.StopStrings.Count > 0);
         var detokenizer = needText ? _tokenizer!.CreateStreamingDetokenizer() : null;
         var text = needText ? new System.Text.StringBuilder() : null;
@@ -92,7 +95,7 @@ public sealed class AutoregressiveGenerator : IDisposable
         while (true)
         {
             int id = next;
-            if (options.StopOnEos && Contains(eos, id)) { reason = StopReason.EndOfSequence; break; }
+            if (_stop.IsStopToken(id)) { reason = StopReason.EndOfSequence; break; }
             tokens.Add(id);
             stats.Tokens = tokens.Count;
             if (detokenizer is not null)
@@ -108,9 +111,8 @@ public sealed class AutoregressiveGenerator : IDisposable
                 }
             }
             else onToken?.Invoke(id, string.Empty);
-            if (tokens.Count >= options.MaxNewTokens) { reason = StopReason.MaxNewTokens; break; }
+            if (_stop.Exhausted(tokens.Count, room) is { } exhausted) { reason = exhausted; break; }
             if (cancellationToken.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
-            if (_cache.Length + 1 > _cache.MaxLength) { reason = StopReason.CacheFull; break; }
 
             using (var scope = torch.NewDisposeScope())
             {
@@ -156,12 +158,6 @@ public sealed class AutoregressiveGenerator : IDisposable
         await foreach (var piece in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             yield return piece;
         await worker.ConfigureAwait(false);
-    }
-
-    private static bool Contains(IReadOnlyList<int> ids, int id)
-    {
-        for (int i = 0; i < ids.Count; i++) if (ids[i] == id) return true;
-        return false;
     }
 
     public void Dispose()

@@ -6,13 +6,14 @@ namespace Pardec.Runtime.Masked;
 /// <summary>What every masked-canvas loop shares at its edges: options in, observer views and the result out.</summary>
 public static class MaskedDecoding
 {
-    /// <summary>The generation length for a prompt: the caller's token budget, within the session's canvas.</summary>
+    /// <summary>The generation length for a prompt: the caller's token budget, within the session's canvas. Starts the
+    /// session's <see cref="MaskedSession.StopRule"/> with the request's options.</summary>
     public static int GenerationLength(MaskedSession session, int promptLength, GenerationOptions options)
     {
         // The canvas must fit the decoder's buffers and the model's context (its position tables end there).
-        int canvas = Math.Min(session.MaxLength, session.Model.Config.MaxPositionEmbeddings);
-        int room = canvas - promptLength;
-        if (room <= 0) throw new ArgumentException($"The prompt has {promptLength} tokens; the canvas holds {canvas} (model context {session.Model.Config.MaxPositionEmbeddings}, decoder {session.MaxLength}).");
+        int room = session.Room(promptLength);
+        if (room <= 0) throw new ArgumentException($"The prompt has {promptLength} tokens; the canvas holds {room + promptLength} (model context {session.Model.Config.MaxPositionEmbeddings}, decoder {session.MaxLength}).");
+        session.StopRule.Start(options, session.Model.Config.EosTokenIds);
         return Math.Min(options.MaxNewTokens, room);
     }
 

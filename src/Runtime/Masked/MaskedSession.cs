@@ -176,6 +176,12 @@ public sealed class MaskedSession : IDisposable
     public int Shift { get; }
     /// <summary>The sampling settings and seeded generator of this decode (greedy by default).</summary>
     public NodeSampler Sampler { get; }
+    /// <summary>The request's stop/budget rule (<see cref="MaskedDecoding.GenerationLength"/> starts it): a canvas that
+    /// fills without an end-of-sequence token ends as that rule says (the budget, or the room the canvas had).</summary>
+    public StopRule StopRule { get; } = new();
+
+    /// <summary>Generated tokens the canvas leaves room for after a prompt: the decoder's buffers and the model's context.</summary>
+    public int Room(int promptLength) => Math.Min(MaxLength, _model.Config.MaxPositionEmbeddings) - promptLength;
     /// <summary>The positions this step commits; a commit rule fills it.</summary>
     public MaskedSelection Selection { get; }
 
@@ -293,7 +299,7 @@ public sealed class MaskedSession : IDisposable
         if (constraint is not null)
         {
             _dingo ??= new DingoProgram(MaxBlockSize);
-            _dingo.Start(constraint, (ulong)(sampling.Seed ?? 0));
+            _dingo.Start(constraint, Sampler);
             if (_committedScratch.Length < MaxBlockSize) { _committedScratch = new long[MaxBlockSize]; _assignment = new long[MaxBlockSize]; }
         }
     }
@@ -628,7 +634,11 @@ public sealed class MaskedSession : IDisposable
         Steps++;
         StepsInBlock++;
         if (_maskedRemaining == 0)
-            StopReason = Generated.Length > 0 && _eos.Contains(Generated[^1]) ? Decoding.StopReason.EndOfSequence : Decoding.StopReason.MaxNewTokens;
+        {
+            var generated = Generated;
+            StopReason = generated.Length > 0 && _eos.Contains(generated[^1]) ? Decoding.StopReason.EndOfSequence
+                       : StopRule.Exhausted(generated.Length, Room(PromptLength)) ?? Decoding.StopReason.MaxNewTokens;
+        }
         // Predictions a rule installed for the canvas just committed (draft-verify) are constrained for that canvas.
         else if (_valid && _constraint is not null && _blockLogitsStart == BlockStart) Constrain();
         _clock.Stop();

@@ -24,10 +24,9 @@ public sealed class CausalSession : IDisposable
     private readonly Tensor _prefillTokens;     // [1, maxLength] int64 device
     private readonly Tensor _causal;            // [maxLength, maxLength] bool lower-triangular
     private readonly Stopwatch _clock = new();
-    private readonly HashSet<int> _stopTokens = new();
-    private int _maxNewTokens;
+    private readonly StopRule _stop = new();
+    private int _room; // generated tokens the cache and the model's context leave room for
     private StopReason? _stopReason;
-    private int _requestedNewTokens;
     private bool _constrainProposals;
 
     public CausalSession(ICausalLM target, int maxLength, int treeCapacity)
@@ -80,21 +79,17 @@ public sealed class CausalSession : IDisposable
         Context.Start(prompt);
         Constraint.Start(options.Constraint);
         _constrainProposals = options.ConstrainProposals;
-        _stopTokens.Clear();
-        _stopTokens.UnionWith(options.StopTokenIds(_target.Config.EosTokenIds));
-        // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
-        _requestedNewTokens = options.MaxNewTokens;
+        _stop.Start(options, _target.Config.EosTokenIds);
         // Positions must also stay inside the model's context (its rotary/position tables end there): the room is the
         // smaller of the cache and the context, less one step's candidates.
         int context = Math.Min(MaxLength, _target.Config.MaxPositionEmbeddings);
         if (prompt.Length >= context)
             throw new ArgumentException($"The prompt has {prompt.Length} tokens; the model's context holds {_target.Config.MaxPositionEmbeddings} and this decoder's cache {MaxLength}.", nameof(prompt));
-        _maxNewTokens = Math.Min(options.MaxNewTokens, context - prompt.Length - Tree.Capacity);
+        // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
+        _room = context - prompt.Length - Tree.Capacity;
         _cache.Truncate(0);
         Steps = TargetForwards = AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
-        _stopReason = options.MaxNewTokens == 0 ? Decoding.StopReason.MaxNewTokens
-                    : _maxNewTokens <= 0 ? Decoding.StopReason.CacheFull
-                    : Constraint.IsStuck ? Decoding.StopReason.Unsatisfiable : null;
+        _stopReason = _stop.Exhausted(0, _room) ?? (Constraint.IsStuck ? Decoding.StopReason.Unsatisfiable : null);
         _clock.Reset();
         var started = Stopwatch.GetTimestamp();
         int n = prompt.Length - 1;
@@ -162,7 +157,7 @@ public sealed class CausalSession : IDisposable
 
     /// <summary>
     /// Keeps the accepted path in the cache and appends its tokens and the next token to the context, stopping at a
-    /// stop token or the token budget (tokens after the stop are dropped, as plain decoding would never produce them).
+    /// stop token or the token budget (the one <see cref="StopRule"/>; tokens after the stop are dropped, as plain decoding would never produce them).
     /// </summary>
     public void Commit(ModelOutput verified)
     {
@@ -196,7 +191,7 @@ public sealed class CausalSession : IDisposable
     private bool Append(int token)
     {
         Context.Append(token);
-        if (_stopTokens.Contains(token)) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
+        if (_stop.IsStopToken(token)) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
         if (Constraint.IsActive)
         {
             Constraint.Advance(token);
@@ -204,12 +199,8 @@ public sealed class CausalSession : IDisposable
             if (Constraint.IsFinished) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
             if (Constraint.IsStuck || Constraint.Current == TokenMatcher.Dead) { _stopReason = Decoding.StopReason.Unsatisfiable; return false; }
         }
-        if (Context.Length - Context.PromptLength >= _maxNewTokens)
-        {
-            _stopReason = _maxNewTokens < _requestedNewTokens ? Decoding.StopReason.CacheFull : Decoding.StopReason.MaxNewTokens;
-            return false;
-        }
-        return true;
+        _stopReason = _stop.Exhausted(Context.Length - Context.PromptLength, _room);
+        return _stopReason is null;
     }
 
     /// <summary>Ends the decode early (a stop string matched, or the caller cancelled).</summary>

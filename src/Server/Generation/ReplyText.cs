@@ -14,7 +14,7 @@ namespace Pardec.Server.Generation;
 internal sealed class ReplyText
 {
     private readonly GenerationRequest _request;
-    private readonly HashSet<int> _stopIds;
+    private readonly StopRule _stop = new();
     private readonly IReadOnlyList<string> _stops;
     private readonly StreamingDetokenizer _detokenizer;
     private readonly StringBuilder _text = new();
@@ -25,7 +25,7 @@ internal sealed class ReplyText
     public ReplyText(GenerationRequest request, TextTokenizer tokenizer, IReadOnlyList<int> defaultEos, int contextLength)
     {
         _request = request;
-        _stopIds = [.. request.Options.StopTokenIds(defaultEos)];
+        _stop.Start(request.Options, defaultEos);
         _stops = request.Options.StopStrings;
         _detokenizer = tokenizer.CreateStreamingDetokenizer();
         _holdBack = _stops.Count == 0 ? 0 : _stops.Max(s => s.Length) - 1;
@@ -39,7 +39,7 @@ internal sealed class ReplyText
     public bool Push(int token)
     {
         if (Stopped is not null) return false;
-        if (_stopIds.Contains(token)) { Stopped = StopReason.EndOfSequence; return false; }
+        if (_stop.IsStopToken(token)) { Stopped = StopReason.EndOfSequence; return false; }
         _tokens.Add(token);
         int before = _text.Length;
         _text.Append(_detokenizer.Push(token));
@@ -49,9 +49,9 @@ internal sealed class ReplyText
             Stopped = StopReason.StopString;
             return false;
         }
-        if (_tokens.Count >= _request.Options.MaxNewTokens) { Stopped = StopReason.MaxNewTokens; return false; }
-        if (_request.Prompt.Length + _tokens.Count >= _contextLength) { Stopped = StopReason.CacheFull; return false; }
-        return true;
+        // The runtime's one stop/budget rule: the budget, then the room the context leaves after the prompt.
+        Stopped = _stop.Exhausted(_tokens.Count, _contextLength - _request.Prompt.Length);
+        return Stopped is null;
     }
 
     /// <summary>Hands the text that is safe to show to the channel (after each step).</summary>

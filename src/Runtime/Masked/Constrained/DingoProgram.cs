@@ -38,7 +38,7 @@ public sealed class DingoProgram
     private int[] _live = [], _liveCount = [];
     private float[] _weights = [];      // [block * vocab] exp(l/T - max) while sampling
     private double[] _rowMax = [];
-    private HostRandom _random = new(0);
+    private NodeSampler? _sampler; // the decode's one sampler: a sampled assignment draws its uniforms from its seeded stream
 
     public DingoProgram(int maxBlock)
     {
@@ -53,8 +53,9 @@ public sealed class DingoProgram
     /// <summary>The best (or sampled) assignment's summed logits over the masked offsets (log-probability up to each row's normaliser).</summary>
     public double Score { get; private set; }
 
-    /// <summary>Binds the program to a constraint (tables grow to its state count; kept across decodes).</summary>
-    public void Start(TokenMatcher matcher, ulong seed = 0)
+    /// <summary>Binds the program to a constraint (tables grow to its state count; kept across decodes) and, for sampled
+    /// assignments, to the decode's sampler, whose seeded host stream the draws come from.</summary>
+    public void Start(TokenMatcher matcher, NodeSampler? sampler = null)
     {
         _transitions = TokenTransitions.For(matcher);
         _finished = new StateTransitions([TokenMatcher.Finished], [0, _transitions.FinishedTokens.Length], _transitions.FinishedTokens);
@@ -69,8 +70,11 @@ public sealed class DingoProgram
         }
         _width = width;
         if (_scratch is null || _scratch.Seen.Length < width) _scratch = new TokenTransitions.SearchScratch(width);
-        _random = new HostRandom(seed);
+        _sampler = sampler;
     }
+
+    private double Uniform() =>
+        (_sampler ?? throw new InvalidOperationException("A sampled assignment needs the decode's sampler: start the program with one.")).NextUniform();
 
     /// <summary>
     /// Fills <paramref name="tokens"/> (one per block offset; committed offsets keep theirs) with the best assignment
@@ -160,7 +164,7 @@ public sealed class DingoProgram
             if (sample)
             {
                 total = LogAdd(total, v);
-                if (_random.NextDouble() < Math.Exp(v - total)) last = q; // reservoir draw by weight
+                if (Uniform() < Math.Exp(v - total)) last = q; // reservoir draw by weight
             }
             else if (last < 0 || v > _score[end0 + last]) last = q;
         }
@@ -269,7 +273,7 @@ public sealed class DingoProgram
                 weight = v + Math.Log(sum);
             }
             total = LogAdd(total, weight);
-            if (_random.NextDouble() < Math.Exp(weight - total)) { chosen = q; chosenGroup = group; }
+            if (Uniform() < Math.Exp(weight - total)) { chosen = q; chosenGroup = group; }
         }
         token = -1;
         if (committed < 0)
@@ -278,7 +282,7 @@ public sealed class DingoProgram
             var w = _weights.AsSpan(i * stride, stride);
             double sum = 0;
             foreach (int tok in tokens) sum += w[tok];
-            double u = _random.NextDouble() * sum;
+            double u = Uniform() * sum;
             token = tokens[^1];
             foreach (int tok in tokens)
             {

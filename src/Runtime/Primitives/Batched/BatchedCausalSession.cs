@@ -1,3 +1,4 @@
+using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,9 +18,9 @@ public sealed class BatchedCausalSession : IDisposable
 {
     private readonly ICausalLM _target;
     private readonly RaggedKVCache _cache;
-    private readonly HashSet<int> _stopTokens;
+    private readonly StopRule _stop = new();
     private readonly int _maxLength;
-    private int _maxNewTokens, _stepStart;
+    private int _stepStart;
 
     /// <param name="maxLength">Most tokens a row's context holds, and the cache's slot count.</param>
     public BatchedCausalSession(ICausalLM target, int batch, int maxLength, int draftLength)
@@ -32,7 +33,6 @@ public sealed class BatchedCausalSession : IDisposable
         Context = new BatchedContext(batch, maxLength);
         Chain = new BatchedChain(batch, draftLength);
         Outcome = new BatchedStepOutcome(batch);
-        _stopTokens = new HashSet<int>();
     }
 
     public int Batch => Context.Batch;
@@ -62,9 +62,7 @@ public sealed class BatchedCausalSession : IDisposable
         if (prompts.Count != Batch) throw new ArgumentException($"Expected {Batch} prompts, got {prompts.Count}.", nameof(prompts));
         options.Validate();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNewTokens);
-        _maxNewTokens = options.MaxNewTokens;
-        _stopTokens.Clear();
-        _stopTokens.UnionWith(options.StopTokenIds(_target.Config.EosTokenIds));
+        _stop.Start(options, _target.Config.EosTokenIds);
         _cache.Reset();
         Steps = TargetForwards = 0;
         int longest = 0;
@@ -151,10 +149,11 @@ public sealed class BatchedCausalSession : IDisposable
     private bool Append(int row, int token)
     {
         Context.Append(row, token);
-        if (_stopTokens.Contains(token)) { Context.Stop(row, Decoding.StopReason.EndOfSequence); return false; }
-        if (Context.Length(row) - Context.PromptLength(row) >= _maxNewTokens) { Context.Stop(row, Decoding.StopReason.MaxNewTokens); return false; }
-        if (Context.Length(row) >= _maxLength - 1) { Context.Stop(row, Decoding.StopReason.CacheFull); return false; }
-        return true;
+        // A row's context holds at most maxLength - 1 tokens (the next step's root needs its slot).
+        int prompt = Context.PromptLength(row);
+        if (_stop.After(token, Context.Length(row) - prompt, _maxLength - 1 - prompt) is not { } reason) return true;
+        Context.Stop(row, reason);
+        return false;
     }
 
     public void Dispose() => _cache.Dispose();
