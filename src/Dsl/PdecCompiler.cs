@@ -27,20 +27,21 @@ public static class PdecCompiler
         diagnostics.AddRange(tree.Diagnostics);
         var plans = new List<DecodePlan>();
         var names = new HashSet<string>();
+        // Strategies are bound on demand, so one may name another (later in the file) as the engine of its draft.
+        var scope = new StrategyScope(tree, library);
         foreach (StrategySyntax strategy in tree.Root.Strategies)
         {
-            int before = diagnostics.Count;
-            if (!strategy.Identifier.IsMissing && !names.Add(strategy.Identifier.Text))
+            bool duplicate = !strategy.Identifier.IsMissing && !names.Add(strategy.Identifier.Text);
+            if (duplicate)
             {
                 diagnostics.Report(DiagnosticDescriptors.DuplicateName, strategy.Identifier.Span, strategy.Identifier.Text, "strategy", "this file");
             }
 
-            BoundStrategy bound = Binder.Bind(strategy, diagnostics, library);
-            bool hasErrors = diagnostics.Skip(before).Any(d => d.Severity == DiagnosticSeverity.Error)
-                || tree.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && strategy.Span.Contains(d.Span));
-            if (!hasErrors)
+            StrategyScope.Entry entry = scope.Bind(strategy);
+            diagnostics.AddRange(entry.Diagnostics);
+            if (!entry.HasErrors && !duplicate)
             {
-                plans.Add(bound.Lower());
+                plans.Add(entry.Plan);
             }
         }
 

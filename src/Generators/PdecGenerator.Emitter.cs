@@ -279,6 +279,9 @@ public sealed partial class PdecGenerator
                     fields.Add("static int[] " + array + " = { " + string.Join(", ", a.Items) + " }");
                     return array;
                 case NewValue n: return NewCall(n.RuntimeType, n.Arguments, name, fold, fields, capacity);
+                case ObjectArrayValue o:
+                    // An engine's proposers: built in place, each named by its position (s_draftProposers0Parents).
+                    return "new global::" + o.ElementType + "[] { " + string.Join(", ", o.Items.Select((item, i) => Value(item, name + i.ToString(CultureInfo.InvariantCulture)))) + " }";
                 case InstanceRef r: return FieldName(r.Field);
                 case EngineArgument { Value: Dsl.Primitives.EngineValue.MaxLength }: return "maxLength";
                 case EngineArgument { Value: Dsl.Primitives.EngineValue.Capacity }: return capacity;

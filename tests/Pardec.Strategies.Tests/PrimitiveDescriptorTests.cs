@@ -92,6 +92,9 @@ public sealed class PrimitiveDescriptorTests
         ConstantSource { Value.Type: ParamType.Int } => typeof(int),
         ConstantSource { Value.Type: ParamType.Bool } => typeof(bool),
         ConstantSource => typeof(double),
+        StageSource { Part: StagePart.Proposers } => typeof(IProposer[]),
+        StageSource { Part: StagePart.Accept } => typeof(Runtime.Primitives.Acceptance.IAcceptanceRule),
+        StageSource => typeof(int),
         _ => throw new InvalidOperationException("unknown source " + source),
     };
 

@@ -156,6 +156,15 @@ public sealed partial class Binder
 
         CheckTreeDepths(descriptor, args);
         CheckRules(descriptor, args, syntax);
+        foreach (BoundArgument engine in args.Values.Where(a => a.Value is EngineBinding))
+        {
+            string model = args.Values.FirstOrDefault(a => a.Parameter.Kind == ArgKind.Model)?.Value as string ?? string.Empty;
+            if (!CompleteEngine((EngineBinding)engine.Value, model, (ExpressionSyntax)engine.Syntax))
+            {
+                return null;
+            }
+        }
+
         var arguments = new PrimitiveArguments(args, receiver?.Name);
         bool probabilities = descriptor.ProbabilityFlag is { } flag && args.ContainsKey(flag);
         ProposerPlan plan = descriptor.Proposal?.Invoke(arguments)
@@ -214,6 +223,9 @@ public sealed partial class Binder
             {
                 case AtMostRule r when Value(r.Low) is { } low && Value(r.High) is { } high && low > high:
                     Report(DiagnosticDescriptors.ParameterOrder, At(r.Low).Span, r.Low, Expr.Format(low, ParamType.Int), descriptor.Name, r.High, Expr.Format(high, ParamType.Int));
+                    break;
+                case ExcludesRule r when args.ContainsKey(r.A) && args.ContainsKey(r.B):
+                    Report(DiagnosticDescriptors.ExclusiveArguments, At(r.B).Span, r.A, r.B, descriptor.Name, r.Why);
                     break;
                 case MultipleOfRule r when Value(r.Value) is { } value && Value(r.Of) is { } of && of > 0 && value % of != 0:
                     Report(DiagnosticDescriptors.NotAMultiple, At(r.Value).Span, r.Value, Expr.Format(value, ParamType.Int), descriptor.Name, r.Of, Expr.Format(of, ParamType.Int), r.Why);

@@ -22,17 +22,24 @@ public sealed partial class Binder
     private readonly BoundStrategy _strategy;
     private readonly Dictionary<string, (string Kind, SyntaxToken Declaration)> _names = new();
     private readonly PrimitiveLibrary _library;
+    private readonly StrategyScope? _scope;
 
-    private Binder(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary library)
+    private Binder(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary library, StrategyScope? scope)
     {
         _diagnostics = diagnostics;
         _library = library;
+        _scope = scope;
         _strategy = new BoundStrategy(syntax, library);
     }
 
-    public static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library = null)
+    /// <summary>Binds one strategy on its own: it can name no other strategy as an engine.</summary>
+    public static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library = null) =>
+        Bind(syntax, diagnostics, library, null);
+
+    /// <param name="scope">The file's other strategies, which this one may run as the engine of a draft.</param>
+    internal static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library, StrategyScope? scope)
     {
-        var binder = new Binder(syntax, diagnostics, library ?? PrimitiveLibrary.Default);
+        var binder = new Binder(syntax, diagnostics, library ?? PrimitiveLibrary.Default, scope);
         binder.BindStrategy();
         return binder._strategy;
     }
@@ -551,6 +558,8 @@ public sealed partial class Binder
                 return BindReference(syntax, "state", what, parameter);
             case ArgKind.Tree:
                 return BindTree(syntax, what);
+            case ArgKind.Strategy:
+                return BindEngine(syntax, what);
             case ArgKind.LayerRange:
                 if (syntax is RangeExpressionSyntax range && LiteralOf(range.Lower) is ({ } lo, ParamType.Int) && LiteralOf(range.Upper) is ({ } hi, ParamType.Int))
                 {

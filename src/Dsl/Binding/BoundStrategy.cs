@@ -114,6 +114,35 @@ public sealed class BoundStrategy
 
     public List<StopPlan> Stops { get; } = new();
 
+    /// <summary>The strategies this one runs as engines of its drafts, in the order they are named.</summary>
+    public List<EngineBinding> Engines { get; } = new();
+
+    /// <summary>Every engine, direct or an engine's own, once each (the plan prints them after the strategy).</summary>
+    private EquatableArray<DecodePlan> AllEngines()
+    {
+        var all = new List<DecodePlan>();
+        void Add(DecodePlan plan)
+        {
+            if (all.Any(p => p.Name == plan.Name))
+            {
+                return;
+            }
+
+            all.Add(plan);
+            foreach (DecodePlan inner in plan.Engines)
+            {
+                Add(inner);
+            }
+        }
+
+        foreach (EngineBinding engine in Engines)
+        {
+            Add(engine.Plan);
+        }
+
+        return all.Select(p => p with { Engines = default }).ToEquatableArray();
+    }
+
     public DecodePlan Lower()
     {
         CanvasPlan canvas = Canvas ?? new CanvasPlan(CanvasKind.Causal, null, CacheMode.Kv, null);
@@ -136,6 +165,7 @@ public sealed class BoundStrategy
             Params.ToEquatableArray(),
             States.ToEquatableArray(),
             stepPlan,
-            Stops.ToEquatableArray());
+            Stops.ToEquatableArray(),
+            AllEngines());
     }
 }

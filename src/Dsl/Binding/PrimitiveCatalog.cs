@@ -24,6 +24,9 @@ public enum ArgKind
 
     /// <summary>An inclusive int range <c>a..b</c>.</summary>
     LayerRange,
+
+    /// <summary>Another strategy of the file, run as an engine: <c>Name</c> or <c>Name(role: model, ...)</c> (staged speculation).</summary>
+    Strategy,
 }
 
 /// <summary>One parameter of a primitive: its kind, whether it is required, and the bounds of literal values.</summary>

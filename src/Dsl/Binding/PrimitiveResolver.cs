@@ -182,6 +182,8 @@ internal static class PrimitiveResolver
                 return new InstanceRef(stateFields[(string)bound.Arguments[si.Parameter].Value]);
             case ConstantSource c:
                 return new ExprValue(c.Value, c.Value.Type);
+            case StageSource st:
+                return Stage((EngineBinding)bound.Arguments[st.Parameter].Value, st.Part);
             default:
                 throw new System.InvalidOperationException($"Primitive '{bound.Descriptor.Name}': constructor argument '{argument.Name}' has a source lowering does not know ({argument.Source}).");
         }
@@ -226,6 +228,40 @@ internal static class PrimitiveResolver
                 throw new System.InvalidOperationException($"Primitive '{bound.Descriptor.Name}': '{name}' cannot be passed to constructor argument '{constructorName}' as it is.");
         }
     }
+
+    /// <summary>
+    /// A part of an engine strategy, from its own resolved instances: the same objects its own decoder builds, with its
+    /// roles played by the outer strategy's models, its params folded to their values, and its tree's capacity.
+    /// </summary>
+    private static InstanceValue Stage(EngineBinding engine, StagePart part)
+    {
+        var step = (CausalStepPlan)engine.Plan.Step;
+        int capacity = step.Verify.Width + 1;
+        InstanceValue Remap(InstanceValue value) => value switch
+        {
+            ExprValue e => new ExprValue(Fold(engine.Plan, e.Expr), e.Type),
+            ModelValue m => new ModelValue(engine.Roles.TryGetValue(m.Role, out var outer) ? outer : m.Role),
+            NewValue n => new NewValue(n.RuntimeType, n.Arguments.Select(a => new InstanceArgument(a.Name, Remap(a.Value))).ToEquatableArray()),
+            ObjectArrayValue a => new ObjectArrayValue(a.ElementType, a.Items.Select(Remap).ToEquatableArray()),
+            EngineArgument { Value: EngineValue.Capacity } => new ExprValue(Literal.Int(capacity), ParamType.Int),
+            InstanceRef r => throw new System.InvalidOperationException($"Engine '{engine.Name}': '{r.Field}' refers to another instance, which an engine cannot build."),
+            _ => value,
+        };
+        NewValue Build(PrimitiveInstance instance) =>
+            new(instance.RuntimeType, instance.Arguments.Select(a => new InstanceArgument(a.Name, Remap(a.Value))).ToEquatableArray());
+
+        return part switch
+        {
+            StagePart.Proposers => new ObjectArrayValue("Pardec.Runtime.Primitives.Proposers.IProposer",
+                step.Instances.Where(i => i.Role == PrimitiveRole.Proposer).Select(i => (InstanceValue)Build(i)).ToEquatableArray()),
+            StagePart.Accept => Build(step.Instances.Single(i => i.Role == PrimitiveRole.Acceptance)),
+            _ => new ExprValue(Literal.Int(capacity), ParamType.Int),
+        };
+    }
+
+    // An engine's params are its own: folded to their values here, so the outer decoder never looks them up.
+    private static Expr Fold(DecodePlan plan, Expr expr) =>
+        expr is ParamRef p && plan.FindParam(p.Name) is { } param ? param.Default : expr;
 
     private static InstanceValue Missing(BoundPrimitive bound, ConstructorArgument argument) =>
         throw new System.InvalidOperationException($"Primitive '{bound.Descriptor.Name}': constructor argument '{argument.Name}' has no value.");

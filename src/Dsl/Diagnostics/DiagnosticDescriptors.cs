@@ -140,6 +140,16 @@ public static class DiagnosticDescriptors
     public static DiagnosticDescriptor DraftVerifyNeedsExactCache { get; } = new(
         "PDEC1033", "Draft-and-verify with an approximate cache", "'commit draft_verify' reproduces one-token-per-step decoding only with 'cache none', but strategy '{0}' declares 'cache {1}', which reuses stale keys and values", Error);
 
+    // PDEC1034..1039 are left to the constraint work that lands beside this; staged speculation starts at 1040.
+    public static DiagnosticDescriptor EngineCycle { get; } = new(
+        "PDEC1040", "Engine cycle", "Strategy '{0}' cannot run '{1}' as an engine: {2} is a cycle; an engine must not need the strategy it drafts for", Error);
+
+    public static DiagnosticDescriptor ExclusiveArguments { get; } = new(
+        "PDEC1041", "Arguments that exclude each other", "'{0}' and '{1}' of '{2}' cannot be given together: {3}", Error);
+
+    public static DiagnosticDescriptor EngineNotUsable { get; } = new(
+        "PDEC1042", "Not usable as an engine", "Strategy '{0}' cannot be the engine of '{1}': {2}", Error);
+
     // ---- PDEC2xxx: C# integration — reserved, owned by src/Generators. ----
 
     // ---- PDEC3xxx: info ----
@@ -155,7 +165,7 @@ public static class DiagnosticDescriptors
         PrimitiveOnCanvas, TreeNotPrefixClosed, TreeTooWide, LookaheadBudget, MaskedWithoutStop, WrongRoleKind,
         UnknownArgument, MissingArgument, DuplicateStatement, MissingStatement, UnknownChoice, InvalidUpdateSource,
         DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument, NotOnBatchedCanvas, ParameterOrder,
-        NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache,
+        NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache, EngineCycle, ExclusiveArguments, EngineNotUsable,
         RuntimeParamSizesBuffers,
     };
 }

@@ -31,7 +31,8 @@ public sealed record DecodePlan(
     EquatableArray<ParamPlan> Params,
     EquatableArray<StatePlan> States,
     StepPlan Step,
-    EquatableArray<StopPlan> Stops)
+    EquatableArray<StopPlan> Stops,
+    EquatableArray<DecodePlan> Engines = default)
 {
     public ParamPlan? FindParam(string name) => Params.FirstOrDefault(p => p.Name == name);
 
@@ -41,8 +42,22 @@ public sealed record DecodePlan(
 
     public override string ToString() => Print();
 
-    /// <summary>The stable multi-line text form ("\n" line ends, invariant culture).</summary>
+    /// <summary>
+    /// The stable multi-line text form ("\n" line ends, invariant culture): this strategy, then every strategy it runs as
+    /// an engine (directly or through another engine), so the text compiles on its own and its first plan is this one.
+    /// </summary>
     public string Print()
+    {
+        var b = new StringBuilder(PrintStrategy());
+        foreach (DecodePlan engine in Engines)
+        {
+            b.Append('\n').Append(engine.PrintStrategy());
+        }
+
+        return b.ToString();
+    }
+
+    private string PrintStrategy()
     {
         var b = new StringBuilder();
         void Line(string indent, string text) => b.Append(indent).Append(text).Append('\n');

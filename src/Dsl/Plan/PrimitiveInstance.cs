@@ -91,6 +91,12 @@ public sealed record NewValue(string RuntimeType, EquatableArray<InstanceArgumen
     public override string ToString() => RuntimeType.Substring(RuntimeType.LastIndexOf('.') + 1) + "(" + string.Join(", ", Arguments) + ")";
 }
 
+/// <summary>An array of objects of <see cref="ElementType"/> (an engine's proposers), each built like a <see cref="NewValue"/>.</summary>
+public sealed record ObjectArrayValue(string ElementType, EquatableArray<InstanceValue> Items) : InstanceValue
+{
+    public override string ToString() => "[" + string.Join(", ", Items) + "]";
+}
+
 /// <summary>A value the engine provides when it builds the decoder.</summary>
 public sealed record EngineArgument(EngineValue Value) : InstanceValue
 {

@@ -48,14 +48,31 @@ public abstract record ProposerPlan
 /// Speculative Decoding"; Chen et al., "Accelerating Large Language Model Decoding with Speculative Sampling").
 /// <see cref="StopBelow"/> ends the draft early when the draft's confidence drops (adaptive length).
 /// </summary>
-public sealed record DraftProposer(string Model, Expr Length, bool Sample, Expr? StopBelow) : ProposerPlan
+/// With an <see cref="Engine"/> the draft model's own tokens are speculated by another strategy of the file and verified
+/// by the draft model (Spector and Re, "Accelerating LLM Inference with Staged Speculative Decoding").
+public sealed record DraftProposer(string Model, Expr Length, bool Sample, Expr? StopBelow, EngineRef? Engine = null) : ProposerPlan
 {
     public override ProposalShape Shape => ProposalShape.Chain;
 
     public override bool HasProbabilities => Sample;
 
     public override string ToString() =>
-        $"draft({DecodePlan.Args((string.Empty, Model), ("length", Length), ("sample", Sample), ("stop_below", StopBelow))})";
+        $"draft({DecodePlan.Args((string.Empty, Model), ("length", Length), ("sample", Sample), ("stop_below", StopBelow), ("engine", Engine))})";
+}
+
+/// <summary>
+/// A strategy run as the engine of a draft: its name, and which model of the outer strategy plays each of its roles
+/// (its verify target is the draft's model). Printed as written: <c>Inner</c> or <c>Inner(draft: tiny)</c>.
+/// </summary>
+public sealed record EngineRef(string Strategy, EquatableArray<RoleBinding> Roles)
+{
+    public override string ToString() => Strategy + (Roles.IsEmpty ? string.Empty : "(" + string.Join(", ", Roles) + ")");
+}
+
+/// <summary>The engine's role <see cref="Role"/> is the outer strategy's model <see cref="Model"/>.</summary>
+public sealed record RoleBinding(string Role, string Model)
+{
+    public override string ToString() => Role + ": " + Model;
 }
 
 /// <summary>

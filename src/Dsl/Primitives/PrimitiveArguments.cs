@@ -27,6 +27,9 @@ public sealed class PrimitiveArguments
 
     public bool Flag(string name) => _arguments.ContainsKey(name);
 
+    /// <summary>The strategy a parameter names as an engine, with its role bindings.</summary>
+    public EngineRef? Engine(string name) => _arguments.TryGetValue(name, out var a) ? (a.Value as EngineBinding)?.Ref : null;
+
     public TokenTreeShape? Tree(string name) => _arguments.TryGetValue(name, out var a) ? a.Value as TokenTreeShape : null;
 
     internal bool TryGet(string name, out BoundArgument argument) => _arguments.TryGetValue(name, out argument!);

@@ -108,7 +108,12 @@ public abstract record ParameterRule
 
     /// <summary><paramref name="value"/> must be a multiple of <paramref name="of"/>, for the reason given.</summary>
     public static ParameterRule MultipleOf(string value, string of, string why) => new MultipleOfRule(value, of, why);
+
+    /// <summary><paramref name="a"/> and <paramref name="b"/> cannot be given together, for the reason given.</summary>
+    public static ParameterRule Excludes(string a, string b, string why) => new ExcludesRule(a, b, why);
 }
+
+public sealed record ExcludesRule(string A, string B, string Why) : ParameterRule;
 
 public sealed record AtMostRule(string Low, string High) : ParameterRule;
 
@@ -164,6 +169,24 @@ public abstract record ArgumentSource
 
     /// <summary>A constant of the primitive itself.</summary>
     public static ArgumentSource Constant(Literal value) => new ConstantSource(value);
+
+    /// <summary>A part of the strategy named by the parameter, run as an engine: its proposers, its acceptance rule or its tree capacity.</summary>
+    public static ArgumentSource Stage(string parameter, StagePart part) => new StageSource(parameter, part);
+}
+
+public sealed record StageSource(string Parameter, StagePart Part) : ArgumentSource;
+
+/// <summary>What a staged primitive takes from the strategy it runs as its engine.</summary>
+public enum StagePart
+{
+    /// <summary>The engine step's proposers, built as an <c>IProposer[]</c> (their models are the outer strategy's).</summary>
+    Proposers,
+
+    /// <summary>The engine step's acceptance rule.</summary>
+    Accept,
+
+    /// <summary>Candidate tokens one engine verification holds, root included.</summary>
+    Capacity,
 }
 
 public sealed record StateInstanceSource(string Parameter) : ArgumentSource;

@@ -78,9 +78,18 @@ public sealed class PrimitiveLibrary
                 Int("length", "tokens drafted per step", required: true, allowsState: true),
                 Flag("sample", "sample the draft and keep q(x)"),
                 Float("stop_below", "end the draft when its confidence drops below this", 0, 1, fallback: 0),
+                new ParameterSignature("engine", ArgKind.Strategy, Description: "a strategy of this file that speculates the draft model's own tokens (staged speculation)"),
             },
             new[]
             {
+                // Staged speculative decoding (Spector and Re): the engine strategy proposes the draft model's tokens,
+                // the draft model verifies them, and the chain it accepts is this step's draft.
+                new PrimitiveForm(Proposers + "StagedDraftProposer", new[]
+                {
+                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("length", Param("length")),
+                    Ctor("proposers", Stage("engine", StagePart.Proposers)), Ctor("accept", Stage("engine", StagePart.Accept)),
+                    Ctor("capacity", Stage("engine", StagePart.Capacity)),
+                }, Width: WidthRule.Of("length"), When: "engine", CountsDraftForwards: true),
                 new PrimitiveForm(Proposers + "DraftModelProposer", new[]
                 {
                     Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("treeCapacity", Engine(EngineValue.Capacity)),
@@ -89,8 +98,13 @@ public sealed class PrimitiveLibrary
                 }, Width: WidthRule.Of("length"), CountsDraftForwards: true),
             },
             ProbabilityFlag: "sample",
+            Rules: new[]
+            {
+                ParameterRule.Excludes("engine", "sample", "an engine drafts greedily and keeps no q(x) (use one or the other)"),
+                ParameterRule.Excludes("engine", "stop_below", "the engine's own acceptance decides how far the draft model's chain goes"),
+            },
             Batched: new[] { "model", "length" },
-            Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"))),
+            Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"), a.Engine("engine"))),
         new PrimitiveDescriptor(
             "self_draft", PrimitiveRole.Proposer, "a chain drafted by the target itself with layers skipped (Zhang et al., self-speculative decoding)", Causal,
             new[]

@@ -65,6 +65,14 @@ public sealed class PrimitiveRegistry
         return constructor.Invoke(values);
     }
 
+    // An engine's proposers: each built as a nested instance, into an array of the parameter's element type.
+    private Array Array(ObjectArrayValue value, Type element, InstanceContext context, string owner)
+    {
+        var array = System.Array.CreateInstance(element, value.Items.Count);
+        for (int i = 0; i < value.Items.Count; i++) array.SetValue(Convert(value.Items[i], element, context, owner + "[" + i + "]"), i);
+        return array;
+    }
+
     private object? Convert(InstanceValue value, Type type, InstanceContext context, string owner) => value switch
     {
         ExprValue e when type == typeof(int) => context.Values.Int(e.Expr),
@@ -74,6 +82,7 @@ public sealed class PrimitiveRegistry
         ModelValue m when type.IsAssignableFrom(typeof(ICausalLM)) => context.Models.Model(m.Role),
         ArrayValue a when type.IsAssignableFrom(typeof(int[])) => a.Items.ToArray(),
         NewValue n => Create(n.RuntimeType, n.Arguments, context, owner),
+        ObjectArrayValue a when type.IsArray => Array(a, type.GetElementType()!, context, owner),
         EngineArgument { Value: EngineValue.MaxLength } => context.MaxLength,
         EngineArgument { Value: EngineValue.Capacity } => context.Capacity,
         EngineArgument { Value: EngineValue.Sampler } => context.Sampler,

@@ -13,7 +13,7 @@ namespace Pardec.Runtime.Primitives.Proposers;
 /// skipped (self-speculative decoding, Zhang et al. 2023) — no second model, a cache of its own.
 /// The draft's cache lags the committed text and catches up in one forward at the start of each proposal.
 /// </summary>
-public sealed class DraftModelProposer : IProposer, IDraftCounter
+public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
 {
     private readonly ICausalLM _draft;
     private readonly KVCache _cache;
@@ -163,6 +163,14 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter
             else Forward(_cache.Length, 1);
             _forwardedDrafts++;
         }
+    }
+
+    /// <summary>As the engine of a staged draft: the context was cut back, so keep only the cache of what is still in it.</summary>
+    public void Rewind(CausalContext context, int unchanged)
+    {
+        int keep = Math.Min(unchanged, context.Length - 1);
+        if (_cache.Length > keep) _cache.Truncate(keep);
+        _draftedCount = _forwardedDrafts = 0;
     }
 
     /// <summary>Keeps the draft cache for the committed prefix it already holds; the next proposal catches up from there.</summary>
