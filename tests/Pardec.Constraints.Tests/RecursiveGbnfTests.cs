@@ -9,34 +9,8 @@ namespace Pardec.Constraints.Tests;
 /// <summary>Recursive GBNF: the pushdown matcher behind the same <see cref="TokenMatcher"/> as the regular DFA.</summary>
 public sealed class RecursiveGbnfTests(ITestOutputHelper output)
 {
-    /// <summary>llama.cpp's grammars/json.gbnf, as shipped (value → object → value).</summary>
-    public const string Json = """
-        root   ::= object
-        value  ::= object | array | string | number | ("true" | "false" | "null") ws
-
-        object ::=
-          "{" ws (
-                    string ":" ws value
-            ("," ws string ":" ws value)*
-          )? "}" ws
-
-        array  ::=
-          "[" ws (
-                    value
-            ("," ws value)*
-          )? "]" ws
-
-        string ::=
-          "\"" (
-            [^"\\\x7F\x00-\x1F] |
-            "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) # escapes
-          )* "\"" ws
-
-        number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
-
-        # Optional space: by convention, applied in this grammar after literal chars when allowed
-        ws ::= | " " | "\n" [ \t]{0,20}
-        """;
+    /// <summary>A JSON grammar (value → object → value), the cross-check's tests/fixtures/peer-grammar/grammars/json.gbnf.</summary>
+    public static string Json => File.ReadAllText(Path.Combine(Shipped.RepoRoot(), "tests", "fixtures", "peer-grammar", "grammars", "json.gbnf"));
 
     public const string Parens = """
         root  ::= "(" inner ")"

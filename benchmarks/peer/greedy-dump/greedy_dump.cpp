@@ -18,7 +18,10 @@
 //                                                  then argmax (ties to the lowest id), then llama_sampler_accept. The
 //                                                  decode ends after an end-of-generation token, or when every logit is
 //                                                  -inf ("stop":"unsatisfiable"). Prints {"tokens":[...],"stop":"eog"
-//                                                  |"unsatisfiable"|"max","top":[...]} (top: the masked logits).
+//                                                  |"unsatisfiable"|"max","allowed":[...],"allowed_text":[...],
+//                                                  "top":[...]} (allowed: how many tokens the grammar allowed at each
+//                                                  step; allowed_text: of those, the ones that are UTF-8 text, not
+//                                                  control tokens or bytes 0xF5-0xFF; top: masked logits).
 //
 // The context is as exact as llama.cpp allows on CPU: f32 K/V cache (the default is f16), no flash attention, one
 // thread, n_ctx = the longest prompt + N, rounded up.
@@ -101,6 +104,18 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
     const llama_vocab * vocab = llama_model_get_vocab(model);
     const int n_vocab = llama_vocab_n_tokens(vocab);
     std::string grammar = grammar_path ? read_file(grammar_path) : std::string();
+    // Tokens llama.cpp's grammar sampler treats as text but that are not: control and unknown tokens other than the
+    // end-of-generation ones (<s>, <pad>, <unk>: their piece, rendered with special=true, is matched as characters), and
+    // single bytes that never occur in UTF-8 (0xF5-0xFF: llama.cpp's decode_utf8 reads them as the lead of a 4-byte
+    // sequence). Greedy decoding is unaffected where the model prefers a text token; the mask sizes are compared over
+    // text tokens (allowed_text).
+    std::vector<bool> not_text(n_vocab);
+    for (int i = 0; i < n_vocab; i++) {
+        char piece[16];
+        int n = llama_token_to_piece(vocab, i, piece, sizeof piece, 0, true);
+        bool control = (llama_vocab_get_attr(vocab, i) & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0;
+        not_text[i] = (control && !llama_vocab_is_eog(vocab, i)) || (n == 1 && (unsigned char)piece[0] >= 0xF5);
+    }
 
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)((longest + n_new + 255) / 256 * 256);
@@ -129,6 +144,8 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
         }
         std::vector<llama_token_data> candidates(n_vocab);
         std::vector<float> masked(n_vocab);
+        std::vector<int> allowed;      // tokens the grammar allows at each step
+        std::vector<int> allowed_text; // of those, tokens that are text in UTF-8 (see not_text)
         const char * stop = "max";
         for (int step = 0; step < n_new; step++) {
             llama_batch batch = llama_batch_get_one(input.data(), (int)input.size());
@@ -141,9 +158,20 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
                 // apply() only writes -inf into the logits it rejects; it keeps the order of the array.
                 for (size_t i = 0; i < array.size; i++) masked[array.data[i].id] = array.data[i].logit;
                 logits = masked.data();
-                bool any = false;
-                for (int i = 0; i < n_vocab && !any; i++) any = logits[i] != -INFINITY;
-                if (!any) { stop = "unsatisfiable"; break; }
+                int count = 0, text = 0;
+                for (int i = 0; i < n_vocab; i++) {
+                    if (logits[i] == -INFINITY) continue;
+                    count++;
+                    text += !not_text[i];
+                }
+                allowed.push_back(count);
+                allowed_text.push_back(text);
+                // PARDEC_DUMP_ALLOWED=STEP: the ids the grammar allows at that step, on stderr (to find where masks differ).
+                if (const char * at = getenv("PARDEC_DUMP_ALLOWED"); at && atoi(at) == step) {
+                    for (int i = 0; i < n_vocab; i++) if (logits[i] != -INFINITY) fprintf(stderr, "%d ", i);
+                    fprintf(stderr, "\n");
+                }
+                if (count == 0) { stop = "unsatisfiable"; break; }
             }
             std::vector<int> order(n_vocab);
             for (int i = 0; i < n_vocab; i++) order[i] = i;
@@ -164,10 +192,20 @@ static int generate(const char * model_path, const char * ids_path, int n_new, i
         if (sampler) llama_sampler_free(sampler);
         printf("{\"tokens\":[");
         for (size_t i = 0; i < tokens.size(); i++) printf(i ? ",%d" : "%d", tokens[i]);
-        printf(grammar_path ? "],\"stop\":\"%s\",\"top\":[" : "],\"top\":[", stop);
+        if (grammar_path) {
+            printf("],\"stop\":\"%s\",\"allowed\":[", stop);
+            for (size_t i = 0; i < allowed.size(); i++) printf(i ? ",%d" : "%d", allowed[i]);
+            printf("],\"allowed_text\":[");
+            for (size_t i = 0; i < allowed_text.size(); i++) printf(i ? ",%d" : "%d", allowed_text[i]);
+        }
+        printf("],\"top\":[");
         for (size_t s = 0; s < tops.size(); s++) {
             printf(s ? ",[" : "[");
-            for (size_t i = 0; i < tops[s].size(); i++) printf(i ? ",[%d,%.9g]" : "[%d,%.9g]", tops[s][i].first, tops[s][i].second);
+            for (size_t i = 0; i < tops[s].size(); i++) {
+                // A logit the grammar masked is -inf, which JSON has no number for: null.
+                if (std::isinf(tops[s][i].second)) printf(i ? ",[%d,null]" : "[%d,null]", tops[s][i].first);
+                else printf(i ? ",[%d,%.9g]" : "[%d,%.9g]", tops[s][i].first, tops[s][i].second);
+            }
             printf("]");
         }
         printf("]}\n");
