@@ -189,6 +189,38 @@ public sealed class RecursiveGbnfTests(ITestOutputHelper output)
         Assert.True(walks >= 3000 && finished >= 500);
     }
 
+    /// <summary>
+    /// A configuration's mask from the per-position caches (its top positions' own masks, plus the stack-dependent
+    /// tokens walked) equals the trie walk of the whole configuration, at every state of a walk through JSON nested
+    /// eight deep on the shipped vocabulary.
+    /// </summary>
+    [Fact]
+    public void Masks_from_position_caches_equal_the_trie_walk()
+    {
+        var text = new StringBuilder();
+        for (int d = 0; d < 8; d++) text.Append($"{{\"k{d}\": [{d}, \"s {d}\", true, ");
+        text.Append("null");
+        for (int d = 0; d < 8; d++) text.Append("]}");
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
+        var cached = new TokenMatcher(TokenConstraint.FromGbnf(Json).Pushdown!, Shipped.Vocabulary, positionMasks: true);
+        var walked = new TokenMatcher(TokenConstraint.FromGbnf(Json).Pushdown!, Shipped.Vocabulary, positionMasks: false);
+        int a = cached.Start, b = walked.Start, at = 0, steps = 0;
+        while (at < bytes.Length)
+        {
+            Assert.True(cached.AllowedBits(a).SequenceEqual(walked.AllowedBits(b)), $"masks differ after '{Encoding.UTF8.GetString(bytes[..at])}'");
+            int token = cached.LongestTokenPrefix(a, bytes.AsSpan(at), out int length);
+            Assert.True(token >= 0);
+            a = cached.Next(a, token);
+            b = walked.Next(b, token);
+            at += length;
+            steps++;
+        }
+        Assert.True(cached.IsAccepting(a) && walked.IsAccepting(b));
+        output.WriteLine($"{steps} states: {cached.PositionMasksBuilt} masks from positions, {cached.TrieMasksBuilt} by the trie walk");
+        Assert.True(cached.PositionMasksBuilt > steps / 4, $"only {cached.PositionMasksBuilt} of {steps} masks came from the position caches");
+        Assert.Equal(0, walked.PositionMasksBuilt);
+    }
+
     /// <summary>Deep nesting goes through the same interface: masks, forced bytes and the state's accept flag.</summary>
     [Fact]
     public void Nesting_deeper_than_any_automaton_state_count_is_matched()

@@ -57,6 +57,9 @@ public sealed class PushdownAutomaton
     private readonly List<int[]> _parentSets = [];
     private readonly Dictionary<int[], int> _parentSetIds = new(new FrameSetComparer());
     private readonly int _bottom;
+    // The parent "somewhere in an unknown caller": a position's own walk (ContextStart) pops into it.
+    private const int Context = -2;
+    private readonly int _context;
 
     // Configurations: sorted sets of frames (the stacks after a byte), interned.
     private Configuration[] _configurations = new Configuration[256];
@@ -69,10 +72,12 @@ public sealed class PushdownAutomaton
     private readonly Stack<int> _work = new();
     private readonly List<int> _tops = new();
 
-    private sealed class Configuration(int[] tops, bool accepting)
+    private sealed class Configuration(int[] tops, bool accepting, bool leavesContext)
     {
         public readonly int[] Tops = tops;          // expanded frames whose position has a byte edge
         public readonly bool Accepting = accepting; // some stack pops empty: the text may end here
+        public readonly bool LeavesContext = leavesContext; // some stack pops into the unknown caller (Context)
+        public int[]? TopPositions;
         public readonly int[] Next = CreateNext();
 
         private static int[] CreateNext()
@@ -97,6 +102,7 @@ public sealed class PushdownAutomaton
             for (int b = 0; b < 256 && !_hasBytes[p]; b++) _hasBytes[p] = byteNext[(p << 8) | b] >= 0;
         PositionCount = positions;
         _bottom = ParentSet([-1]);
+        _context = ParentSet([Context]);
         int start = Intern([Frame(rootStart, _bottom)]);
         if (start != 0) throw new InvalidOperationException("the start configuration must be state 0");
     }
@@ -134,6 +140,34 @@ public sealed class PushdownAutomaton
     public bool Matches(ReadOnlySpan<byte> bytes) => Walk(Start, bytes) is var s && s >= 0 && IsAccepting(s);
 
     public bool Matches(string text) => Matches(System.Text.Encoding.UTF8.GetBytes(text));
+
+    /// <summary>
+    /// The distinct grammar positions a next byte can be read at in <paramref name="state"/> (its expanded top frames):
+    /// a token's first byte is read by one of them.
+    /// </summary>
+    public ReadOnlySpan<int> TopPositions(int state)
+    {
+        var configuration = Volatile.Read(ref _configurations)[state];
+        if (Volatile.Read(ref configuration.TopPositions) is { } cached) return cached;
+        var framePosition = Volatile.Read(ref _framePosition);
+        var positions = configuration.Tops.Select(f => framePosition[f]).Distinct().Order().ToArray();
+        Volatile.Write(ref configuration.TopPositions, positions);
+        return positions;
+    }
+
+    /// <summary>
+    /// A state that stands at <paramref name="position"/> with an unknown caller below it: walking bytes from it follows
+    /// the position's own rule and whatever it calls, and a configuration where the rule may end and return to the caller
+    /// says so (<see cref="LeavesContext"/>). What a position's context-independent token mask is computed from
+    /// (XGrammar's adaptive token mask cache).
+    /// </summary>
+    public int ContextStart(int position)
+    {
+        lock (_lock) return Intern([Frame(position, _context)]);
+    }
+
+    /// <summary>Whether some stack of <paramref name="state"/> returns into the unknown caller of <see cref="ContextStart"/>.</summary>
+    public bool LeavesContext(int state) => Volatile.Read(ref _configurations)[state].LeavesContext;
 
     private int Step(int state, byte b)
     {
@@ -210,12 +244,16 @@ public sealed class PushdownAutomaton
         _seen.Clear();
         _work.Clear();
         _tops.Clear();
-        bool accepting = false;
+        bool accepting = false, leavesContext = false;
         foreach (int f in frames) _work.Push(f);
         while (_work.Count > 0)
         {
             int frame = _work.Pop();
-            if (frame < 0) { accepting = true; continue; }
+            if (frame < 0)
+            {
+                if (frame == Context) leavesContext = true; else accepting = true;
+                continue;
+            }
             if (!_seen.Add(frame)) continue;
             if (_seen.Count > MaxExpansion)
                 throw new InvalidOperationException($"The grammar's expansion of one configuration passed {MaxExpansion} stack frames.");
@@ -234,7 +272,7 @@ public sealed class PushdownAutomaton
             Array.Copy(_configurations, grown, id);
             Volatile.Write(ref _configurations, grown);
         }
-        _configurations[id] = new Configuration(_tops.ToArray(), accepting);
+        _configurations[id] = new Configuration(_tops.ToArray(), accepting, leavesContext);
         _configurationIds[frames] = id;
         Volatile.Write(ref _configurationCount, id + 1);
         return id;

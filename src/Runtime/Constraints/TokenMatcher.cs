@@ -43,9 +43,12 @@ public sealed class TokenMatcher
     }
 
     /// <summary>A recursive grammar's matcher: states are the pushdown automaton's configurations.</summary>
-    public TokenMatcher(PushdownAutomaton pushdown, TokenVocabulary vocabulary, string description = "grammar")
+    /// <param name="positionMasks">Build a new configuration's mask from per-position caches where few tokens depend
+    /// on the stack (the default); false builds every mask by the trie walk (for measuring the difference).</param>
+    public TokenMatcher(PushdownAutomaton pushdown, TokenVocabulary vocabulary, string description = "grammar", bool positionMasks = true)
     {
         _pushdown = pushdown;
+        _usePositionMasks = positionMasks;
         _vocabulary = vocabulary;
         _masks = new StateMask?[Math.Max(64, pushdown.StateCount)];
         _words = (vocabulary.Count + 63) / 64;
@@ -282,8 +285,19 @@ public sealed class TokenMatcher
         }
     }
 
+    /// <summary>Masks built so far by the trie walk of the state (every regular one), and from position caches.</summary>
+    public int TrieMasksBuilt => _trieMasks;
+    public int PositionMasksBuilt => _positionMasksBuilt;
+    private int _trieMasks, _positionMasksBuilt;
+
     private StateMask Build(int state)
     {
+        if (_pushdown is not null && _usePositionMasks && BuildFromPositions(state) is { } fromPositions)
+        {
+            Interlocked.Increment(ref _positionMasksBuilt);
+            return fromPositions;
+        }
+        Interlocked.Increment(ref _trieMasks);
         var bits = new ulong[_words];
         var trie = _vocabulary.Trie;
         // Depth-first over (trie node, DFA state); a branch ends where the DFA dies.
@@ -305,6 +319,11 @@ public sealed class TokenMatcher
                 if (trie.ChildCount[c] > 0) stack.Push((c, next));
             }
         }
+        return Finish(state, bits);
+    }
+
+    private StateMask Finish(int state, ulong[] bits)
+    {
         if (IsAccepting(state))
             foreach (int end in _vocabulary.EndTokens)
                 if (end < _vocabulary.Count) bits[end >> 6] |= 1UL << (end & 63);
@@ -319,4 +338,102 @@ public sealed class TokenMatcher
     }
 
     private sealed record StateMask(ulong[] Bits, int Count, int Forced);
+
+    // ---- recursive grammars: masks from per-position caches (XGrammar's adaptive token mask cache) ----
+
+    /// <summary>
+    /// A grammar position's tokens, decided once from the position alone (<see cref="PushdownAutomaton.ContextStart"/>):
+    /// <see cref="Accepted"/> are read entirely inside the position's rule and what it calls, so they are allowed
+    /// wherever the position is a top of the stack; <see cref="Dependent"/> can only be read by returning from the rule
+    /// into its caller partway, so whether they are allowed depends on the stack below (checked by walking them).
+    /// Every other token is refused from this position whatever the stack.
+    /// </summary>
+    private sealed record PositionMask(ulong[] Accepted, int[] Dependent);
+
+    private PositionMask?[]? _positionMasks;
+    private readonly bool _usePositionMasks;
+
+    // Past this many context-dependent tokens, walking them one by one costs more than one trie walk of the state.
+    private int DependentLimit => Math.Max(64, _vocabulary.Count / 16);
+
+    // Mask of a pushdown state: the union of its top positions' accepted tokens, plus the context-dependent ones that
+    // the whole stack reads. Null (build by the trie walk instead) when too many tokens depend on the stack.
+    private StateMask? BuildFromPositions(int state)
+    {
+        var pushdown = _pushdown!;
+        var positions = pushdown.TopPositions(state);
+        var masks = new PositionMask[positions.Length];
+        int dependent = 0;
+        for (int i = 0; i < positions.Length; i++)
+        {
+            masks[i] = Position(positions[i]);
+            dependent += masks[i].Dependent.Length;
+            if (dependent > DependentLimit) return null;
+        }
+        var bits = new ulong[_words];
+        foreach (var mask in masks)
+            for (int w = 0; w < bits.Length; w++) bits[w] |= mask.Accepted[w];
+        foreach (var mask in masks)
+            foreach (int token in mask.Dependent)
+                if ((bits[token >> 6] & (1UL << (token & 63))) == 0 && pushdown.Walk(state, _vocabulary.Bytes(token)) >= 0)
+                    bits[token >> 6] |= 1UL << (token & 63);
+        return Finish(state, bits);
+    }
+
+    private PositionMask Position(int position)
+    {
+        var cache = _positionMasks ??= new PositionMask?[_pushdown!.PositionCount];
+        if (Volatile.Read(ref cache[position]) is { } known) return known;
+        var built = BuildPosition(position);
+        Volatile.Write(ref cache[position], built);
+        return built;
+    }
+
+    // One trie walk from the position with an unknown caller. A token is accepted if its bytes are read without
+    // returning to the caller; dependent if the walk dies after some prefix at which the rule could have returned
+    // (the caller might read the rest); refused otherwise.
+    private PositionMask BuildPosition(int position)
+    {
+        var pushdown = _pushdown!;
+        var trie = _vocabulary.Trie;
+        var accepted = new ulong[_words];
+        var dependent = new List<int>();
+        int start = pushdown.ContextStart(position);
+        var stack = new Stack<(int Node, int State, bool Returned)>();
+        stack.Push((0, start, pushdown.LeavesContext(start)));
+        while (stack.Count > 0)
+        {
+            var (node, s, returned) = stack.Pop();
+            int first = trie.ChildStart[node], end = first + trie.ChildCount[node];
+            for (int c = first; c < end; c++)
+            {
+                int next = pushdown.Next(s, trie.EdgeByte[c]);
+                if (next < 0)
+                {
+                    if (returned) CollectSubtree(trie, c, dependent);
+                    continue;
+                }
+                for (int k = 0; k < trie.TokenCount[c]; k++)
+                {
+                    int token = trie.Tokens[trie.TokenStart[c] + k];
+                    accepted[token >> 6] |= 1UL << (token & 63);
+                }
+                if (trie.ChildCount[c] > 0) stack.Push((c, next, returned || pushdown.LeavesContext(next)));
+            }
+        }
+        return new PositionMask(accepted, dependent.ToArray());
+    }
+
+    private static void CollectSubtree(TokenTrie trie, int root, List<int> into)
+    {
+        var stack = new Stack<int>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            int node = stack.Pop();
+            for (int k = 0; k < trie.TokenCount[node]; k++) into.Add(trie.Tokens[trie.TokenStart[node] + k]);
+            int first = trie.ChildStart[node];
+            for (int c = first; c < first + trie.ChildCount[node]; c++) stack.Push(c);
+        }
+    }
 }
