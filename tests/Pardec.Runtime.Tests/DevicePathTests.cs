@@ -105,5 +105,52 @@ public sealed class DevicePathTests
         Assert.Equal(baseline, session.Result().Tokens);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Draft_model_speculation_decodes_the_same_tokens_on_the_simulated_device_path(bool sampled)
+    {
+        using var target = LoadFixtureModel("llama_gqa");
+        // Sampled, the target drafts for itself (q = p: every draft is accepted); greedy, the other fixture drafts.
+        using var other = LoadFixtureModel("llama_tied");
+        var draft = sampled ? target : other;
+        var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false, Temperature = sampled ? 0.9 : 0, Seed = 3 };
+        var expected = Speculate(target, draft, options, simulateDevice: false);
+        Assert.True(expected.Accepted > 0, "the draft should get some tokens accepted");
+        Assert.Equal(expected, Speculate(target, draft, options, simulateDevice: true));
+    }
+
+    // Draft-model speculation written out as a generated decoder's loop: greedy verification, or rejection sampling
+    // over a sampled draft. With simulateDevice every buffer and read takes the path a CUDA device takes.
+    // Returns the text and the steps and accepted drafts (greedy text alone would not show a broken draft).
+    internal static (string Tokens, int Steps, int Accepted) Speculate(ICausalLM target, ICausalLM draft, GenerationOptions options, bool simulateDevice)
+    {
+        const int Gamma = 4;
+        HostRows.SimulateDevice = simulateDevice;
+        try
+        {
+            using var session = new CausalSession(target, 96, Gamma + 1);
+            using var proposer = new Pardec.Runtime.Primitives.Proposers.DraftModelProposer(draft, 96, Gamma + 1, Gamma,
+                sample: !options.IsGreedy, stopBelow: 0, session.Sampler);
+            using var rejection = new RejectionAcceptance(Gamma + 1);
+            session.Start(Prompt, options);
+            proposer.Reset(session.Context);
+            while (!session.Done)
+            {
+                session.BeginStep();
+                proposer.Propose(session.Context, session.Tree, 0);
+                using (var verified = session.Verify(returnHidden: false))
+                {
+                    if (options.IsGreedy) GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+                    else rejection.Accept(session.Tree, verified.Logits, proposer.Distributions, session.Sampler, session.Outcome);
+                    session.Commit(verified);
+                }
+                proposer.Observe(session.Context, session.Tree, session.Outcome);
+            }
+            return (string.Join(",", session.Result().Tokens), session.Steps, session.AcceptedDraftTokens);
+        }
+        finally { HostRows.SimulateDevice = false; }
+    }
+
     private static readonly int[] Prompt = [1, 40, 41, 42];
 }

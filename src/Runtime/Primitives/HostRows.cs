@@ -19,7 +19,14 @@ public sealed class HostRows : IDisposable
 
     /// <summary>Whether <paramref name="rows"/> are read in place: float32 on the CPU, dense.</summary>
     public static bool InPlace(Tensor rows) =>
-        rows.device_type == DeviceType.CPU && rows.dtype == ScalarType.Float32 && rows.is_contiguous();
+        !SimulateDevice && rows.device_type == DeviceType.CPU && rows.dtype == ScalarType.Float32 && rows.is_contiguous();
+
+    /// <summary>
+    /// For tests, on this thread: every primitive takes the path a CUDA device takes — rows are copied to the host
+    /// (<see cref="HostRows"/>) and inputs get a separate device-side buffer that is uploaded (<see cref="StagedTensor"/>,
+    /// for those made while it is set) — with CPU tensors, so that path runs and is checked where there is no GPU.
+    /// </summary>
+    [ThreadStatic] internal static bool SimulateDevice;
 
     /// <summary>
     /// The values of <paramref name="rows"/> (any shape, typically <c>[n, vocab]</c>) in row-major order as float32: the
@@ -35,6 +42,17 @@ public sealed class HostRows : IDisposable
         using (NewDisposeScope())
             buffer.narrow(0, 0, count).view(rows.shape).copy_(rows); // one copy: device to host and to float32
         return MemoryMarshal.Cast<byte, float>(buffer.bytes).Slice(0, count);
+    }
+
+    /// <summary>
+    /// After the caller changed the rows <see cref="Read"/> returned for <paramref name="rows"/>, puts the change into the
+    /// tensor itself, so later readers on the device see it: nothing to do where they were read in place.
+    /// </summary>
+    public void WriteBack(Tensor rows)
+    {
+        if (InPlace(rows)) return;
+        using (NewDisposeScope())
+            rows.copy_(_floats!.narrow(0, 0, rows.numel()).view(rows.shape));
     }
 
     /// <summary>The index of each row's first maximum (as torch.argmax) of <paramref name="rows"/> <c>[n, width]</c>, into <paramref name="into"/>.</summary>

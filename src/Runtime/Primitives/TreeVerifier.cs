@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Pardec.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,17 +15,12 @@ public sealed class TreeVerifier : IDisposable
     private readonly ICausalLM _model;
     private readonly KVCache _cache;
     private readonly int _capacity;
-    // Host staging (CPU): filled through spans, then copied to the model's device in one copy_ each.
-    private readonly Tensor _tokensHost;     // [1, capacity] int64
-    private readonly Tensor _positionsHost;  // [1, capacity] int64
-    private readonly Tensor _treeMaskHost;   // [capacity * capacity] bool, row-major [n, n] in its first n*n slots
-    // Device inputs (on the CPU the staging tensors themselves: written in place, never copied).
-    private readonly Tensor _tokens;         // [1, capacity] int64
-    private readonly Tensor _positions;      // [1, capacity] int64
-    private readonly Tensor _mask;           // [1, 1, capacity, maxLength] bool
-    private readonly bool _onHost;
-    // On the CPU, the per-width views of the inputs, made on first use and kept: a step creates no handle (the mask
-    // goes in at its full width; the model ignores the columns past the cache).
+    // The inputs, written on the host through spans (and moved to the model's device in one copy each where there is
+    // one): tokens and positions from slot 0, and mask rows of the cache's full width (the model ignores the columns
+    // past the cache). The per-width views are made on first use and kept: a step creates no handle.
+    private readonly StagedTensor _tokens;    // [1, capacity] int64
+    private readonly StagedTensor _positions; // [1, capacity] int64
+    private readonly StagedTensor _mask;      // [1, 1, capacity, maxLength] bool
     private readonly Tensor?[] _tokenViews, _positionViews, _maskRows;
     // The target's results land in these (ForwardInto): a verification creates no tensor for them. The hidden-state
     // buffer is made on the first verification that asks for hidden states (Medusa heads).
@@ -38,13 +32,9 @@ public sealed class TreeVerifier : IDisposable
         _model = model;
         _cache = cache;
         _capacity = capacity;
-        _tokensHost = zeros(1, capacity, ScalarType.Int64);
-        _positionsHost = zeros(1, capacity, ScalarType.Int64);
-        _treeMaskHost = zeros(capacity * (long)capacity, ScalarType.Bool);
-        _onHost = model.Device.type == DeviceType.CPU;
-        _tokens = _onHost ? _tokensHost : zeros(1, capacity, ScalarType.Int64, model.Device);
-        _positions = _onHost ? _positionsHost : zeros(1, capacity, ScalarType.Int64, model.Device);
-        _mask = zeros(new long[] { 1, 1, capacity, cache.MaxLength }, ScalarType.Bool, model.Device);
+        _tokens = new StagedTensor([1, capacity], ScalarType.Int64, model.Device);
+        _positions = new StagedTensor([1, capacity], ScalarType.Int64, model.Device);
+        _mask = new StagedTensor([1, 1, capacity, cache.MaxLength], ScalarType.Bool, model.Device);
         _tokenViews = new Tensor?[capacity + 1];
         _positionViews = new Tensor?[capacity + 1];
         _maskRows = new Tensor?[capacity + 1];
@@ -68,46 +58,31 @@ public sealed class TreeVerifier : IDisposable
         if (prefix + n > _cache.MaxLength)
             throw new InvalidOperationException($"The KV cache holds {_cache.MaxLength} tokens; verifying {n} more after {prefix} would overflow it.");
 
-        var tokens = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
-        var positions = MemoryMarshal.Cast<byte, long>(_positionsHost.bytes);
-        // On the CPU the tree mask goes straight into the mask buffer's rows (stride maxLength); else into staging.
-        var treeMask = MemoryMarshal.Cast<byte, bool>(_onHost ? _mask.bytes : _treeMaskHost.bytes);
-        int stride = _onHost ? _cache.MaxLength : n;
-        int offset = _onHost ? prefix : 0;
+        var tokens = _tokens.Span<long>();
+        var positions = _positions.Span<long>();
+        var treeMask = _mask.Span<bool>();
+        int stride = _cache.MaxLength;
         for (int i = 0; i < n; i++)
         {
             tokens[i] = tree.Token(i);
             positions[i] = prefix + tree.Depth(i);
-            if (_onHost) treeMask.Slice(i * stride, prefix).Fill(true); // every node sees the committed prefix
+            treeMask.Slice(i * stride, prefix).Fill(true); // every node sees the committed prefix
             // Row i attends to column j iff node j is node i or one of its ancestors.
-            var row = treeMask.Slice(i * stride + offset, n);
+            var row = treeMask.Slice(i * stride + prefix, n);
             row.Clear();
             for (int j = i; j != CandidateTree.NoNode; j = tree.Parent(j)) row[j] = true;
         }
+        _tokens.Upload(n);
+        _positions.Upload(n);
+        _mask.Upload((long)n * stride);
 
-        if (_onHost)
-        {
-            var rows = _maskRows[n] ??= Keep(_mask.narrow(2, 0, n));
-            var tokenView = _tokenViews[n] ??= Keep(_tokens.narrow(1, 0, n));
-            var positionView = _positionViews[n] ??= Keep(_positions.narrow(1, 0, n));
-            // The full-width rows: the model ignores columns from prefix + n on, so no view is made per step.
-            var outputs = Outputs(returnHidden);
-            _model.ForwardInto(tokenView, positionView, rows, _cache, outputs, returnHidden);
-            return outputs.Rows(n, returnHidden);
-        }
-
-        using var scope = NewDisposeScope();
-        var tokensView = _tokens.narrow(1, 0, n);        // [1, n]
-        var positionsView = _positions.narrow(1, 0, n);  // [1, n]
-        tokensView.copy_(_tokensHost.narrow(1, 0, n));
-        positionsView.copy_(_positionsHost.narrow(1, 0, n));
-        var mask = _mask.narrow(2, 0, n).narrow(3, 0, prefix + n);  // [1, 1, n, prefix + n]
-        if (prefix > 0) mask.narrow(3, 0, prefix).fill_(Scalars.True);       // every node sees the committed prefix
-        mask.narrow(3, prefix, n).copy_(_treeMaskHost.narrow(0, 0, (long)n * n).view(1, 1, n, n));
-
-        var into = Outputs(returnHidden);
-        _model.ForwardInto(tokensView, positionsView, mask, _cache, into, returnHidden);
-        return into.Rows(n, returnHidden);
+        var rows = _maskRows[n] ??= Keep(_mask.Device.narrow(2, 0, n));
+        var tokenView = _tokenViews[n] ??= Keep(_tokens.Device.narrow(1, 0, n));
+        var positionView = _positionViews[n] ??= Keep(_positions.Device.narrow(1, 0, n));
+        // The full-width rows: the model ignores columns from prefix + n on, so no view is made per step.
+        var outputs = Outputs(returnHidden);
+        _model.ForwardInto(tokenView, positionView, rows, _cache, outputs, returnHidden);
+        return outputs.Rows(n, returnHidden);
     }
 
     private ForwardOutputs Outputs(bool hidden) =>
@@ -138,9 +113,7 @@ public sealed class TreeVerifier : IDisposable
     public void Dispose()
     {
         foreach (var view in _tokenViews.Concat(_positionViews).Concat(_maskRows)) view?.Dispose();
-        _tokensHost.Dispose(); _positionsHost.Dispose(); _treeMaskHost.Dispose();
-        if (!_onHost) { _tokens.Dispose(); _positions.Dispose(); }
-        _mask.Dispose();
+        _tokens.Dispose(); _positions.Dispose(); _mask.Dispose();
         _outputs.Dispose();
         _outputsWithHidden?.Dispose();
     }

@@ -23,29 +23,23 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
     private readonly double _stopBelow;
     private readonly LayerSkip? _skip;
     private readonly NodeSampler _sampler;
-    private readonly Tensor _tokensHost, _positionsHost;   // [1, maxLength] int64 staging
-    private readonly Tensor _tokens, _positions;           // [1, maxLength] int64 on the draft's device
-    private readonly Tensor _causal;                       // [maxLength, maxLength] bool lower-triangular, built once
-    private readonly Tensor _distributions;                // [capacity, vocab] float32: q for node i in row i
+    private readonly Tensor _distributions;                // [capacity, vocab] float32 on the host: q for node i in row i
     private readonly int[] _drafted;
     private int _draftedCount, _forwardedDrafts;
-    // On the CPU a draft reads its logits in place — the greedy pick, or the sampled token and its distribution q — and
-    // forwards each drafted token from one-slot inputs: no tensor op outside the draft's own forward (masks go in at
-    // full width; the model cuts them), no device sync.
-    private readonly bool _onHost;
-    private readonly float[]? _lastLogits; // sampled (on the host, every device): the last row's logits, kept past its forward
-    private readonly HostRows _lastRows = new(); // the last forward's logits as host rows
-    private readonly Tensor? _oneToken, _onePosition; // [1, 1] int64
-    private readonly Tensor? _allTrue;                // [1, 1, 1, maxLength] bool
-    // Catching up on committed tokens (greedy, CPU): the tokens, positions and offset-causal mask rows are written into
-    // these from their first slot, and each width's views are made once, so a catch-up makes no tensor view either.
-    private readonly Tensor? _catchTokens, _catchPositions; // [1, maxLength] int64
-    private readonly Tensor? _catchMask;                    // [1, 1, maxLength, maxLength] bool
-    private readonly Tensor?[]? _catchTokenViews, _catchPositionViews, _catchMaskRows;
+    // One drafting algorithm for every device. A forward's tokens, positions and offset-causal mask rows are written
+    // on the host into these from their first slot (and moved to the draft's device in one copy each, where there is
+    // one); each width's views are made once, so a forward makes no tensor view. Masks go in at full width (the model
+    // reads the columns up to the cache length plus the new tokens).
+    private readonly StagedTensor _inTokens, _inPositions; // [1, maxLength] int64
+    private readonly StagedTensor _inMask;                 // [1, 1, maxLength, maxLength] bool
+    private readonly Tensor?[] _tokenViews, _positionViews, _maskRows;
     // The draft's logits land here (ForwardInto), so its per-token forwards create no tensor: one row per drafted token
     // and per catch-up token after a step (at most the accepted tokens and the next one). A longer catch-up (the prompt,
-    // on a decode's first proposal) returns its logits as usual.
-    private readonly ForwardOutputs? _outputs;
+    // on a decode's first proposal) returns its logits as usual. The last row is read on the host (HostRows: in place on
+    // the CPU) — the greedy pick, or the sampled token and its distribution q.
+    private readonly ForwardOutputs _outputs;
+    private readonly HostRows _lastRows = new();
+    private readonly float[]? _lastLogits; // sampled: the last row's logits, kept past its forward
     private int _argmax;
     private float _topProbability;
     // Grammar-aware drafting: the constraint and the state of the node whose child the next row predicts. Set before
@@ -63,31 +57,18 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
         _skip = skip;
         _sampler = sampler;
         _cache = draft.CreateCache(1, maxLength);
-        // view() and tril_() return new tensor handles: the scope disposes the intermediates (else they leak to the finaliser).
-        using var scope = NewDisposeScope();
-        _tokensHost = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
-        _positionsHost = arange(0, maxLength, ScalarType.Int64).view(1, maxLength).DetachFromDisposeScope();
-        _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device).DetachFromDisposeScope();
-        _positions = _positionsHost.to(draft.Device).DetachFromDisposeScope();
-        _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
+        var device = draft.Device;
+        _inTokens = new StagedTensor([1, maxLength], ScalarType.Int64, device);
+        _inPositions = new StagedTensor([1, maxLength], ScalarType.Int64, device);
+        _inMask = new StagedTensor([1, 1, maxLength, maxLength], ScalarType.Bool, device);
+        _tokenViews = new Tensor?[maxLength + 1];
+        _positionViews = new Tensor?[maxLength + 1];
+        _maskRows = new Tensor?[maxLength + 1];
+        _outputs = new ForwardOutputs(draft, 1, Math.Min(maxLength, Math.Max(treeCapacity, length) + 2));
         // q is drawn on the host on every device, so it is kept there; rejection sampling reads it in place.
         _distributions = (sample ? zeros(treeCapacity, draft.Config.VocabSize, ScalarType.Float32) : empty(0)).DetachFromDisposeScope();
-        _drafted = new int[length];
-        _onHost = draft.Device.type == DeviceType.CPU;
         if (sample) _lastLogits = new float[draft.Config.VocabSize];
-        if (_onHost)
-        {
-            _oneToken = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
-            _onePosition = zeros(1, 1, ScalarType.Int64).DetachFromDisposeScope();
-            _allTrue = ones(new long[] { 1, 1, 1, maxLength }, ScalarType.Bool).DetachFromDisposeScope();
-            _catchTokens = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
-            _catchPositions = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
-            _catchMask = zeros(new long[] { 1, 1, maxLength, maxLength }, ScalarType.Bool).DetachFromDisposeScope();
-            _catchTokenViews = new Tensor?[maxLength + 1];
-            _catchPositionViews = new Tensor?[maxLength + 1];
-            _catchMaskRows = new Tensor?[maxLength + 1];
-            _outputs = new ForwardOutputs(draft, 1, Math.Min(maxLength, Math.Max(treeCapacity, length) + 2));
-        }
+        _drafted = new int[length];
     }
 
     public bool NeedsHidden => false;
@@ -121,14 +102,10 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
         var committed = context.Tokens;
         int have = _cache.Length;
         int n = committed.Length - have;            // committed tokens the draft has not seen, root included
-        var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
-        for (int i = 0; i < n; i++) staged[have + i] = committed[have + i];
-
-        using var scope = _onHost ? null : NewDisposeScope();
         _maskMatcher = tree.ConstrainsProposals ? tree.Matcher : null;
         _maskState = tree.ConstraintState(0);
         if (!tree.CanExtend(0)) return;
-        Forward(have, n);                           // the draft's guess for the token after the root, read on the host
+        Forward(have, committed.Slice(have, n));    // the draft's guess for the token after the root, read on the host
         int parent = 0;
         for (int i = 0; i < _length; i++)
         {
@@ -158,9 +135,7 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
             if (i == _length - 1) break;             // the last draft token is never needed as input this step
             if (!tree.CanExtend(parent)) break;      // the constraint ends here: nothing can follow
             _maskState = tree.ConstraintState(parent);
-            staged[_cache.Length] = token;
-            if (_onHost) ForwardOne(token);
-            else Forward(_cache.Length, 1);
+            Forward(_cache.Length, new ReadOnlySpan<int>(in token));
             _forwardedDrafts++;
         }
     }
@@ -185,51 +160,33 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
         _cache.Truncate(oldLength + valid);
     }
 
-    // Forwards staged tokens [start, start + n) with a causal mask over the cache and reads the last row on the host
-    // (the greedy pick and its probability, or the logits to sample).
-    private void Forward(int start, int n)
+    // Forwards tokens at positions [start, start + n) with a causal mask over the cache and reads the last row on the
+    // host (the greedy pick and its probability, or the logits to sample).
+    private void Forward(int start, ReadOnlySpan<int> tokens)
     {
         DraftForwards++;
-        if (_onHost)
+        int n = tokens.Length;
+        var tokensIn = _inTokens.Span<long>();
+        var positionsIn = _inPositions.Span<long>();
+        var maskIn = _inMask.Span<bool>();
+        int width = (int)_inMask.Host.size(3);
+        for (int i = 0; i < n; i++)
         {
-            var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes).Slice(start, n);
-            var tokensIn = MemoryMarshal.Cast<byte, long>(_catchTokens!.bytes);
-            var positionsIn = MemoryMarshal.Cast<byte, long>(_catchPositions!.bytes);
-            var maskIn = MemoryMarshal.Cast<byte, bool>(_catchMask!.bytes);
-            int width = (int)_catchMask.size(3);
-            for (int i = 0; i < n; i++)
-            {
-                tokensIn[i] = staged[i];
-                positionsIn[i] = start + i;
-                var row = maskIn.Slice(i * width, start + n);  // the model reads columns [0, start + n) only
-                row[..(start + i + 1)].Fill(true);              // the cache and the new tokens up to itself
-                row[(start + i + 1)..].Clear();
-            }
-            var tokensView = _catchTokenViews![n] ??= _catchTokens.narrow(1, 0, n).DetachFromDisposeScope();
-            var positionsView = _catchPositionViews![n] ??= _catchPositions.narrow(1, 0, n).DetachFromDisposeScope();
-            var rows = _catchMaskRows![n] ??= _catchMask.narrow(2, 0, n).DetachFromDisposeScope();
-            using var greedyOutput = n <= _outputs!.Capacity
-                ? _draft.ForwardInto(tokensView, positionsView, rows, _cache, _outputs, returnHidden: false, skip: _skip)
-                : _draft.Forward(tokensView, positionsView, rows, _cache, returnHidden: false, skip: _skip);
-            ReadLastRow(greedyOutput.Logits);
-            return;
+            tokensIn[i] = tokens[i];
+            positionsIn[i] = start + i;
+            var row = maskIn.Slice(i * width, start + n);  // the model reads columns [0, start + n) only
+            row[..(start + i + 1)].Fill(true);              // the cache and the new tokens up to itself
+            row[(start + i + 1)..].Clear();
         }
-        var tokens = _tokens.narrow(1, start, n);
-        tokens.copy_(_tokensHost.narrow(1, start, n));
-        var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n] offset-causal
-        using var output = _draft.Forward(tokens, _positions.narrow(1, start, n), mask, _cache, returnHidden: false, skip: _skip);
-        ReadLastRow(output.Logits);
-    }
-
-    // One drafted token on top of the cache (greedy, CPU): it attends to every cached slot and itself.
-    private void ForwardOne(int token)
-    {
-        DraftForwards++;
-        int start = _cache.Length;
-        MemoryMarshal.Cast<byte, long>(_oneToken!.bytes)[0] = token;
-        MemoryMarshal.Cast<byte, long>(_onePosition!.bytes)[0] = start;
-        // All true at full width: the model ignores the columns past start + 1, so no view is made per token.
-        using var output = _draft.ForwardInto(_oneToken, _onePosition, _allTrue!, _cache, _outputs!, returnHidden: false, skip: _skip);
+        _inTokens.Upload(n);
+        _inPositions.Upload(n);
+        _inMask.Upload((long)n * width);
+        var tokensView = _tokenViews[n] ??= _inTokens.Device.narrow(1, 0, n).DetachFromDisposeScope();
+        var positionsView = _positionViews[n] ??= _inPositions.Device.narrow(1, 0, n).DetachFromDisposeScope();
+        var rows = _maskRows[n] ??= _inMask.Device.narrow(2, 0, n).DetachFromDisposeScope();
+        using var output = n <= _outputs.Capacity
+            ? _draft.ForwardInto(tokensView, positionsView, rows, _cache, _outputs, returnHidden: false, skip: _skip)
+            : _draft.Forward(tokensView, positionsView, rows, _cache, returnHidden: false, skip: _skip);
         ReadLastRow(output.Logits);
     }
 
@@ -259,12 +216,10 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
     public void Dispose()
     {
         _cache.Dispose();
-        _tokensHost.Dispose(); _positionsHost.Dispose(); _tokens.Dispose(); _positions.Dispose();
-        _causal.Dispose(); _distributions.Dispose();
-        foreach (var view in (_catchTokenViews ?? []).Concat(_catchPositionViews ?? []).Concat(_catchMaskRows ?? [])) view?.Dispose();
-        _catchTokens?.Dispose(); _catchPositions?.Dispose(); _catchMask?.Dispose();
-        _oneToken?.Dispose(); _onePosition?.Dispose(); _allTrue?.Dispose();
-        _outputs?.Dispose();
+        _distributions.Dispose();
+        foreach (var view in _tokenViews.Concat(_positionViews).Concat(_maskRows)) view?.Dispose();
+        _inTokens.Dispose(); _inPositions.Dispose(); _inMask.Dispose();
+        _outputs.Dispose();
         _lastRows.Dispose();
     }
 }
