@@ -41,7 +41,7 @@ public static class StrategyCatalog
     public static ResolvedStrategy FromFile(string path, TextWriter error)
     {
         if (!File.Exists(path)) throw new CliException($"file not found: {path}");
-        var result = PdecCompiler.Compile(File.ReadAllText(path), path);
+        var result = PdecCompiler.Compile(File.ReadAllText(path), path, readFile: ReadFile);
         foreach (var d in result.Diagnostics) error.WriteLine(d.ToString());
         if (result.HasErrors)
             throw new CliException($"{path} has {result.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); fix them and run again.");
@@ -54,9 +54,12 @@ public static class StrategyCatalog
         };
     }
 
+    /// <summary>Reads a file a strategy names (a constraint's schema or grammar), or null when it does not exist.</summary>
+    public static string? ReadFile(string path) => File.Exists(path) ? File.ReadAllText(path) : null;
+
     private static DecodePlan ParsePrinted(GeneratedStrategy generated)
     {
-        var result = PdecCompiler.Compile(generated.Plan, generated.Name + ".pdec");
+        var result = PdecCompiler.Compile(generated.Plan, generated.Name + ".pdec", readFile: generated.ReadFile);
         if (result.HasErrors || result.Plans.Count != 1)
             throw new InvalidOperationException($"The printed plan of {generated.Name} does not compile again: "
                                                 + string.Join("; ", result.Diagnostics));

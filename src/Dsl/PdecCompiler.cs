@@ -18,17 +18,21 @@ public sealed record CompileResult(EquatableArray<DecodePlan> Plans, EquatableAr
 /// <summary>The front end's entry point: text → syntax tree → bound strategies → <see cref="DecodePlan"/>s.</summary>
 public static class PdecCompiler
 {
-    public static CompileResult Compile(string text, string path = "", PrimitiveLibrary? library = null) => Compile(SyntaxTree.Parse(text, path), library);
+    /// <param name="readFile">Reads a file a strategy names (a JSON Schema, a GBNF grammar), given its path resolved against
+    /// <paramref name="path"/>'s directory; null when it does not exist. The generator reads AdditionalFiles, the CLI and
+    /// the interpreter the disk. Without one, a strategy that names a file is an error (PDEC1051).</param>
+    public static CompileResult Compile(string text, string path = "", PrimitiveLibrary? library = null, System.Func<string, string?>? readFile = null) =>
+        Compile(SyntaxTree.Parse(text, path), library, readFile);
 
     /// <param name="library">The primitives strategies may name; <see cref="PrimitiveLibrary.Default"/> unless an app adds its own.</param>
-    public static CompileResult Compile(SyntaxTree tree, PrimitiveLibrary? library = null)
+    public static CompileResult Compile(SyntaxTree tree, PrimitiveLibrary? library = null, System.Func<string, string?>? readFile = null)
     {
         var diagnostics = new DiagnosticBag(tree.Text);
         diagnostics.AddRange(tree.Diagnostics);
         var plans = new List<DecodePlan>();
         var names = new HashSet<string>();
         // Strategies are bound on demand, so one may name another (later in the file) as the engine of its draft.
-        var scope = new StrategyScope(tree, library);
+        var scope = new StrategyScope(tree, library, readFile);
         foreach (StrategySyntax strategy in tree.Root.Strategies)
         {
             bool duplicate = !strategy.Identifier.IsMissing && !names.Add(strategy.Identifier.Text);

@@ -135,6 +135,7 @@ public sealed partial class PdecGenerator
                + Dec + ".IDecodeObserver? observer = null, global::System.Threading.CancellationToken cancellationToken = default)");
         w.Line("options = " + Dec + ".StrategyOptions.Apply(options, " + e.MaxTokens + ", " + (e.StopOnEos ? "true" : "false") + ");");
         if (e.OptionOverrides.Count > 0) w.Line("options = options with { " + string.Join(", ", e.OptionOverrides) + " };");
+        if (e.Constraint is not null) w.Line("options = " + e.Constraint + ".Apply(options);");
         w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
         w.Line("var s = _session;");
         w.Line("s.Start(prompt, options);");
@@ -173,7 +174,7 @@ public sealed partial class PdecGenerator
         public readonly string[] RoleParameters, RoleArguments;
         public readonly string RoleDocs;
         public readonly string Capacity, MaxTokens, DraftForwards;
-        public readonly string? Accept;
+        public readonly string? Accept, Constraint;
         public readonly bool NeedsHidden, StopOnEos;
         private readonly DecodePlan _plan;
 
@@ -185,6 +186,14 @@ public sealed partial class PdecGenerator
             RoleArguments = roles.Select(m => m.Kind == ModelKind.Medusa ? "models.Heads(\"" + m.Role + "\")" : "models.Model(\"" + m.Role + "\")").ToArray();
             RoleDocs = string.Join(", ", plan.Models.Select(m => Xml(m.ToString())));
             foreach (var m in roles) RoleChecks.Add("global::System.ArgumentNullException.ThrowIfNull(" + Id(m.Role) + ");");
+            if (NeedsVocabulary(step))
+            {
+                // A declared constraint reads the tokenizer's token bytes: the decoder takes them beside the models.
+                RoleParameters = RoleParameters.Concat(new[] { Rt + ".Constraints.TokenVocabulary vocabulary" }).ToArray();
+                RoleArguments = RoleArguments.Concat(new[] { "models.VocabularyFor(StrategyName)" }).ToArray();
+                RoleDocs += (RoleDocs.Length > 0 ? ", " : string.Empty) + "and the tokenizer's vocabulary for '" + Xml(plan.Constraint?.ToString() ?? "constrain") + "'";
+                RoleChecks.Add("global::System.ArgumentNullException.ThrowIfNull(vocabulary);");
+            }
             Capacity = (step.Verify.Width + 1).ToString(CultureInfo.InvariantCulture);
 
             // Every primitive comes from its resolved instance: a field of its runtime type named by role, and a
@@ -223,6 +232,9 @@ public sealed partial class PdecGenerator
                     case Dsl.Primitives.PrimitiveRole.Acceptance:
                         Accept = f + ".Accept(s.Tree, verified.Logits, " + distributions + ", s.Sampler, s.Outcome);";
                         Disposals.Add(f + ".Dispose();");
+                        break;
+                    case Dsl.Primitives.PrimitiveRole.Constraint:
+                        Constraint = f; // sets the request's constraint before the decode starts
                         break;
                 }
             }
@@ -265,6 +277,9 @@ public sealed partial class PdecGenerator
 
     private static string FieldName(string field) => "_" + Camel(field);
 
+    private static bool NeedsVocabulary(CausalStepPlan step) =>
+        step.Instances.Any(i => i.Arguments.Any(a => a.Value is EngineArgument { Value: Dsl.Primitives.EngineValue.Vocabulary }));
+
     /// <summary><c>new global::T(name: value, …)</c> from a resolved instance; arrays are hoisted into static fields computed at build time.</summary>
     private static string NewCall(string runtimeType, IReadOnlyList<InstanceArgument> arguments, string owner, System.Func<Expr, string> fold, List<string> fields, string capacity)
     {
@@ -287,6 +302,8 @@ public sealed partial class PdecGenerator
                 case EngineArgument { Value: Dsl.Primitives.EngineValue.Capacity }: return capacity;
                 case EngineArgument { Value: Dsl.Primitives.EngineValue.Sampler }: return "_session.Sampler";
                 case EngineArgument { Value: Dsl.Primitives.EngineValue.MaskedSession }: return "_session";
+                case EngineArgument { Value: Dsl.Primitives.EngineValue.Vocabulary }: return "vocabulary";
+                case StringValue text: return Verbatim(text.Value);
                 case NullValue: return "null";
                 default: throw new System.NotSupportedException("the emitter cannot pass " + value + " to a constructor");
             }
@@ -478,10 +495,12 @@ public sealed partial class PdecGenerator
         w.Line("private readonly " + Dec + ".IDecoder _inner;");
         w.Line();
         var roles = plan.Models.Where(m => m.Kind != ModelKind.Self).ToList();
+        bool vocabulary = plan.Step is CausalStepPlan causal && NeedsVocabulary(causal);
         var ps = roles.Select(m => (m.Kind == ModelKind.Medusa ? Rt + ".Models.MedusaHeads " : Rt + ".Models.ICausalLM ") + Id(m.Role))
+            .Concat(vocabulary ? new[] { Rt + ".Constraints.TokenVocabulary vocabulary" } : new string[0])
             .Concat(new[] { plan.Name + "Options? options = null", "int maxLength = " + Rt + ".Interpretation.PlanInterpreter.DefaultMaxLength" });
         w.Open("public " + plan.Name + "Decoder(" + string.Join(", ", ps) + ")");
-        w.Line("var models = new " + Rt + ".Interpretation.ModelSet()" + string.Concat(roles.Select(m => ".Add(\"" + m.Role + "\", " + Id(m.Role) + ")")) + ";");
+        w.Line("var models = new " + Rt + ".Interpretation.ModelSet()" + string.Concat(roles.Select(m => ".Add(\"" + m.Role + "\", " + Id(m.Role) + ")")) + (vocabulary ? ".Add(vocabulary)" : string.Empty) + ";");
         w.Line("var values = new global::System.Collections.Generic.Dictionary<string, string>();");
         foreach (var p in plan.Params.Where(p => p.Runtime))
             w.Line("if (options is not null) values[\"" + p.Name + "\"] = global::System.Convert.ToString(options." + Pascal(p.Name) + ", global::System.Globalization.CultureInfo.InvariantCulture)!;");
@@ -495,9 +514,10 @@ public sealed partial class PdecGenerator
                + Dec + ".IDecodeObserver? observer = null, global::System.Threading.CancellationToken cancellationToken = default)");
         w.Line("    => _inner.Generate(prompt, options, observer, cancellationToken);");
         w.Line();
-        w.Line("private static global::Pardec.Dsl.Plan.DecodePlan ParsedPlan() => global::Pardec.Dsl.PdecCompiler.Compile(Plan).Plans[0];");
+        w.Line("private static global::Pardec.Dsl.Plan.DecodePlan ParsedPlan() => global::Pardec.Dsl.PdecCompiler.Compile(Plan" + (HasFiles(plan) ? ", \"\", null, ReadFile" : string.Empty) + ").Plans[0];");
         w.Line();
-        EmitFactory(w, plan, roles.Select(m => m.Kind == ModelKind.Medusa ? "models.Heads(\"" + m.Role + "\")" : "models.Model(\"" + m.Role + "\")").ToArray());
+        EmitFactory(w, plan, roles.Select(m => m.Kind == ModelKind.Medusa ? "models.Heads(\"" + m.Role + "\")" : "models.Model(\"" + m.Role + "\")")
+            .Concat(vocabulary ? new[] { "models.VocabularyFor(StrategyName)" } : new string[0]).ToArray());
         w.Line("public void Dispose() => _inner.Dispose();");
         EmitPlanConstant(w, plan);
         w.Close();
@@ -544,7 +564,17 @@ public sealed partial class PdecGenerator
         w.Line();
         w.Line("/// <summary>The printed plan (valid .pdec text).</summary>");
         w.Line("public const string Plan = " + Verbatim(plan.Print()) + ";");
+        if (!HasFiles(plan)) return;
+        // The files a constraint names were read at build time: the printed plan compiles again against these texts.
+        w.Line();
+        w.Line("/// <summary>The files <see cref=\"Plan\"/> names, as read at build time, by the path it writes (for <c>PdecCompiler.Compile(Plan, readFile: ReadFile)</c>).</summary>");
+        w.Open("public static string? ReadFile(string path) => path switch");
+        foreach (var f in plan.Constraint!.Arguments.Where(a => a.FileText is not null)) w.Line(Verbatim(Unquote(f.Printed)) + " => " + Verbatim(f.FileText!) + ",");
+        w.Line("_ => null,");
+        w.Close(";");
     }
+
+    private static bool HasFiles(DecodePlan plan) => plan.Constraint?.Arguments.Any(a => a.FileText is not null) == true;
 
     internal static string EmitRegistry(ImmutableArray<DecodePlan> plans, string ns)
     {
@@ -558,7 +588,8 @@ public sealed partial class PdecGenerator
         w.Open("public static class GeneratedStrategies");
         w.Open("public static global::System.Collections.Generic.IReadOnlyList<" + Dec + ".GeneratedStrategy> All { get; } = new " + Dec + ".GeneratedStrategy[]");
         foreach (var p in plans)
-            w.Line("new(" + p.Name + "Decoder.StrategyName, " + p.Name + "Decoder.Plan, static (models, parameters, maxLength) => " + p.Name + "Decoder.Create(models, parameters, maxLength)),");
+            w.Line("new(" + p.Name + "Decoder.StrategyName, " + p.Name + "Decoder.Plan, static (models, parameters, maxLength) => " + p.Name + "Decoder.Create(models, parameters, maxLength)"
+                   + (HasFiles(p) ? ", " + p.Name + "Decoder.ReadFile" : string.Empty) + "),");
         w.Close(";");
         w.Close();
         w.Close();
@@ -599,4 +630,7 @@ public sealed partial class PdecGenerator
     private static string Xml(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
     private static string Verbatim(string s) => "@\"" + s.Replace("\"", "\"\"") + "\"";
+
+    // A .pdec string literal's value (the lexer reads \" and \\).
+    private static string Unquote(string literal) => literal.Substring(1, literal.Length - 2).Replace("\\\"", "\"").Replace("\\\\", "\\");
 }

@@ -21,12 +21,23 @@ public sealed partial class PdecGenerator : IIncrementalGenerator
 {
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
+        // Files a strategy's constraint names (a JSON Schema, a GBNF grammar) are AdditionalFiles too: their texts, by
+        // path, so a .pdec compiles against exactly what the project ships (an edit to one recompiles the strategies).
+        var constraintFiles = context.AdditionalTextsProvider
+            .Where(static file => !file.Path.EndsWith(".pdec", System.StringComparison.OrdinalIgnoreCase))
+            .Select(static (file, cancellationToken) => new AdditionalFileSpec(Normalize(file.Path), file.GetText(cancellationToken)?.ToString() ?? string.Empty))
+            .Collect()
+            .Select(static (all, _) => all.OrderBy(f => f.Path, System.StringComparer.Ordinal).ToEquatableArray())
+            .WithTrackingName(TrackingNames.ConstraintFiles);
+
         var files = context.AdditionalTextsProvider
             .Where(static file => file.Path.EndsWith(".pdec", System.StringComparison.OrdinalIgnoreCase))
-            .Select(static (file, cancellationToken) =>
+            .Combine(constraintFiles)
+            .Select(static (pair, cancellationToken) =>
             {
+                var (file, others) = pair;
                 string text = file.GetText(cancellationToken)?.ToString() ?? string.Empty;
-                var result = PdecCompiler.Compile(text, file.Path);
+                var result = PdecCompiler.Compile(text, file.Path, readFile: path => others.FirstOrDefault(f => f.Path == Normalize(path))?.Text);
                 return new FileSpec(file.Path, result.Plans, result.Diagnostics);
             })
             .WithTrackingName(TrackingNames.Compiled);
@@ -62,6 +73,8 @@ public sealed partial class PdecGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(classes, static (spc, output) => EmitStrategyClass(spc, output));
     }
 
+    private static string Normalize(string path) => Pardec.Dsl.Binding.Binder.ResolvePath(string.Empty, path.Replace('\\', '/'));
+
     private static void EmitStrategyClass(SourceProductionContext context, StrategyClassOutput output)
     {
         foreach (var diagnostic in output.Diagnostics) context.ReportDiagnostic(diagnostic.ToRoslyn());
@@ -87,6 +100,7 @@ public sealed partial class PdecGenerator : IIncrementalGenerator
     public static class TrackingNames
     {
         public const string Compiled = nameof(Compiled);
+        public const string ConstraintFiles = nameof(ConstraintFiles);
         public const string Namespace = nameof(Namespace);
         public const string Combined = nameof(Combined);
         public const string Registry = nameof(Registry);
@@ -94,6 +108,9 @@ public sealed partial class PdecGenerator : IIncrementalGenerator
         public const string CompiledClass = nameof(CompiledClass);
     }
 }
+
+/// <summary>An AdditionalFile that is not a .pdec file (a schema or grammar a constraint may name): its path and text.</summary>
+public sealed record AdditionalFileSpec(string Path, string Text);
 
 /// <summary>Everything the emitter needs from one file: plain, equatable data.</summary>
 public sealed record FileSpec(string Path, EquatableArray<DecodePlan> Plans, EquatableArray<Pardec.Dsl.Diagnostics.Diagnostic> Diagnostics);

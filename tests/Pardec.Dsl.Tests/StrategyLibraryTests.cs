@@ -58,7 +58,7 @@ public class StrategyLibraryTests
         {
             "adablock", "autoregressive", "batched_speculative", "credit_decoding", "dllm_draft_verify", "early_commit",
             "eot_prediction", "fast_dllm", "jacobi", "llada", "local_leap", "lookahead", "medusa", "prompt_lookup",
-            "self_speculative", "speculative", "staged_speculative", "tree_speculative",
+            "self_speculative", "speculative", "staged_speculative", "structured", "tree_speculative",
         };
         Assert.Equal(expected, StrategyFiles.Select(Path.GetFileNameWithoutExtension).ToArray());
     }

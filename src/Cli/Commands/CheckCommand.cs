@@ -18,7 +18,7 @@ internal static class CheckCommand
             foreach (string path in paths)
             {
                 if (!File.Exists(path)) throw new CliException($"file not found: {path}");
-                var result = PdecCompiler.Compile(File.ReadAllText(path), path);
+                var result = PdecCompiler.Compile(File.ReadAllText(path), path, readFile: StrategyCatalog.ReadFile);
                 strategies += result.Plans.Count;
                 foreach (var d in result.Diagnostics)
                 {

@@ -81,6 +81,8 @@ public sealed class ModelBinding : IDisposable
                 DraftCompatibility.Check(main, _models[Path.GetFullPath(Paths.DraftDir)], role.Role);
         var tokenizer = main?.Tokenizer ?? throw new CliException(
             $"the model in {main?.Directory ?? Paths.Target} has no tokenizer (expected tokenizer.json, tokenizer.model, or vocab.json + merges.txt)");
+        // A strategy that declares its constraint reads the tokenizer's token bytes.
+        if (plan.Constraint is { PerRequest: false }) set.Add(Runtime.Constraints.TokenVocabulary.From(tokenizer));
         return new BoundModels(set, tokenizer, main.Model);
     }
 

@@ -581,6 +581,7 @@ public sealed partial class Binder
 
         if (CanvasKind == CanvasKind.Causal)
         {
+            CheckConstraintComposition(step);
             CheckGuaranteeCausal(step);
             CheckVerifyShape(step);
             CheckWidth(step);

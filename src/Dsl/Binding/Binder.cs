@@ -24,22 +24,26 @@ public sealed partial class Binder
     private readonly PrimitiveLibrary _library;
     private readonly StrategyScope? _scope;
 
-    private Binder(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary library, StrategyScope? scope)
+    private readonly Func<string, string?>? _readFile;
+
+    private Binder(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary library, StrategyScope? scope, Func<string, string?>? readFile)
     {
         _diagnostics = diagnostics;
         _library = library;
         _scope = scope;
+        _readFile = readFile;
         _strategy = new BoundStrategy(syntax, library);
     }
 
     /// <summary>Binds one strategy on its own: it can name no other strategy as an engine.</summary>
-    public static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library = null) =>
-        Bind(syntax, diagnostics, library, null);
+    /// <param name="readFile">Reads a file a strategy names (see <see cref="PdecCompiler.Compile(string, string, PrimitiveLibrary?, Func{string, string?}?)"/>).</param>
+    public static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library = null, Func<string, string?>? readFile = null) =>
+        Bind(syntax, diagnostics, library, null, readFile);
 
     /// <param name="scope">The file's other strategies, which this one may run as the engine of a draft.</param>
-    internal static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library, StrategyScope? scope)
+    internal static BoundStrategy Bind(StrategySyntax syntax, DiagnosticBag diagnostics, PrimitiveLibrary? library, StrategyScope? scope, Func<string, string?>? readFile = null)
     {
-        var binder = new Binder(syntax, diagnostics, library ?? PrimitiveLibrary.Default, scope);
+        var binder = new Binder(syntax, diagnostics, library ?? PrimitiveLibrary.Default, scope, readFile);
         binder.BindStrategy();
         return binder._strategy;
     }
@@ -56,7 +60,7 @@ public sealed partial class Binder
         var seen = new Dictionary<string, MemberSyntax>();
         foreach (MemberSyntax member in syntax.Members)
         {
-            bool single = member is PaperSyntax or GuaranteeSyntax or CanvasSyntax or CacheSyntax or StepSyntax;
+            bool single = member is PaperSyntax or GuaranteeSyntax or CanvasSyntax or CacheSyntax or StepSyntax or ConstrainSyntax;
             if (single && seen.ContainsKey(member.Keyword.Text))
             {
                 Report(DiagnosticDescriptors.DuplicateStatement, member.Keyword.Span, member.Keyword.Text, _strategy.Name);
@@ -110,6 +114,11 @@ public sealed partial class Binder
         foreach (CacheSyntax cache in syntax.Members.OfType<CacheSyntax>())
         {
             BindCache(cache);
+        }
+
+        if (syntax.Members.OfType<ConstrainSyntax>().FirstOrDefault() is { } constrain)
+        {
+            BindConstrain(constrain);
         }
 
         StepSyntax? step = syntax.Members.OfType<StepSyntax>().FirstOrDefault();
@@ -560,6 +569,10 @@ public sealed partial class Binder
                 return BindTree(syntax, what);
             case ArgKind.Strategy:
                 return BindEngine(syntax, what);
+            case ArgKind.String:
+                return BindString(syntax, what);
+            case ArgKind.File:
+                return BindString(syntax, what) is { } path ? BindFile(syntax, path, what) : null;
             case ArgKind.LayerRange:
                 if (syntax is RangeExpressionSyntax range && LiteralOf(range.Lower) is ({ } lo, ParamType.Int) && LiteralOf(range.Upper) is ({ } hi, ParamType.Int))
                 {

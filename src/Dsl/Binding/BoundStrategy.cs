@@ -143,6 +143,13 @@ public sealed class BoundStrategy
         return all.Select(p => p with { Engines = default }).ToEquatableArray();
     }
 
+    /// <summary>The <c>constrain</c> statement's primitive, its plan and its syntax (null: no statement).</summary>
+    public BoundPrimitive? Constraint { get; set; }
+
+    public ConstraintPlan? ConstraintPlan { get; set; }
+
+    public ConstrainSyntax? ConstrainSyntax { get; set; }
+
     public DecodePlan Lower()
     {
         CanvasPlan canvas = Canvas ?? new CanvasPlan(CanvasKind.Causal, null, CacheMode.Kv, null);
@@ -166,6 +173,7 @@ public sealed class BoundStrategy
             States.ToEquatableArray(),
             stepPlan,
             Stops.ToEquatableArray(),
-            AllEngines());
+            AllEngines(),
+            ConstraintPlan);
     }
 }

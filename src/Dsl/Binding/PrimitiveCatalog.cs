@@ -27,6 +27,13 @@ public enum ArgKind
 
     /// <summary>Another strategy of the file, run as an engine: <c>Name</c> or <c>Name(role: model, ...)</c> (staged speculation).</summary>
     Strategy,
+
+    /// <summary>A string literal (a regex); checked by the parser of its <see cref="ParameterSignature.Language"/>, if any.</summary>
+    String,
+
+    /// <summary>A string literal naming a file relative to the .pdec file, read when the strategy is compiled (a JSON
+    /// Schema, a GBNF grammar); the generator reads it as an AdditionalFile.</summary>
+    File,
 }
 
 /// <summary>One parameter of a primitive: its kind, whether it is required, and the bounds of literal values.</summary>
@@ -42,7 +49,8 @@ public sealed record ParameterSignature(
     StateKind? StateKind = null,
     bool AllowsState = false,
     Literal? Default = null,
-    bool ExclusiveMin = false);
+    bool ExclusiveMin = false,
+    Constraints.PatternLanguage? Language = null);
 
 /// <summary>A primitive's name and parameters; argument binding is table-driven from these.</summary>
 public sealed record PrimitiveSignature(string Name, params ParameterSignature[] Parameters)

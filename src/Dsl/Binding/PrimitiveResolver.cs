@@ -22,7 +22,13 @@ internal static class PrimitiveResolver
         var taken = new HashSet<string>(Reserved);
         var stateFields = new Dictionary<string, string>();
 
-        // States first: a proposer may bind one of its properties to a state's current value.
+        // The constraint first: it applies to the request before anything runs.
+        if (strategy.Constraint is { Form: { } constraintForm } constraint)
+        {
+            instances.Add(Instance(strategy, step, constraint, constraintForm, Unique("constraint", taken), PrimitiveRole.Constraint, stateFields));
+        }
+
+        // States next: a proposer may bind one of its properties to a state's current value.
         AddStates(strategy, step, instances, taken, stateFields);
 
         var proposerFields = new List<(BoundProposer Proposer, string Field)>();
@@ -184,6 +190,10 @@ internal static class PrimitiveResolver
                 return new ExprValue(c.Value, c.Value.Type);
             case StageSource st:
                 return Stage((EngineBinding)bound.Arguments[st.Parameter].Value, st.Part);
+            case FilePathSource f:
+                return bound.Arguments.TryGetValue(f.Parameter, out var fileArg) && fileArg.Value is BoundFile file
+                    ? new StringValue(file.Path)
+                    : new NullValue();
             default:
                 throw new System.InvalidOperationException($"Primitive '{bound.Descriptor.Name}': constructor argument '{argument.Name}' has a source lowering does not know ({argument.Source}).");
         }
@@ -216,6 +226,10 @@ internal static class PrimitiveResolver
                 return new ExprValue(Literal.Bool(true), ParamType.Bool);
             case string role when parameter.Kind == ArgKind.Model:
                 return new ModelValue(role);
+            case string text when parameter.Kind == ArgKind.String:
+                return new StringValue(text);
+            case BoundFile file:
+                return new StringValue(file.Text);
             case StateRef state:
                 // Built for the state's largest value; set from its current value before every step, through the
                 // property named like the constructor argument.

@@ -19,11 +19,13 @@ internal sealed class StrategyScope
     private readonly List<string> _binding = new();
     private readonly SyntaxTree _tree;
     private readonly PrimitiveLibrary? _library;
+    private readonly System.Func<string, string?>? _readFile;
 
-    public StrategyScope(SyntaxTree tree, PrimitiveLibrary? library)
+    public StrategyScope(SyntaxTree tree, PrimitiveLibrary? library, System.Func<string, string?>? readFile = null)
     {
         _tree = tree;
         _library = library;
+        _readFile = readFile;
         foreach (StrategySyntax strategy in tree.Root.Strategies)
         {
             if (!strategy.Identifier.IsMissing && !_syntax.ContainsKey(strategy.Identifier.Text))
@@ -66,7 +68,7 @@ internal sealed class StrategyScope
 
         var diagnostics = new DiagnosticBag(_tree.Text);
         _binding.Add(strategy.Identifier.Text);
-        BoundStrategy bound = Binder.Bind(strategy, diagnostics, _library, this);
+        BoundStrategy bound = Binder.Bind(strategy, diagnostics, _library, this, _readFile);
         _binding.RemoveAt(_binding.Count - 1);
         bool hasErrors = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)
             || _tree.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && strategy.Span.Contains(d.Span));

@@ -150,6 +150,25 @@ public static class DiagnosticDescriptors
     public static DiagnosticDescriptor EngineNotUsable { get; } = new(
         "PDEC1042", "Not usable as an engine", "Strategy '{0}' cannot be the engine of '{1}': {2}", Error);
 
+    // ---- PDEC105x: constraints (the constrain statement and how it composes) ----
+    public static DiagnosticDescriptor InvalidPattern { get; } = new(
+        "PDEC1050", "Invalid constraint", "Invalid {0}: {1}", Error);
+
+    public static DiagnosticDescriptor ConstraintFileNotFound { get; } = new(
+        "PDEC1051", "Constraint file not found", "{0}: file '{1}' not found (looked for {2}); the generator reads it as an AdditionalFile, so add it to the project's AdditionalFiles next to the .pdec files", Error);
+
+    public static DiagnosticDescriptor ConstraintOnMaskedCanvas { get; } = new(
+        "PDEC1052", "Constraint on a masked canvas", "'constrain {0}' cannot be followed on the masked canvas of strategy '{1}': {2}", Error);
+
+    public static DiagnosticDescriptor ConstraintRequired { get; } = new(
+        "PDEC1053", "Proposer needs a constraint", "'{0}' proposes what a constraint forces, but strategy '{1}' declares no constraint; add 'constrain …' ('constrain runtime' to follow each request's own)", Error);
+
+    public static DiagnosticDescriptor UnmaskedDraftUnderConstraint { get; } = new(
+        "PDEC1054", "Rejection sampling with an unmasked draft under a constraint", "'accept rejection' under 'constrain {0}' keeps the constrained sampling distribution only when q(x) is drawn under the constraint's mask, but '{1}' samples its draft unmasked (its forbidden tokens would be pruned, skewing the output); use a proposer that drafts under the mask ({2}) or 'accept greedy'", Error);
+
+    public static DiagnosticDescriptor RecursiveGrammar { get; } = new(
+        "PDEC1055", "Recursive grammar", "The GBNF rule '{0}' is recursive ({1}): {2}", Error);
+
     // ---- PDEC2xxx: C# integration — reserved, owned by src/Generators. ----
 
     // ---- PDEC3xxx: info ----
@@ -166,6 +185,7 @@ public static class DiagnosticDescriptors
         UnknownArgument, MissingArgument, DuplicateStatement, MissingStatement, UnknownChoice, InvalidUpdateSource,
         DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument, NotOnBatchedCanvas, ParameterOrder,
         NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache, EngineCycle, ExclusiveArguments, EngineNotUsable,
+        InvalidPattern, ConstraintFileNotFound, ConstraintOnMaskedCanvas, ConstraintRequired, UnmaskedDraftUnderConstraint, RecursiveGrammar,
         RuntimeParamSizesBuffers,
     };
 }

@@ -32,7 +32,8 @@ public sealed record DecodePlan(
     EquatableArray<StatePlan> States,
     StepPlan Step,
     EquatableArray<StopPlan> Stops,
-    EquatableArray<DecodePlan> Engines = default)
+    EquatableArray<DecodePlan> Engines = default,
+    ConstraintPlan? Constraint = null)
 {
     public ParamPlan? FindParam(string name) => Params.FirstOrDefault(p => p.Name == name);
 
@@ -73,6 +74,11 @@ public sealed record DecodePlan(
         if (Canvas.Kind == CanvasKind.Masked)
         {
             Line("  ", "cache " + Canvas.Cache.ToString().ToLowerInvariant());
+        }
+
+        if (Constraint is not null)
+        {
+            Line("  ", "constrain " + Constraint);
         }
 
         foreach (ModelPlan model in Models)

@@ -114,3 +114,9 @@ public sealed record NullValue : InstanceValue
 {
     public override string ToString() => "null";
 }
+
+/// <summary>A string constant: a regex, or the text of a schema or grammar file read at build time.</summary>
+public sealed record StringValue(string Value) : InstanceValue
+{
+    public override string ToString() => "\"" + Value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n").Replace("\r", "\\r") + "\"";
+}

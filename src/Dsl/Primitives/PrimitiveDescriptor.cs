@@ -19,6 +19,9 @@ public enum PrimitiveRole
 
     /// <summary>Chooses which predicted positions of a masked block become fixed this step.</summary>
     Commit,
+
+    /// <summary>What the output must match (<c>constrain regex("…")</c>): applied to each request's options before the decode.</summary>
+    Constraint,
 }
 
 /// <summary>
@@ -42,6 +45,12 @@ public enum PrimitiveRole
 /// <param name="Batched">The parameters the batched engine honours, if the primitive runs on a batched canvas at all (else PDEC1029).</param>
 /// <param name="Commit">The typed plan record of a masked commit rule.</param>
 /// <param name="Written">How the primitive is written when that is not a call (<c>confidence &gt;= t</c>); messages list it.</param>
+/// <param name="MasksDrafts">For proposers: draws its candidates under the constraint's mask, q(x) included (grammar-aware
+/// drafting). Every proposer's forbidden nodes are pruned before the target forward; one that does not mask only wastes
+/// slots, unless it keeps q(x) for rejection sampling, where an unmasked q is refused under a constraint.</param>
+/// <param name="NeedsConstraint">For proposers: proposes nothing without a constraint (jump-forward); the strategy must declare one.</param>
+/// <param name="ContextFree">For constraints: the runtime follows recursive (context-free) grammars of this kind on causal
+/// canvases; when false a recursive one is refused at build time.</param>
 public sealed record PrimitiveDescriptor(
     string Name,
     PrimitiveRole Role,
@@ -59,7 +68,10 @@ public sealed record PrimitiveDescriptor(
     IReadOnlyList<ParameterRule>? Rules = null,
     IReadOnlyList<string>? Batched = null,
     System.Func<PrimitiveArguments, CommitPlan>? Commit = null,
-    string? Written = null)
+    string? Written = null,
+    bool MasksDrafts = false,
+    bool NeedsConstraint = false,
+    bool ContextFree = false)
 {
     public ParameterSignature? Find(string name) => Parameters.FirstOrDefault(p => p.Name == name);
 
@@ -172,7 +184,12 @@ public abstract record ArgumentSource
 
     /// <summary>A part of the strategy named by the parameter, run as an engine: its proposers, its acceptance rule or its tree capacity.</summary>
     public static ArgumentSource Stage(string parameter, StagePart part) => new StageSource(parameter, part);
+
+    /// <summary>The path, as written, of the file a <see cref="ArgKind.File"/> parameter names (for messages and descriptions).</summary>
+    public static ArgumentSource FilePath(string parameter) => new FilePathSource(parameter);
 }
+
+public sealed record FilePathSource(string Parameter) : ArgumentSource;
 
 public sealed record StageSource(string Parameter, StagePart Part) : ArgumentSource;
 
@@ -188,6 +205,8 @@ public enum StagePart
     /// <summary>Candidate tokens one engine verification holds, root included.</summary>
     Capacity,
 }
+
+public sealed record FilePathSource(string Parameter) : ArgumentSource;
 
 public sealed record StateInstanceSource(string Parameter) : ArgumentSource;
 
@@ -232,6 +251,10 @@ public enum EngineValue
 
     /// <summary>The masked session (blocks, predictions, commits).</summary>
     MaskedSession,
+
+    /// <summary>The bytes of every token of the model's tokenizer (what a constraint's automaton reads): a constructor
+    /// parameter of a decoder whose strategy declares a constraint, <c>ModelSet.Vocabulary</c> for the interpreter.</summary>
+    Vocabulary,
 }
 
 /// <summary>

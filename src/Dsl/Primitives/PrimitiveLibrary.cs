@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Pardec.Dsl.Binding;
+using Pardec.Dsl.Constraints;
 using Pardec.Dsl.Plan;
 using static Pardec.Dsl.Primitives.ArgumentSource;
 
@@ -15,6 +16,7 @@ public sealed class PrimitiveLibrary
     private const string Proposers = "Pardec.Runtime.Primitives.Proposers.";
     private const string Acceptance = "Pardec.Runtime.Primitives.Acceptance.";
     private const string Commits = "Pardec.Runtime.Masked.Commit.";
+    private const string Constraints = "Pardec.Runtime.Constraints.";
 
     /// <summary>Drafts per verification of the lossless masked draft-and-verify rule: one batched forward of this many canvases.</summary>
     public const int DraftVerifyDrafts = 8;
@@ -67,7 +69,9 @@ public sealed class PrimitiveLibrary
 
     private static ConstructorArgument Ctor(string name, ArgumentSource source) => new(name, source);
 
-    public static PrimitiveLibrary Default { get; } = new(new[]
+    public static PrimitiveLibrary Default { get; } = new(Builtins().Concat(ConstraintPrimitives()).ToArray());
+
+    private static PrimitiveDescriptor[] Builtins() => new[]
     {
         // ---- proposers ----
         new PrimitiveDescriptor(
@@ -104,7 +108,8 @@ public sealed class PrimitiveLibrary
                 ParameterRule.Excludes("engine", "stop_below", "the engine's own acceptance decides how far the draft model's chain goes"),
             },
             Batched: new[] { "model", "length" },
-            Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"), a.Engine("engine"))),
+            Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"), a.Engine("engine")),
+            MasksDrafts: true),
         new PrimitiveDescriptor(
             "self_draft", PrimitiveRole.Proposer, "a chain drafted by the target itself with layers skipped (Zhang et al., self-speculative decoding)", Causal,
             new[]
@@ -125,7 +130,8 @@ public sealed class PrimitiveLibrary
             },
             ProbabilityFlag: "sample",
             Batched: new[] { "model", "length" },
-            Proposal: a => new SelfDraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"))),
+            Proposal: a => new SelfDraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below")),
+            MasksDrafts: true),
         new PrimitiveDescriptor(
             "draft_tree", PrimitiveRole.Proposer, "a token tree drafted by a causal model: a static shape (Sequoia) or depth x top-k (EAGLE-2)", Causal,
             new[]
@@ -208,9 +214,11 @@ public sealed class PrimitiveLibrary
             },
             new[]
             {
-                new PrimitiveForm("Pardec.Runtime.Constraints.ForcedProposer", new[] { Ctor("length", Param("length")), Ctor("branching", Param("branching")) },
+                new PrimitiveForm(Constraints + "ForcedProposer", new[] { Ctor("length", Param("length")), Ctor("branching", Param("branching")) },
                     Width: WidthRule.Of("length")),
-            }),
+            },
+            MasksDrafts: true,
+            NeedsConstraint: true),
         new PrimitiveDescriptor(
             "match", PrimitiveRole.Proposer, "n-grams from a pool whose first token is the last accepted one (Fu et al., lookahead decoding; ANPD)", Causal,
             new[] { Int("guesses", "n-grams verified per step (G)", min: 0, required: true) },
@@ -362,7 +370,45 @@ public sealed class PrimitiveLibrary
                 }, SelectsOnSession: true, Disposable: true),
             },
             Commit: _ => new DraftVerifyCommit()),
-    });
+    };
+
+    // ---- constraints: what the output must match (docs/language.md, "constrain") ----
+    // Causal canvases only for now: the masked engine applies no constraint yet. DINGO's dynamic program over a masked
+    // block is exact for regular constraints; when src/Runtime/Masked has it, add Masked to the canvases of regex, json
+    // and grammar (the binder then refuses only recursive grammars there).
+    private static PrimitiveDescriptor[] ConstraintPrimitives() => new[]
+    {
+        new PrimitiveDescriptor(
+            "regex", PrimitiveRole.Constraint, "the output matches a regex in full (Python / ECMAScript syntax)", Causal,
+            new[] { new ParameterSignature("pattern", ArgKind.String, Required: true, Positional: true, Description: "the pattern, a string literal", Language: PatternLanguage.Regex) },
+            new[] { new PrimitiveForm(Constraints + "RegexConstraint", new[] { Ctor("pattern", Param("pattern")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }) }),
+        new PrimitiveDescriptor(
+            "json", PrimitiveRole.Constraint, "JSON valid under a JSON Schema file (Outlines' subset); without a schema, any JSON value", Causal,
+            new[]
+            {
+                new ParameterSignature("schema", ArgKind.File, Description: "a JSON Schema file, relative to the .pdec file", Language: PatternLanguage.JsonSchema),
+                Int("depth", "how deep an unconstrained value may nest (JSON is not regular)", fallback: 2),
+            },
+            new[]
+            {
+                new PrimitiveForm(Constraints + "JsonSchemaConstraint", new[]
+                {
+                    Ctor("schema", Param("schema")), Ctor("file", FilePath("schema")), Ctor("depth", Param("depth")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)),
+                }, When: "schema"),
+                new PrimitiveForm(Constraints + "AnyJsonConstraint", new[] { Ctor("depth", Param("depth")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }),
+            }),
+        new PrimitiveDescriptor(
+            "grammar", PrimitiveRole.Constraint, "the output derives from a GBNF grammar file's root rule (llama.cpp's format)", Causal,
+            new[] { new ParameterSignature("file", ArgKind.File, Required: true, Positional: true, Description: "a GBNF file, relative to the .pdec file", Language: PatternLanguage.Gbnf) },
+            new[]
+            {
+                new PrimitiveForm(Constraints + "GbnfConstraint", new[] { Ctor("grammar", Param("file")), Ctor("file", FilePath("file")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }),
+            }),
+        new PrimitiveDescriptor(
+            "runtime", PrimitiveRole.Constraint, "the request's constraint (GenerationOptions.Constraint, ChatOptions.ResponseFormat, response_format)", Causal,
+            new ParameterSignature[0],
+            new[] { new PrimitiveForm(Constraints + "RequestConstraint", new ConstructorArgument[0]) }),
+    };
 
     private static ParameterSignature AtLeast() =>
         new("at_least", ArgKind.Int, Description: "positions committed at least (', at least n')", Min: 1, Default: Literal.Int(1));

@@ -178,3 +178,16 @@ public sealed class StopSyntax : MemberSyntax
 
     public override IEnumerable<SyntaxNode> GetChildren() => Children(Keyword, Conditions.NodesAndSeparators);
 }
+
+/// <summary><c>constrain regex("…")</c>, <c>constrain json(schema: "file.json")</c>, <c>constrain grammar("file.gbnf")</c>, <c>constrain runtime</c>.</summary>
+public sealed class ConstrainSyntax : MemberSyntax
+{
+    public ConstrainSyntax(SyntaxToken keyword, ExpressionSyntax constraint)
+        : base(keyword) => Constraint = constraint;
+
+    public override SyntaxKind Kind => SyntaxKind.ConstrainMember;
+
+    public ExpressionSyntax Constraint { get; }
+
+    public override IEnumerable<SyntaxNode> GetChildren() => Children(Keyword, Constraint);
+}

@@ -143,6 +143,7 @@ public sealed class Parser
             "param" => ParseParam(),
             "state" => ParseState(),
             "step" => ParseStep(),
+            "constrain" => new ConstrainSyntax(NextToken(), ParseExpression("a constraint (" + PrimitiveLibrary.Default.Describe(PrimitiveRole.Constraint) + ")")),
             "stop" => new StopSyntax(NextToken(), ParseSeparated(SyntaxKind.CommaToken, "a stop condition (eos, max_tokens, stop_strings, eot(p))")),
             _ => null,
         };

@@ -7,7 +7,7 @@ namespace Pardec.Dsl.Syntax;
 public static class SyntaxFacts
 {
     public static IReadOnlyList<string> MemberKeywords { get; } =
-        new[] { "paper", "guarantee", "canvas", "cache", "model", "param", "state", "step", "stop" };
+        new[] { "paper", "guarantee", "canvas", "cache", "model", "param", "state", "step", "stop", "constrain" };
 
     public static IReadOnlyList<string> StatementKeywords { get; } =
         new[] { "propose", "verify", "accept", "update", "predict", "commit", "block" };

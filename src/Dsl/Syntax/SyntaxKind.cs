@@ -41,6 +41,7 @@ public enum SyntaxKind
     StateMember,
     StepMember,
     StopMember,
+    ConstrainMember,
 
     // Step statements
     ProposeStatement,

@@ -23,7 +23,6 @@ public sealed class GbnfGrammar
 {
     private readonly string _text;
     private readonly string? _file;
-    private int _pos;
     private readonly Dictionary<string, (Node Body, int Position)> _rules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Automaton> _compiled = new(StringComparer.Ordinal);
     private readonly List<string> _compiling = [];
@@ -69,197 +68,32 @@ public sealed class GbnfGrammar
     private sealed record RuleRef(int Position, string Name) : Node(Position);
     private sealed record Repeat(int Position, Node Item, int Min, int Max) : Node(Position); // Max -1 = unbounded
 
+    // The syntax is GbnfParser's (src/Dsl, shared with the front end, so a grammar file `pardec check` accepts is one this
+    // compiles); its tree becomes the nodes lowering reads, terminals already as byte automata.
     private void ParseRules()
     {
-        SkipSpace(newlines: true);
-        while (_pos < _text.Length)
+        GbnfSyntax syntax;
+        try
         {
-            int start = _pos;
-            string name = Name();
-            if (name.Length == 0) throw Error(_pos, $"expected a rule name, found '{Peek()}'");
-            SkipSpace(newlines: false);
-            if (!_text.AsSpan(_pos).StartsWith("::=")) throw Error(_pos, "expected '::=' after the rule name");
-            _pos += 3;
-            SkipSpace(newlines: true);
-            var body = ParseAlternatives(nested: false);
-            if (_rules.ContainsKey(name)) throw Error(start, $"the rule '{name}' is defined twice");
-            _rules[name] = (body, start);
-            if (_pos < _text.Length && _text[_pos] != '\n' && _text[_pos] != '\r') throw Error(_pos, $"expected the end of the rule (a newline), found '{Peek()}'");
-            SkipSpace(newlines: true);
+            syntax = GbnfParser.Parse(_text);
         }
-    }
-
-    private string Peek() => _pos < _text.Length ? _text[_pos].ToString() : "end of input";
-
-    private string Name()
-    {
-        int start = _pos;
-        while (_pos < _text.Length && (char.IsAsciiLetterOrDigit(_text[_pos]) || _text[_pos] == '-' || _text[_pos] == '_')) _pos++;
-        return _text[start.._pos];
-    }
-
-    private void SkipSpace(bool newlines)
-    {
-        while (_pos < _text.Length)
+        catch (PatternSyntaxException e)
         {
-            char c = _text[_pos];
-            if (c == ' ' || c == '\t' || (newlines && (c == '\n' || c == '\r'))) _pos++;
-            else if (c == '#') { while (_pos < _text.Length && _text[_pos] != '\n' && _text[_pos] != '\r') _pos++; }
-            else break;
+            throw Error(e.Position, e.Reason);
         }
+        foreach (var rule in syntax.Rules) _rules[rule.Name] = (Convert(rule.Body), rule.Position);
     }
 
-    private Node ParseAlternatives(bool nested)
+    private static Node Convert(GbnfNode node) => node switch
     {
-        int start = _pos;
-        var options = new List<Node> { ParseSequence(nested) };
-        while (_pos < _text.Length && _text[_pos] == '|')
-        {
-            _pos++;
-            SkipSpace(newlines: true);
-            options.Add(ParseSequence(nested));
-        }
-        return options.Count == 1 ? options[0] : new Alternatives(start, options);
-    }
-
-    private Node ParseSequence(bool nested)
-    {
-        int start = _pos;
-        var items = new List<Node>();
-        while (_pos < _text.Length)
-        {
-            int at = _pos;
-            char c = _text[_pos];
-            Node item;
-            if (c == '"') item = new Terminal(at, Literal());
-            else if (c == '[') item = new Terminal(at, Utf8Automata.Set(CharClass()));
-            else if (c == '.') { _pos++; item = new Terminal(at, Utf8Automata.Set(CodePointSet.All)); }
-            else if (c == '(')
-            {
-                _pos++;
-                SkipSpace(newlines: true);
-                item = ParseAlternatives(nested: true);
-                if (_pos >= _text.Length || _text[_pos] != ')') throw Error(at, "missing ')' for this '('");
-                _pos++;
-            }
-            else if (char.IsAsciiLetterOrDigit(c) || c == '-' || c == '_') item = new RuleRef(at, Name());
-            else if (c == '<') throw Error(at, "token references ('<[id]>', '<name>') are not supported");
-            else if (c is '*' or '+' or '?' or '{') throw Error(at, $"'{c}' has nothing to repeat");
-            else break;
-            SkipSpace(nested);
-            while (_pos < _text.Length && _text[_pos] is '*' or '+' or '?' or '{')
-            {
-                int q = _pos;
-                char op = _text[_pos];
-                int min, max;
-                if (op == '{') (min, max) = Braces();
-                else { _pos++; (min, max) = op == '*' ? (0, -1) : op == '+' ? (1, -1) : (0, 1); }
-                if (max >= 0 && max < min) throw Error(q, $"the maximum {max} is below the minimum {min}");
-                if (min > RegexCompiler.MaxRepeat || max > RegexCompiler.MaxRepeat) throw Error(q, $"at most {RegexCompiler.MaxRepeat} repetitions are supported");
-                item = new Repeat(q, item, min, max);
-                SkipSpace(nested);
-            }
-            items.Add(item);
-        }
-        return items.Count == 1 ? items[0] : new Sequence(start, items);
-    }
-
-    private (int, int) Braces()
-    {
-        int open = _pos++;
-        SkipSpace(false);
-        int min = Digits(open);
-        SkipSpace(false);
-        int max = min;
-        if (_pos < _text.Length && _text[_pos] == ',')
-        {
-            _pos++;
-            SkipSpace(false);
-            max = _pos < _text.Length && char.IsAsciiDigit(_text[_pos]) ? Digits(open) : -1;
-            SkipSpace(false);
-        }
-        if (_pos >= _text.Length || _text[_pos] != '}') throw Error(open, "expected '}' to close this '{'");
-        _pos++;
-        return (min, max);
-    }
-
-    private int Digits(int at)
-    {
-        int start = _pos;
-        while (_pos < _text.Length && char.IsAsciiDigit(_text[_pos])) _pos++;
-        if (start == _pos || !int.TryParse(_text.AsSpan(start, _pos - start), NumberStyles.None, CultureInfo.InvariantCulture, out int value))
-            throw Error(at, "expected a repetition count");
-        return value;
-    }
-
-    private Automaton Literal()
-    {
-        int open = _pos++;
-        var text = new System.Text.StringBuilder();
-        while (true)
-        {
-            if (_pos >= _text.Length || _text[_pos] == '\n') throw Error(open, "unterminated string literal");
-            char c = _text[_pos];
-            if (c == '"') { _pos++; break; }
-            text.Append(char.ConvertFromUtf32(Char()));
-        }
-        return Utf8Automata.Literal(text.ToString());
-    }
-
-    // One (possibly escaped) character of a literal or class, as a code point.
-    private int Char()
-    {
-        int at = _pos;
-        char c = _text[_pos];
-        if (c != '\\')
-        {
-            int cp = char.IsHighSurrogate(c) && _pos + 1 < _text.Length ? char.ConvertToUtf32(c, _text[_pos + 1]) : c;
-            _pos += cp > 0xFFFF ? 2 : 1;
-            return cp;
-        }
-        _pos++;
-        if (_pos >= _text.Length) throw Error(at, "the grammar ends in a lone '\\'");
-        char e = _text[_pos++];
-        return e switch
-        {
-            'n' => '\n', 'r' => '\r', 't' => '\t', '\\' => '\\', '"' => '"', '[' => '[', ']' => ']', '-' => '-', '^' => '^',
-            'x' => Hex(at, 2), 'u' => Hex(at, 4), 'U' => Hex(at, 8),
-            _ => throw Error(at, $"unknown escape '\\{e}'"),
-        };
-    }
-
-    private int Hex(int at, int digits)
-    {
-        if (_pos + digits > _text.Length || !int.TryParse(_text.AsSpan(_pos, digits), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out int value))
-            throw Error(at, $"expected {digits} hexadecimal digits");
-        _pos += digits;
-        if (value > CodePointSet.MaxCodePoint) throw Error(at, "code point above U+10FFFF");
-        return value;
-    }
-
-    private CodePointSet CharClass()
-    {
-        int open = _pos++;
-        bool negate = _pos < _text.Length && _text[_pos] == '^';
-        if (negate) _pos++;
-        var set = new CodePointSet();
-        while (true)
-        {
-            if (_pos >= _text.Length || _text[_pos] == '\n') throw Error(open, "missing ']' for this '['");
-            if (_text[_pos] == ']') { _pos++; break; }
-            int item = _pos;
-            int lo = Char();
-            if (_pos + 1 < _text.Length && _text[_pos] == '-' && _text[_pos + 1] != ']')
-            {
-                _pos++;
-                int hi = Char();
-                if (hi < lo) throw Error(item, $"range out of order: U+{lo:X4} > U+{hi:X4}");
-                set.Add(lo, hi);
-            }
-            else set.Add(lo, lo);
-        }
-        return negate ? set.Complement() : set;
-    }
+        GbnfLiteral l => new Terminal(l.Position, Utf8Automata.Literal(l.Text)),
+        GbnfCharacters c => new Terminal(c.Position, Utf8Automata.Set(c.Set)),
+        GbnfRuleRef r => new RuleRef(r.Position, r.Name),
+        GbnfSequence s => new Sequence(s.Position, s.Items.Select(Convert).ToList()),
+        GbnfAlternatives a => new Alternatives(a.Position, a.Options.Select(Convert).ToList()),
+        GbnfRepeat r => new Repeat(r.Position, Convert(r.Item), r.Min, r.Max),
+        _ => throw new InvalidOperationException(node.ToString()),
+    };
 
     // ---- lowering ----
 

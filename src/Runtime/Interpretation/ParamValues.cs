@@ -13,6 +13,7 @@ public sealed class ParamValues
 
     public ParamValues(DecodePlan plan, IReadOnlyDictionary<string, string>? overrides = null)
     {
+        Strategy = plan.Name;
         foreach (var p in plan.Params) _values[p.Name] = p.Default.Value;
         if (overrides is null) return;
         foreach (var (name, text) in overrides)
@@ -29,6 +30,9 @@ public sealed class ParamValues
     /// computed from the defaults, so an engine must then size its trees for the declared <c>max_width</c> instead.
     /// </summary>
     public bool ResizesProposals { get; }
+
+    /// <summary>The strategy's name, for messages.</summary>
+    public string Strategy { get; }
 
     public double this[string name] => _values[name];
 

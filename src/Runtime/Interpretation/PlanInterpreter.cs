@@ -58,6 +58,7 @@ internal sealed class InterpretedCausalDecoder : IDecoder
     private readonly int? _maxTokens;
     private readonly bool _stopOnEos;
     private readonly double? _temperature;
+    private readonly Constraints.IStrategyConstraint? _constraint;
 
     public InterpretedCausalDecoder(DecodePlan plan, CausalStepPlan step, ModelSet models, ParamValues values, int maxLength, PrimitiveRegistry registry)
     {
@@ -74,6 +75,7 @@ internal sealed class InterpretedCausalDecoder : IDecoder
         foreach (var instance in step.Instances) built[instance.Field] = registry.Create(instance, context);
         object Built(PrimitiveInstance i) => built[i.Field];
 
+        _constraint = step.Instances.Where(i => i.Role == PrimitiveRole.Constraint).Select(i => (Constraints.IStrategyConstraint)Built(i)).SingleOrDefault();
         _states = step.Instances.Where(i => i.Role == PrimitiveRole.State).Select(i => (AdaptiveLength)Built(i)).ToArray();
         var proposers = step.Instances.Where(i => i.Role == PrimitiveRole.Proposer).ToArray();
         _proposers = proposers.Select(i => (IProposer)Built(i)).ToArray();
@@ -118,6 +120,7 @@ internal sealed class InterpretedCausalDecoder : IDecoder
     {
         options = StrategyOptions.Apply(options, _maxTokens, _stopOnEos);
         if (_temperature is double temperature) options = options with { Temperature = temperature };
+        if (_constraint is not null) options = _constraint.Apply(options);
         using var noGrad = torch.no_grad();
         var s = _session;
         s.Start(prompt, options);

@@ -87,6 +87,8 @@ public sealed class PrimitiveRegistry
         EngineArgument { Value: EngineValue.Capacity } => context.Capacity,
         EngineArgument { Value: EngineValue.Sampler } => context.Sampler,
         EngineArgument { Value: EngineValue.MaskedSession } => context.MaskedSession,
+        EngineArgument { Value: EngineValue.Vocabulary } => context.Models.VocabularyFor(context.Values.Strategy),
+        StringValue s when type == typeof(string) => s.Value,
         InstanceRef r when context.Built is { } built && built.TryGetValue(r.Field, out var instance) && type.IsInstanceOfType(instance) => instance,
         NullValue when !type.IsValueType => null,
         _ => throw new InvalidOperationException($"'{owner}': cannot pass {value} as a {type.Name}."),
