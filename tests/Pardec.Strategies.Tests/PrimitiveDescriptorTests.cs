@@ -52,6 +52,7 @@ public sealed class PrimitiveDescriptorTests
         {
             PrimitiveRole.Proposer => typeof(IProposer),
             PrimitiveRole.Acceptance => typeof(Runtime.Primitives.Acceptance.IAcceptanceRule),
+            PrimitiveRole.Constraint => typeof(Runtime.Constraints.IStrategyConstraint),
             _ => typeof(object),
         };
         Assert.True(role.IsAssignableFrom(type), $"{type.Name} is a {d.Role} but not an {role.Name}");
@@ -77,6 +78,7 @@ public sealed class PrimitiveDescriptorTests
             ArgKind.Flag or ArgKind.Bool => typeof(bool),
             ArgKind.Model when d.Find(p.Name)!.ModelKinds!.Contains(Pardec.Dsl.Plan.ModelKind.Medusa) => typeof(MedusaHeads),
             ArgKind.Model => typeof(ICausalLM),
+            ArgKind.String or ArgKind.File => typeof(string), // a pattern; a file's text, read at build time
             var kind => throw new InvalidOperationException($"a {kind} parameter is not passed to a constructor as it is"),
         },
         ReceiverArgSource or HeadsOfSource => typeof(int),
@@ -87,6 +89,8 @@ public sealed class PrimitiveDescriptorTests
         UpdatedSource => typeof(bool),
         EngineSource { Value: EngineValue.Sampler } => typeof(NodeSampler),
         EngineSource { Value: EngineValue.MaskedSession } => typeof(Runtime.Masked.MaskedSession),
+        EngineSource { Value: EngineValue.Vocabulary } => typeof(Runtime.Constraints.TokenVocabulary),
+        FilePathSource => typeof(string),
         EngineSource => typeof(int),
         StateInstanceSource s => PrimitiveRegistry.Default.Resolve(PrimitiveLibrary.Default.Find(PrimitiveRole.State, StatePlan.KindName(d.Find(s.Parameter)!.StateKind!.Value))!.Forms[0].RuntimeType),
         ConstantSource { Value.Type: ParamType.Int } => typeof(int),
