@@ -206,8 +206,6 @@ public enum StagePart
     Capacity,
 }
 
-public sealed record FilePathSource(string Parameter) : ArgumentSource;
-
 public sealed record StateInstanceSource(string Parameter) : ArgumentSource;
 
 public sealed record ConstantSource(Literal Value) : ArgumentSource;
