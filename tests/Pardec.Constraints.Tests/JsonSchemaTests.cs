@@ -55,6 +55,8 @@ public sealed class JsonSchemaTests
     [InlineData("""{"type":"array","items":{"type":"object","properties":{"x":{"type":"integer"},"y":{"type":"boolean"}},"required":["x"]},"minItems":1,"maxItems":4}""")]
     [InlineData("""{"$defs":{"p":{"type":"object","properties":{"id":{"type":"string","format":"uuid"}},"required":["id"]}},"type":"object","properties":{"a":{"$ref":"#/$defs/p"},"b":{"anyOf":[{"type":"integer"},{"const":"none"}]}},"required":["a","b"]}""")]
     [InlineData("""{"type":"object","properties":{"when":{"type":"string","format":"date"},"n":{"type":"number"}}}""")]
+    [InlineData("""{"$defs":{"n":{"type":"object","properties":{"v":{"type":"integer"},"next":{"$ref":"#/$defs/n"}},"required":["v"]}},"$ref":"#/$defs/n"}""")]
+    [InlineData("""{"$defs":{"e":{"type":"object","properties":{"t":{"type":"string","maxLength":3},"sub":{"type":"array","items":{"$ref":"#/$defs/e"},"maxItems":1}},"required":["t"]}},"$ref":"#/$defs/e"}""")]
     public void Random_constrained_walks_produce_schema_valid_json(string schemaText)
     {
         var schema = JsonSchema.FromText(schemaText);
@@ -86,11 +88,27 @@ public sealed class JsonSchemaTests
         }
     }
 
+    /// <summary>A schema whose references recurse is a pushdown grammar: any depth, exactly the schema's texts.</summary>
+    [Fact]
+    public void A_recursive_schema_becomes_a_pushdown_grammar()
+    {
+        string file = Path.Combine(Shipped.RepoRoot(), "tests", "fixtures", "peer-grammar", "schemas", "tree.json");
+        var constraint = TokenConstraint.FromJsonSchema(File.ReadAllText(file), file);
+        Assert.False(constraint.IsRegular);
+        string Tree(int depth) => depth == 0 ? """{"name": "leaf", "children": []}""" : $$"""{"name": "n{{depth}}", "children": [{{Tree(depth - 1)}}, {"name": "x", "children": []}]}""";
+        Assert.True(constraint.Matches(Tree(0)));
+        Assert.True(constraint.Matches(Tree(12)));
+        Assert.False(constraint.Matches(Tree(12)[..^1]));
+        Assert.False(constraint.Matches("""{"name": "a", "children": [{"name": "b"}]}"""));                     // children required
+        Assert.False(constraint.Matches("""{"name": "a", "children": [{"name": "b", "children": []}, {"name": "c", "children": []}, {"name": "d", "children": []}, {"name": "e", "children": []}]}""")); // maxItems 3
+        Assert.True(TokenConstraint.FromJsonSchema(ConstrainedDecodingTests.SmallSchema).IsRegular);
+    }
+
     [Theory]
     [InlineData("""{"type": "object", "properties": {"a": {"type": "string", "minimum": 3}}}""", "minimum", "\"minimum\"")]
     [InlineData("""{"type": "object", "properties": {"a": {"type": "strin"}}}""", "unknown type", "\"type\": \"strin")]
     [InlineData("""{"type": "object", "additionalProperties": true}""", "additionalProperties", "\"additionalProperties\"")]
-    [InlineData("""{"$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"}}}}, "$ref": "#/$defs/n"}""", "recursive", "\"$ref\": \"#/$defs/n\"}}")]
+    [InlineData("""{"$defs": {"n": {"anyOf": [{"$ref": "#/$defs/n"}, {"type": "null"}]}}, "$ref": "#/$defs/n"}""", "'#/$defs/n' is left-recursive", "{\"anyOf\"")]
     public void An_unsupported_keyword_is_an_error_where_it_stands(string schema, string reason, string at)
     {
         int position = schema.IndexOf(at, StringComparison.Ordinal);

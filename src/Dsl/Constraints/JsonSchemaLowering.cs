@@ -21,7 +21,7 @@ public sealed record JsonLoweringOptions(string Whitespace = "[ ]?", int AnyValu
 /// boolean, null, and a list of types;</item>
 /// <item><c>enum</c>, <c>const</c>, <c>anyOf</c> / <c>oneOf</c> (lowered as any-of: a value matching two branches of a
 /// <c>oneOf</c> is not excluded), <c>allOf</c> with one member, local <c>$ref</c> (<c>#/$defs/…</c>,
-/// <c>#/definitions/…</c>) that does not recurse;</item>
+/// <c>#/definitions/…</c>) — one that recurses only through <see cref="ToRecursiveRegexes"/>, a regex cannot;</item>
 /// <item>annotations (<c>title</c>, <c>description</c>, <c>$schema</c>, <c>$id</c>, <c>examples</c>, <c>default</c>) are ignored.</item>
 /// </list>
 /// Any other keyword is a <see cref="PatternSyntaxException"/> at its position in the file, rather than a constraint
@@ -43,6 +43,14 @@ public sealed class JsonSchemaLowering
     private readonly string _ws;
     private readonly JsonValue _root;
     private readonly HashSet<string> _expanding = new();
+    // Recursive lowering (ToRecursiveRegexes): the targets of recursive references, in the order they were found.
+    private List<string>? _recursive;
+
+    /// <summary>
+    /// Control characters that valid JSON never contains (raw, in or out of strings), standing for a recursive
+    /// reference in <see cref="ToRecursiveRegexes"/>: the k-th recursive target is <c>RecursionMarks[k]</c>.
+    /// </summary>
+    public static readonly char[] RecursionMarks = Enumerable.Range(1, 8).Concat(Enumerable.Range(0x0E, 0x20 - 0x0E)).Select(c => (char)c).ToArray();
 
     private JsonSchemaLowering(JsonValue root, JsonLoweringOptions options)
     {
@@ -58,6 +66,30 @@ public sealed class JsonSchemaLowering
         var root = JsonReader.Parse(schemaJson);
         string regex = new JsonSchemaLowering(root, options ?? new JsonLoweringOptions()).Lower(root);
         return regex;
+    }
+
+    /// <summary>
+    /// A schema whose local references may recurse (a tree, a linked list), as regexes of a context-free grammar: rule 0
+    /// is the schema itself, rule k + 1 the k-th target (<c>#/$defs/node</c>) a reference recursed into. Inside every
+    /// rule, a reference that would recurse is the one character <c>RecursionMarks[k]</c> standing for rule k + 1 (a
+    /// call, where the runtime builds its pushdown automaton); everything else is lowered as <see cref="ToRegex"/> does.
+    /// A schema without recursion gives one rule, equal to <see cref="ToRegex"/>'s regex.
+    /// </summary>
+    public static IReadOnlyList<(string Target, int Position, string Regex)> ToRecursiveRegexes(string schemaJson, JsonLoweringOptions? options = null)
+    {
+        var root = JsonReader.Parse(schemaJson);
+        var lowering = new JsonSchemaLowering(root, options ?? new JsonLoweringOptions()) { _recursive = new List<string>() };
+        var rules = new List<(string, int, string)> { ("#", root.Position, lowering.Lower(root)) };
+        for (int k = 0; k < lowering._recursive.Count; k++)
+        {
+            string target = lowering._recursive[k];
+            var node = lowering.Resolve(target, root.Position);
+            lowering._expanding.Clear();
+            lowering._expanding.Add(target);
+            rules.Add((target, node.Position, lowering.Lower(node)));
+        }
+
+        return rules;
     }
 
     /// <summary>Any JSON value nested at most <paramref name="depth"/> levels (an object only, when <paramref name="objectOnly"/>).</summary>
@@ -398,11 +430,35 @@ public sealed class JsonSchemaLowering
             throw Error(at, $"only local references ('#/$defs/…') are supported, not '{target}'");
         }
 
-        if (!_expanding.Add(target))
+        if (_expanding.Contains(target) && _recursive is not null)
         {
-            throw Error(at, $"the reference '{target}' is recursive: a recursive schema is not regular and is not supported");
+            int k = _recursive.IndexOf(target);
+            if (k < 0)
+            {
+                if (_recursive.Count == RecursionMarks.Length)
+                {
+                    throw Error(at, $"more than {RecursionMarks.Length} recursive references are not supported");
+                }
+
+                k = _recursive.Count;
+                _recursive.Add(target);
+            }
+
+            return $"\\x{(int)RecursionMarks[k]:X2}";
         }
 
+        if (!_expanding.Add(target))
+        {
+            throw Error(at, $"the reference '{target}' is recursive: a recursive schema is not regular (a constraint from it is a pushdown grammar)");
+        }
+
+        string result = Lower(Resolve(target, at));
+        _expanding.Remove(target);
+        return result;
+    }
+
+    private JsonValue Resolve(string target, int at)
+    {
         var node = _root;
         foreach (var part in target.Substring(2).Split('/'))
         {
@@ -415,9 +471,7 @@ public sealed class JsonSchemaLowering
             node = next;
         }
 
-        string result = Lower(node);
-        _expanding.Remove(target);
-        return result;
+        return node;
     }
 
     // Where the decoded character at index i of a string literal sits in its raw text (escapes are longer than what they stand for).

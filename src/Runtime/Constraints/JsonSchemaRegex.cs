@@ -41,6 +41,23 @@ public static class JsonSchemaRegex
         }
     }
 
+    /// <summary>
+    /// The schema as the regexes of a context-free grammar (<see cref="JsonSchemaLowering.ToRecursiveRegexes"/>): one
+    /// rule when it does not recurse, else one more per recursive reference target, calls written as
+    /// <see cref="JsonSchemaLowering.RecursionMarks"/>.
+    /// </summary>
+    public static IReadOnlyList<(string Target, int Position, string Regex)> Rules(string schemaJson, string? file = null, JsonSchemaRegexOptions? options = null)
+    {
+        try
+        {
+            return JsonSchemaLowering.ToRecursiveRegexes(schemaJson, (options ?? new JsonSchemaRegexOptions()).Lowering);
+        }
+        catch (PatternSyntaxException e)
+        {
+            throw new ConstraintSyntaxException(ConstraintLanguage.JsonSchema, schemaJson, e.Position, e.Reason, file);
+        }
+    }
+
     /// <summary>Any JSON value nested at most <paramref name="depth"/> levels (an object only, when <paramref name="objectOnly"/>).</summary>
     public static string AnyValue(int depth, JsonSchemaRegexOptions options, bool objectOnly = false) =>
         JsonSchemaLowering.AnyValue(depth, options.Lowering, objectOnly);

@@ -290,7 +290,7 @@ public sealed class PushdownAutomaton
         }
     }
 
-    /// <summary>One rule of the network: its DFA over bytes (chars 0–255) and calls (char 256 + k calls rule k).</summary>
+    /// <summary>One rule of the network: its automaton over bytes (chars 0–255) and calls (char 256 + k calls rule k).</summary>
     internal readonly record struct Rule(string Name, int Position, Automaton Body);
 
     /// <summary>
@@ -298,7 +298,9 @@ public sealed class PushdownAutomaton
     /// positions are removed; left recursion and a grammar that derives nothing are errors from
     /// <paramref name="error"/> (position, reason).
     /// </summary>
-    internal static PushdownAutomaton Build(IReadOnlyList<Rule> rules, int root, Func<int, string, Exception> error)
+    /// <param name="callBytes">Bytes that stand for calls instead of themselves (callBytes[b] = the rule byte b calls, or
+    /// -1): how a JSON Schema's recursive references arrive, as control characters JSON never contains.</param>
+    internal static PushdownAutomaton Build(IReadOnlyList<Rule> rules, int root, Func<int, string, Exception> error, int[]? callBytes = null)
     {
         int n = rules.Count;
         var offsets = new int[n + 1];
@@ -334,7 +336,11 @@ public sealed class PushdownAutomaton
                 foreach (var t in s.Transitions)
                 {
                     int to = index[t.To];
-                    for (int c = t.Min; c <= Math.Min((int)t.Max, 255); c++) byteNext[(p << 8) | c] = to;
+                    for (int c = t.Min; c <= Math.Min((int)t.Max, 255); c++)
+                    {
+                        if (callBytes is not null && callBytes[c] >= 0) calls[p].Add((offsets[callBytes[c]], to));
+                        else byteNext[(p << 8) | c] = to;
+                    }
                     for (int c = Math.Max((int)t.Min, 256); c <= t.Max; c++)
                     {
                         if (c - 256 >= n) throw new InvalidOperationException($"call of rule {c - 256} outside the grammar");

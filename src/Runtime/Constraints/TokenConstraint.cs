@@ -47,11 +47,22 @@ public sealed class TokenConstraint
     public static TokenConstraint FromRegex(string pattern) =>
         new(ByteDfa.From(RegexCompiler.Compile(pattern)), $"regex \"{pattern}\"", pattern);
 
-    /// <summary>The output must be JSON valid under <paramref name="schemaJson"/> (<see cref="JsonSchemaRegex"/> lists the subset).</summary>
+    /// <summary>
+    /// The output must be JSON valid under <paramref name="schemaJson"/> (<see cref="JsonSchemaRegex"/> lists the subset).
+    /// A schema whose local references recurse (a tree of nodes) becomes a pushdown grammar: one rule per recursive
+    /// reference target, each lowered like any schema, the recursion as calls.
+    /// </summary>
     public static TokenConstraint FromJsonSchema(string schemaJson, string? file = null, JsonSchemaRegexOptions? options = null)
     {
-        string regex = JsonSchemaRegex.FromSchema(schemaJson, file, options);
-        return new(ByteDfa.From(RegexCompiler.Compile(regex)), file is null ? "JSON Schema" : $"JSON Schema {Path.GetFileName(file)}", regex);
+        string description = file is null ? "JSON Schema" : $"JSON Schema {Path.GetFileName(file)}";
+        var rules = JsonSchemaRegex.Rules(schemaJson, file, options);
+        if (rules.Count == 1) return new(ByteDfa.From(RegexCompiler.Compile(rules[0].Regex)), description, rules[0].Regex);
+        var callBytes = new int[256];
+        Array.Fill(callBytes, -1);
+        for (int k = 0; k + 1 < rules.Count; k++) callBytes[Pardec.Dsl.Constraints.JsonSchemaLowering.RecursionMarks[k]] = k + 1;
+        var bodies = rules.Select(r => new PushdownAutomaton.Rule(r.Target, r.Position, RegexCompiler.Compile(r.Regex))).ToList();
+        var pushdown = PushdownAutomaton.Build(bodies, 0, (at, reason) => new ConstraintSyntaxException(ConstraintLanguage.JsonSchema, schemaJson, at, reason, file), callBytes);
+        return new(pushdown, description + " (recursive)");
     }
 
     /// <summary>Any JSON value (OpenAI's <c>json_object</c>), nested at most <paramref name="depth"/> levels: a regular
