@@ -19,6 +19,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "quantized-decode") return QuantizedDecodeBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "serve-load") return ServeLoadBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "grammar-masks") return GrammarMaskBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "constrained") return ConstrainedBenchmark.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -166,4 +166,27 @@ public sealed class TokenMatcherTests
                 Assert.False(matcher.Allows(matcher.Start, t));
         }
     }
+    /// <summary>Masking a logits row keeps exactly the allowed ids' values and sets every other one (and padding) to −∞,
+    /// over every state reachable for a JSON shape: all-allowed, all-forbidden and mixed 64-token words alike.</summary>
+    [Fact]
+    public void Masked_rows_keep_exactly_the_allowed_logits()
+    {
+        var matcher = TokenConstraint.FromJsonSchema("""{"type":"object","properties":{"n":{"type":"integer"},"s":{"type":"string"}},"required":["n","s"]}""").For(Shipped.Vocabulary);
+        matcher.Precompute();
+        var random = new Random(4);
+        var original = new float[Shipped.Vocabulary.Count + 37]; // wider than the vocabulary, as padded heads are
+        for (int i = 0; i < original.Length; i++) original[i] = (float)(random.NextDouble() * 10 - 5);
+        var row = new float[original.Length];
+        int mixed = 0;
+        for (int state = 0; state < matcher.Dfa.StateCount; state++)
+        {
+            original.CopyTo(row, 0);
+            matcher.MaskLogits(state, row);
+            for (int t = 0; t < row.Length; t++)
+                Assert.Equal(t < Shipped.Vocabulary.Count && matcher.Allows(state, t) ? original[t] : float.NegativeInfinity, row[t]);
+            var bits = matcher.AllowedBits(state);
+            foreach (ulong w in bits) if (w != 0 && w != ulong.MaxValue) mixed++;
+        }
+        Assert.True(mixed > 100, "the states should have many mixed words");
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -128,6 +129,18 @@ public sealed class TokenMatcher
             int start = w * 64, length = Math.Min(64, vocab - start);
             if (word == ulong.MaxValue && length == 64) continue;
             if (word == 0) { row.Slice(start, length).Fill(float.NegativeInfinity); continue; }
+            if (length == 64 && Vector256.IsHardwareAccelerated)
+            {
+                // A mixed word: eight lanes at a time, each kept or set to −∞ by its byte of the word.
+                ref float at = ref row[start];
+                for (int lane = 0; lane < 64; lane += 8)
+                {
+                    var keep = LaneMasks[(int)(word >> lane) & 0xFF];
+                    var v = Vector256.LoadUnsafe(ref at, (nuint)lane);
+                    Vector256.ConditionalSelect(keep, v, NegativeInfinity).StoreUnsafe(ref at, (nuint)lane);
+                }
+                continue;
+            }
             ulong forbidden = ~word;
             while (forbidden != 0)
             {
@@ -138,6 +151,22 @@ public sealed class TokenMatcher
             }
         }
         if (row.Length > vocab) row[vocab..].Fill(float.NegativeInfinity);
+    }
+
+    // For each byte of a mask word, the eight-lane select mask it stands for (bit k set: lane k kept).
+    private static readonly Vector256<float>[] LaneMasks = BuildLaneMasks();
+    private static readonly Vector256<float> NegativeInfinity = Vector256.Create(float.NegativeInfinity);
+
+    private static Vector256<float>[] BuildLaneMasks()
+    {
+        var masks = new Vector256<float>[256];
+        Span<int> lanes = stackalloc int[8];
+        for (int b = 0; b < 256; b++)
+        {
+            for (int k = 0; k < 8; k++) lanes[k] = (b >> k & 1) != 0 ? -1 : 0;
+            masks[b] = Vector256.Create<int>(lanes).AsSingle();
+        }
+        return masks;
     }
 
     /// <summary>

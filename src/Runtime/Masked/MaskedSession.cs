@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Masked.Constrained;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Pardec.Runtime.Models;
 using Pardec.Runtime.Primitives;
 using TorchSharp;
@@ -496,23 +497,37 @@ public sealed class MaskedSession : IDisposable
             if (committed[i] >= 0) continue;
             var row = logits.Slice(i * stride, stride);
             int token = (int)assignment[i];
-            // The model's probability of the chosen token and of the best other one (one pass over the row).
-            float max = float.NegativeInfinity, other = float.NegativeInfinity;
-            for (int t = 0; t < row.Length; t++)
+            // The chosen token's probability from the installed pair (a token and its probability under these logits,
+            // as Score or an earlier pass left it): p(x) = p(y) exp(l_x - l_y), so no row is normalised again.
+            int y = (int)tokens[i];
+            double py = confidence[i], p;
+            if (py > 0 && (uint)y < (uint)row.Length && !float.IsNegativeInfinity(row[y]))
+                p = py * Math.Exp(row[token] - row[y]);
+            else
             {
-                float l = row[t];
-                if (t == MaskTokenId) continue;
-                if (l > max) max = l;
-                if (t != token && l > other) other = l;
+                float max = TensorPrimitives.Max(row);
+                double z = 0;
+                foreach (float l in row) z += Math.Exp(l - max);
+                p = Math.Exp(row[token] - max) / z;
             }
-            double z = 0;
-            for (int t = 0; t < row.Length; t++) if (t != MaskTokenId) z += Math.Exp(row[t] - max);
-            double p = Math.Exp(row[token] - max) / z;
+            // The best other token (the mask token is never a prediction), in probability through the same identity.
+            float other = MaxExcept(row, token, (int)MaskTokenId);
             tokens[i] = token;
             confidence[i] = p;
-            margin[i] = p - Math.Exp(other - max) / z;
+            margin[i] = p - p * Math.Exp(other - row[token]);
         }
         return true;
+    }
+
+    // The largest value of `row` outside indices a and b (SIMD over the three slices between them).
+    private static float MaxExcept(ReadOnlySpan<float> row, int a, int b)
+    {
+        if (a > b) (a, b) = (b, a);
+        float max = float.NegativeInfinity;
+        if (a > 0) max = Math.Max(max, TensorPrimitives.Max(row[..Math.Min(a, row.Length)]));
+        if (b > a + 1 && a + 1 < row.Length) max = Math.Max(max, TensorPrimitives.Max(row[(a + 1)..Math.Min(b, row.Length)]));
+        if (b + 1 < row.Length) max = Math.Max(max, TensorPrimitives.Max(row[(b + 1)..]));
+        return max;
     }
 
     // The constraint state after the committed text before canvas position `end` (every position there is committed).

@@ -39,6 +39,12 @@ public sealed class DingoProgram
     private float[] _weights = [];      // [block * vocab] exp(l/T - max) while sampling
     private double[] _rowMax = [];
     private NodeSampler? _sampler; // the decode's one sampler: a sampled assignment draws its uniforms from its seeded stream
+    // The K best tokens of each masked row, best first: a bucket holding one of them has its maximum found without
+    // scanning it (the bucket is every allowed token into its successor, so the first top token leading there is its best).
+    private const int TopK = 8;
+    private readonly int[] _top;
+    private readonly int[] _topCount;
+    private readonly int[] _successor = new int[TopK];
 
     public DingoProgram(int maxBlock)
     {
@@ -46,6 +52,8 @@ public sealed class DingoProgram
         _maxBlock = maxBlock;
         _liveCount = new int[maxBlock + 1];
         _rowMax = new double[maxBlock];
+        _top = new int[maxBlock * TopK];
+        _topCount = new int[maxBlock];
     }
 
     public TokenMatcher? Matcher => _transitions?.Matcher;
@@ -96,6 +104,9 @@ public sealed class DingoProgram
         if (state == TokenMatcher.Dead) return false;
         bool sample = temperature > 0;
         if (sample) PrepareWeights(committed, logits, stride, temperature);
+        else
+            for (int i = 0; i < block; i++)
+                if (committed[i] < 0) TopTokens(logits.Slice(i * stride, transitions.Matcher.Vocabulary.Count), i);
 
         _score.AsSpan(0, width).Fill(double.NegativeInfinity);
         int first = Index(state);
@@ -123,6 +134,12 @@ public sealed class DingoProgram
                 }
                 var t = Of(q);
                 var all = t.Tokens;
+                int tops = 0;
+                if (!sample)
+                {
+                    tops = _topCount[i];
+                    for (int j = 0; j < tops; j++) _successor[j] = Step(q, _top[i * TopK + j]);
+                }
                 for (int g = 0; g < t.GroupCount; g++)
                 {
                     int next = Index(t.Next[g]);
@@ -137,6 +154,13 @@ public sealed class DingoProgram
                     }
                     else
                     {
+                        int hit = -1;
+                        for (int j = 0; j < tops && hit < 0; j++) if (_successor[j] == t.Next[g]) hit = _top[i * TopK + j];
+                        if (hit >= 0)
+                        {
+                            Relax(to, next, q, hit, v + row[hit], ref count);
+                            continue;
+                        }
                         int best = all[start];
                         float bestLogit = row[best];
                         for (int j = start + 1; j < end; j++)
@@ -186,6 +210,22 @@ public sealed class DingoProgram
             tokens[i] = committed[i] >= 0 ? committed[i] : token;
         }
         return true;
+    }
+
+    // Row i's best TopK ids, best first (ties: the lower id first, as a scan finds them).
+    private void TopTokens(ReadOnlySpan<float> row, int i)
+    {
+        var top = _top.AsSpan(i * TopK, TopK);
+        int n = 0;
+        for (int t = 0; t < row.Length; t++)
+        {
+            float l = row[t];
+            if (n == TopK && !(l > row[top[n - 1]])) continue;
+            int j = n < TopK ? n++ : n - 1;
+            while (j > 0 && l > row[top[j - 1]]) { top[j] = top[j - 1]; j--; }
+            top[j] = t;
+        }
+        _topCount[i] = n;
     }
 
     private int Index(int state) => state == TokenMatcher.Finished ? _width - 1 : state;
