@@ -47,6 +47,23 @@ public sealed class DevicePathTests
     }
 
     [Fact]
+    public void Rows_masked_on_the_host_are_written_back_into_a_copied_tensor()
+    {
+        // A constraint masks verified logits in place on the host; on a device the change must reach the tensor.
+        using var scope = NewDisposeScope();
+        using var rows = new HostRows();
+        var dense = randn(new long[] { 3, 8 }, generator: new Generator(2));
+        foreach (var copied in CopiedForms(dense))
+        {
+            var span = rows.Read(copied);
+            span[5] = float.NegativeInfinity;
+            rows.WriteBack(copied);
+            Assert.Equal(double.NegativeInfinity, copied[0, 5].to(ScalarType.Float64).item<double>());
+            Assert.Equal(dense[2, 7].item<float>(), copied[2, 7].to(ScalarType.Float32).item<float>());
+        }
+    }
+
+    [Fact]
     public void Typical_and_rejection_acceptance_decide_the_same_on_copied_rows()
     {
         using var scope = NewDisposeScope();
@@ -118,6 +135,49 @@ public sealed class DevicePathTests
         var expected = Speculate(target, draft, options, simulateDevice: false);
         Assert.True(expected.Accepted > 0, "the draft should get some tokens accepted");
         Assert.Equal(expected, Speculate(target, draft, options, simulateDevice: true));
+    }
+
+    [Fact]
+    public void Draft_tree_speculation_decodes_the_same_tokens_on_the_simulated_device_path()
+    {
+        using var target = LoadFixtureModel("llama_gqa");
+        using var draft = LoadFixtureModel("llama_tied");
+        var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false };
+        foreach (var shape in new[] { null, new Pardec.Runtime.Primitives.Proposers.DraftTreeShape([-1, 0, 0, 1, 1, 3], [0, 0, 1, 0, 1, 0]) })
+        {
+            var expected = SpeculateTree(target, draft, shape, options, simulateDevice: false);
+            Assert.True(expected.Accepted > 0, "the draft should get some tokens accepted");
+            Assert.Equal(expected, SpeculateTree(target, draft, shape, options, simulateDevice: true));
+        }
+    }
+
+    // A static (shape) or dynamic (EAGLE-2 beam, depth 3, top 2) draft tree, verified greedily.
+    private static (string Tokens, int Steps, int Accepted) SpeculateTree(ICausalLM target, ICausalLM draft,
+        Pardec.Runtime.Primitives.Proposers.DraftTreeShape? shape, GenerationOptions options, bool simulateDevice)
+    {
+        HostRows.SimulateDevice = simulateDevice;
+        try
+        {
+            using var proposer = shape is null
+                ? new Pardec.Runtime.Primitives.Proposers.DraftTreeProposer(draft, 96, 3, 2)
+                : new Pardec.Runtime.Primitives.Proposers.DraftTreeProposer(draft, 96, shape);
+            using var session = new CausalSession(target, 96, proposer.Capacity);
+            session.Start(Prompt, options);
+            proposer.Reset(session.Context);
+            while (!session.Done)
+            {
+                session.BeginStep();
+                proposer.Propose(session.Context, session.Tree, 0);
+                using (var verified = session.Verify(returnHidden: false))
+                {
+                    GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+                    session.Commit(verified);
+                }
+                proposer.Observe(session.Context, session.Tree, session.Outcome);
+            }
+            return (string.Join(",", session.Result().Tokens), session.Steps, session.AcceptedDraftTokens);
+        }
+        finally { HostRows.SimulateDevice = false; }
     }
 
     // Draft-model speculation written out as a generated decoder's loop: greedy verification, or rejection sampling

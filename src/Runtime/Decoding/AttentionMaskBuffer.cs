@@ -14,8 +14,7 @@ public sealed class AttentionMaskBuffer : IDisposable
 {
     private readonly Tensor _buffer;   // [batch, 1, maxNew, maxLength] bool
     private readonly Tensor _tril;     // [maxNew, maxNew] bool, lower triangle incl. diagonal
-    private readonly Tensor _hostTree; // [maxNew * maxNew] bool on CPU, staging for tree masks (flat: one index per element)
-    private readonly Tensor _deviceTree;
+    private readonly Primitives.StagedTensor _tree; // [maxNew * maxNew] bool, tree masks written on the host (flat)
     private readonly Scalar _true = true;
 
     public AttentionMaskBuffer(int batch, int maxNew, int maxLength, Device device)
@@ -26,8 +25,7 @@ public sealed class AttentionMaskBuffer : IDisposable
         Batch = batch; MaxNew = maxNew; MaxLength = maxLength;
         _buffer = torch.zeros([batch, 1, maxNew, maxLength], ScalarType.Bool, device).DetachFromDisposeScope();
         _tril = torch.ones(maxNew, maxNew, ScalarType.Bool, device).tril_().DetachFromDisposeScope();
-        _hostTree = torch.zeros(maxNew * maxNew, ScalarType.Bool).DetachFromDisposeScope();
-        _deviceTree = device.type == DeviceType.CPU ? _hostTree : torch.zeros(maxNew * maxNew, ScalarType.Bool, device).DetachFromDisposeScope();
+        _tree = new Primitives.StagedTensor([maxNew * maxNew], ScalarType.Bool, device);
     }
 
     public int Batch { get; }
@@ -55,13 +53,9 @@ public sealed class AttentionMaskBuffer : IDisposable
         int n = parents.Length;
         var view = View(cacheLength, n);
         if (cacheLength > 0) view.narrow(3, 0, cacheLength).fill_(_true);
-        Span<bool> mask = n <= 64 ? stackalloc bool[n * n] : new bool[n * n];
-        FillTreeMask(parents, mask);
-        var host = _hostTree.data<bool>();
-        for (int k = 0; k < n * n; k++) host[k] = mask[k];
-        var tree = _deviceTree.narrow(0, 0, n * n);
-        if (!ReferenceEquals(_deviceTree, _hostTree)) tree.copy_(_hostTree.narrow(0, 0, n * n));
-        tree = tree.view(n, n);
+        FillTreeMask(parents, _tree.Span<bool>());
+        _tree.Upload(n * n);
+        var tree = _tree.Device.narrow(0, 0, n * n).view(n, n);
         view.narrow(3, cacheLength, n).copy_(tree);
         return view;
     }
@@ -103,7 +97,6 @@ public sealed class AttentionMaskBuffer : IDisposable
     public void Dispose()
     {
         _buffer.Dispose(); _tril.Dispose();
-        if (!ReferenceEquals(_deviceTree, _hostTree)) _deviceTree.Dispose();
-        _hostTree.Dispose(); _true.Dispose();
+        _tree.Dispose(); _true.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using Pardec.Runtime.Models;
 using System.Runtime.InteropServices;
+using Pardec.Runtime.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,9 +16,8 @@ namespace Pardec.Runtime.Masked;
 public sealed class CreditState : IDisposable
 {
     private readonly Tensor _credits;     // [maxBlock, vocab] float32, device
-    private readonly Tensor _indexHost;   // [maxBlock] int64, CPU staging: row * vocab + token
-    private readonly Tensor _valueHost;   // [maxBlock] float32, CPU staging: p^γ
-    private readonly Tensor _index, _value; // device copies (same tensors on CPU)
+    private readonly StagedTensor _index; // [maxBlock] int64: row * vocab + token
+    private readonly StagedTensor _value; // [maxBlock] float32: p^γ
     private readonly Tensor _statsHost;   // [1, 3, maxBlock] float64, CPU
     private readonly double[] _confidence, _margin;
     private readonly long[] _tokens;
@@ -34,11 +34,8 @@ public sealed class CreditState : IDisposable
         using (no_grad())
         {
             _credits = zeros(rows, _vocab, ScalarType.Float32, device).DetachFromDisposeScope();
-            _indexHost = zeros(rows, ScalarType.Int64).DetachFromDisposeScope();
-            _valueHost = zeros(rows, ScalarType.Float32).DetachFromDisposeScope();
-            bool cpu = device.type == DeviceType.CPU;
-            _index = cpu ? _indexHost : zeros(rows, ScalarType.Int64, device).DetachFromDisposeScope();
-            _value = cpu ? _valueHost : zeros(rows, ScalarType.Float32, device).DetachFromDisposeScope();
+            _index = new StagedTensor([rows], ScalarType.Int64, device);
+            _value = new StagedTensor([rows], ScalarType.Float32, device);
             _statsHost = zeros(1, 3, rows, ScalarType.Float64).DetachFromDisposeScope();
         }
         _confidence = new double[rows];
@@ -94,8 +91,8 @@ public sealed class CreditState : IDisposable
     {
         Sync(session);
         var block = session.Block;
-        var index = MemoryMarshal.Cast<byte, long>(_indexHost.bytes);
-        var value = MemoryMarshal.Cast<byte, float>(_valueHost.bytes);
+        var index = _index.Span<long>();
+        var value = _value.Span<float>();
         int n = 0;
         for (int i = 0; i < block.Length; i++)
         {
@@ -109,14 +106,9 @@ public sealed class CreditState : IDisposable
         {
             using (Scalar decay = Decay) _credits.narrow(0, 0, block.Length).mul_(decay); // reachable through the op (see Scalars)
             if (n == 0) return;
-            var idx = _index.narrow(0, 0, n);
-            var val = _value.narrow(0, 0, n);
-            if (!ReferenceEquals(_index, _indexHost))
-            {
-                idx.copy_(_indexHost.narrow(0, 0, n));
-                val.copy_(_valueHost.narrow(0, 0, n));
-            }
-            _credits.view(-1).scatter_add_(0, idx, val);
+            _index.Upload(n);
+            _value.Upload(n);
+            _credits.view(-1).scatter_add_(0, _index.Device.narrow(0, 0, n), _value.Device.narrow(0, 0, n));
         }
     }
 
@@ -145,7 +137,6 @@ public sealed class CreditState : IDisposable
     public void Dispose()
     {
         _credits.Dispose(); _statsHost.Dispose(); _fusedHost?.Dispose();
-        if (!ReferenceEquals(_index, _indexHost)) { _index.Dispose(); _value.Dispose(); }
-        _indexHost.Dispose(); _valueHost.Dispose();
+        _index.Dispose(); _value.Dispose();
     }
 }

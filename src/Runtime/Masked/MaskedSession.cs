@@ -89,8 +89,7 @@ public sealed class MaskedSession : IDisposable
 {
     private readonly ICausalLM _model;
     private readonly KVCache? _cache;
-    private readonly Tensor _canvasHost;  // [1, maxLength] int64, CPU (authoritative)
-    private readonly Tensor _canvas;      // [1, maxLength] int64, device (same tensor on CPU)
+    private readonly StagedTensor _canvas; // [1, maxLength] int64: written on the host (authoritative), read by the model on its device
     private readonly Tensor _positions;   // [1, maxLength] int64 arange
     private readonly Tensor _true;        // [1, 1, 1, 1] bool, expanded to all-true masks (no memory)
     private readonly Tensor _statsHost;   // [1, 3, maxLength] float64, CPU: confidence, token, margin
@@ -140,8 +139,7 @@ public sealed class MaskedSession : IDisposable
         using (no_grad())
         {
             _cache = cache == MaskedCacheMode.None ? null : model.CreateCache(1, maxLength);
-            _canvasHost = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
-            _canvas = device.type == DeviceType.CPU ? _canvasHost : zeros(1, maxLength, ScalarType.Int64, device).DetachFromDisposeScope();
+            _canvas = new StagedTensor([1, maxLength], ScalarType.Int64, device);
             _positions = arange(0, maxLength, ScalarType.Int64, device).view(1, maxLength).DetachFromDisposeScope();
             _true = ones(1, 1, 1, 1, ScalarType.Bool, device).DetachFromDisposeScope();
             _statsHost = zeros(1, 3, maxLength, ScalarType.Float64).DetachFromDisposeScope();
@@ -213,7 +211,7 @@ public sealed class MaskedSession : IDisposable
     public bool Done => StopReason is not null;
 
     /// <summary>The canvas tokens <c>[0, End)</c>, mask tokens included.</summary>
-    public ReadOnlySpan<long> Canvas => MemoryMarshal.Cast<byte, long>(_canvasHost.bytes).Slice(0, End);
+    public ReadOnlySpan<long> Canvas => _canvas.Span<long>().Slice(0, End);
     public bool IsMasked(int position) => _masked[position];
     public int MaskedRemaining => _maskedRemaining;
     public bool IsEos(long token) => _eos.Contains(token);
@@ -273,7 +271,7 @@ public sealed class MaskedSession : IDisposable
         DecodeCount++;
         PromptLength = prompt.Length;
         End = prompt.Length + generationLength;
-        var canvas = MemoryMarshal.Cast<byte, long>(_canvasHost.bytes);
+        var canvas = _canvas.Span<long>();
         for (int i = 0; i < prompt.Length; i++) { canvas[i] = prompt[i]; _masked[i] = false; }
         for (int i = prompt.Length; i < End; i++) { canvas[i] = MaskTokenId; _masked[i] = true; }
         SyncCanvas();
@@ -391,7 +389,7 @@ public sealed class MaskedSession : IDisposable
     {
         int n = to - from;
         int keys = (cache?.Length ?? 0) + n;
-        var tokens = _canvas.narrow(1, from, n);
+        var tokens = _canvas.Device.narrow(1, from, n);
         var positions = _positions.narrow(1, from, n);
         var mask = _true.expand(1, 1, n, keys); // bidirectional
         Forwards++;
@@ -587,7 +585,7 @@ public sealed class MaskedSession : IDisposable
     public void Commit()
     {
         if (Done) return; // the constraint ended the decode while predicting
-        var canvas = MemoryMarshal.Cast<byte, long>(_canvasHost.bytes);
+        var canvas = _canvas.Span<long>();
         var offsets = Selection.Offsets;
         var tokens = Selection.Tokens;
         if (offsets.Length == 0 && _maskedRemaining > 0)
@@ -612,7 +610,7 @@ public sealed class MaskedSession : IDisposable
     public void CommitEndOfText()
     {
         if (Done) return;
-        var canvas = MemoryMarshal.Cast<byte, long>(_canvasHost.bytes);
+        var canvas = _canvas.Span<long>();
         int committed = 0;
         for (int p = BlockStart; p < End; p++)
         {
@@ -659,12 +657,7 @@ public sealed class MaskedSession : IDisposable
         _clock.Stop();
     }
 
-    private void SyncCanvas()
-    {
-        if (ReferenceEquals(_canvas, _canvasHost)) return;
-        using var scope = NewDisposeScope();
-        _canvas.narrow(1, 0, End).copy_(_canvasHost.narrow(1, 0, End));
-    }
+    private void SyncCanvas() => _canvas.Upload(End);
 
     private bool AnyMasked(int from, int to)
     {
@@ -678,8 +671,7 @@ public sealed class MaskedSession : IDisposable
     public void Dispose()
     {
         _cache?.Dispose();
-        if (!ReferenceEquals(_canvas, _canvasHost)) _canvas.Dispose();
-        _canvasHost.Dispose(); _positions.Dispose(); _true.Dispose(); _statsHost.Dispose(); _blockLogits.Dispose(); _maskIndex.Dispose();
+        _canvas.Dispose(); _positions.Dispose(); _true.Dispose(); _statsHost.Dispose(); _blockLogits.Dispose(); _maskIndex.Dispose();
         _logitsHost?.Dispose();
         Sampler.Dispose();
     }

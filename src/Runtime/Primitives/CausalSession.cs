@@ -20,8 +20,8 @@ public sealed class CausalSession : IDisposable
     private readonly KVCache _cache;
     private readonly TreeVerifier _verifier;
     private readonly Tensor _prefillPositions; // [1, maxLength] int64
-    private readonly Tensor _prefillTokensHost; // [1, maxLength] int64 staging
-    private readonly Tensor _prefillTokens;     // [1, maxLength] int64 device
+    private readonly StagedTensor _prefillTokens; // [1, maxLength] int64, written on the host
+    private readonly HostRows _maskedRows = new(); // the verified logits a constraint masks, as host rows
     private readonly Tensor _causal;            // [maxLength, maxLength] bool lower-triangular
     private readonly Stopwatch _clock = new();
     private readonly StopRule _stop = new();
@@ -44,8 +44,7 @@ public sealed class CausalSession : IDisposable
         // view() and tril_() return new tensor handles: the scope disposes the intermediates (else they leak to the finaliser).
         using var scope = NewDisposeScope();
         _prefillPositions = arange(0, maxLength, ScalarType.Int64, target.Device).view(1, maxLength).DetachFromDisposeScope();
-        _prefillTokensHost = zeros(1, maxLength, ScalarType.Int64).DetachFromDisposeScope();
-        _prefillTokens = zeros(1, maxLength, ScalarType.Int64, target.Device).DetachFromDisposeScope();
+        _prefillTokens = new StagedTensor([1, maxLength], ScalarType.Int64, target.Device);
         _causal = ones(maxLength, maxLength, ScalarType.Bool, target.Device).tril_().DetachFromDisposeScope();
     }
 
@@ -96,10 +95,10 @@ public sealed class CausalSession : IDisposable
         if (n > 0)
         {
             using var scope = NewDisposeScope();
-            var staged = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_prefillTokensHost.bytes);
+            var staged = _prefillTokens.Span<long>();
             for (int i = 0; i < n; i++) staged[i] = prompt[i];
-            var tokens = _prefillTokens.narrow(1, 0, n);
-            tokens.copy_(_prefillTokensHost.narrow(1, 0, n));
+            _prefillTokens.Upload(n);
+            var tokens = _prefillTokens.Device.narrow(1, 0, n);
             var mask = _causal.narrow(0, 0, n).narrow(1, 0, n).unsqueeze(0).unsqueeze(0); // [1, 1, n, n]
             using var output = _target.Forward(tokens, _prefillPositions.narrow(1, 0, n), mask, _cache);
             TargetForwards++;
@@ -136,15 +135,15 @@ public sealed class CausalSession : IDisposable
     /// state after that node, so whatever acceptance rule follows — greedy picks, rejection sampling's p, typical
     /// acceptance — sees the target restricted to what the constraint allows. Greedy acceptance then commits exactly
     /// the constrained greedy text, and the target's own next token is always allowed. A row whose node the constraint
-    /// forbids (only when proposals are unconstrained) or that ends it is left as it is: acceptance never uses it. Rows are read in place (CPU float32): no tensor op, no allocation.
+    /// forbids (only when proposals are unconstrained) or that ends it is left as it is: acceptance never uses it. Rows
+    /// are host rows (<see cref="HostRows"/>: in place on the CPU, no tensor op, no allocation; elsewhere copied and
+    /// written back once).
     /// </summary>
     private void MaskLogits(Tensor logits /* [n, vocab] */)
     {
-        if (logits.device_type != DeviceType.CPU || logits.dtype != ScalarType.Float32 || !logits.is_contiguous())
-            throw new NotSupportedException("Constrained decoding masks the target's logits on the host: it needs float32 logits on the CPU.");
         var matcher = Tree.Matcher!;
         int n = Tree.Count, vocab = (int)logits.size(-1);
-        var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(logits.bytes);
+        var rows = _maskedRows.Read(logits);
         for (int node = 0; node < n; node++)
         {
             // A dead node (unconstrained proposals only) is never reached; after a finished node (an end token) the decode
@@ -153,6 +152,7 @@ public sealed class CausalSession : IDisposable
             if (state < 0) continue;
             matcher.MaskLogits(state, rows.Slice(node * vocab, vocab));
         }
+        _maskedRows.WriteBack(logits);
     }
 
     /// <summary>
@@ -234,6 +234,6 @@ public sealed class CausalSession : IDisposable
         _cache.Dispose();
         Sampler.Dispose();
         Context.ReleaseHidden();
-        _prefillPositions.Dispose(); _prefillTokensHost.Dispose(); _prefillTokens.Dispose(); _causal.Dispose();
+        _prefillPositions.Dispose(); _prefillTokens.Dispose(); _causal.Dispose(); _maskedRows.Dispose();
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Pardec.Runtime.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,8 +24,7 @@ namespace Pardec.Runtime.Masked.Commit;
 /// </remarks>
 public sealed class DraftVerifyCommit : IDisposable
 {
-    private readonly Tensor _rowsHost;  // [K, maxLength] int64, CPU
-    private readonly Tensor _rows;      // [K, maxLength] int64, device (same on CPU)
+    private readonly StagedTensor _rows; // [K, maxLength] int64: the drafted canvases, written on the host
     private readonly Tensor _statsHost; // [K, 3, maxLength] float64, CPU
     private readonly long[] _work;
     private readonly bool[] _workMasked;
@@ -41,8 +41,7 @@ public sealed class DraftVerifyCommit : IDisposable
         var device = session.Model.Device;
         using (no_grad())
         {
-            _rowsHost = zeros(drafts, max, ScalarType.Int64).DetachFromDisposeScope();
-            _rows = device.type == DeviceType.CPU ? _rowsHost : zeros(drafts, max, ScalarType.Int64, device).DetachFromDisposeScope();
+            _rows = new StagedTensor([drafts, max], ScalarType.Int64, device);
             _statsHost = zeros(drafts, 3, max, ScalarType.Float64).DetachFromDisposeScope();
         }
         _work = new long[max];
@@ -66,7 +65,7 @@ public sealed class DraftVerifyCommit : IDisposable
         for (int p = 0; p < end; p++) { _work[p] = canvas[p]; _workMasked[p] = session.IsMasked(p); }
 
         // Draft in the reference's order; canvas j (row j - 1) has drafts 1..j applied.
-        var rowsHost = MemoryMarshal.Cast<byte, long>(_rowsHost.bytes);
+        var rowsHost = _rows.Span<long>();
         var order = session.Selection.Rank(block, block.Confidence);
         int k = 0;
         foreach (int offset in order)
@@ -85,8 +84,8 @@ public sealed class DraftVerifyCommit : IDisposable
         using (no_grad())
         using (NewDisposeScope())
         {
-            var tokens = _rows.narrow(0, 0, k).narrow(1, 0, end);
-            if (!ReferenceEquals(_rows, _rowsHost)) tokens.copy_(_rowsHost.narrow(0, 0, k).narrow(1, 0, end));
+            _rows.Upload((long)k * width);
+            var tokens = _rows.Device.narrow(0, 0, k).narrow(1, 0, end);
             var positions = session.Positions.narrow(1, 0, end).expand(k, end);
             var mask = session.AllTrue.expand(k, 1, end, end);
             session.CountForward(k);
@@ -123,7 +122,6 @@ public sealed class DraftVerifyCommit : IDisposable
 
     public void Dispose()
     {
-        if (!ReferenceEquals(_rows, _rowsHost)) _rows.Dispose();
-        _rowsHost.Dispose(); _statsHost.Dispose();
+        _rows.Dispose(); _statsHost.Dispose();
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Pardec.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,12 +29,6 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
     private readonly KVCache _cache;
     private readonly DraftTreeShape? _shape;
     private readonly int _depth, _topK, _capacity;
-    private readonly Tensor _tokensHost, _positionsHost;   // [1, maxLength] int64 staging
-    private readonly Tensor _tokens, _positions;           // [1, maxLength] int64 on the draft's device
-    private readonly Tensor _causal;                       // [maxLength, maxLength] bool lower-triangular (catch-up)
-    private readonly Tensor _treeMaskHost;                 // [capacity * capacity] bool: row-major [m, slots] per level
-    private readonly Tensor _mask;                         // [1, 1, capacity, maxLength] bool on the device
-    private readonly Tensor _scoresHost, _scoresDevice;    // [capacity] float32: the frontier's cumulative log q (dynamic)
     private readonly int[] _slot;          // draft-cache slot (relative to the committed prefix) of each tree node, -1 = none
     private readonly int[] _levelNodes;    // this level's tree nodes, in forward order
     private readonly int[] _nextLevel;     // next level's tree nodes (dynamic mode)
@@ -46,16 +39,16 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
     private readonly int[] _rowOf;         // static mode: row of each shape node in its level's draft forward (-1 = none)
     private int _prefix;                   // committed tokens in the draft cache during this step (root included)
     private int _forwarded;                // tree slots appended after the prefix this step
-    // On the CPU a proposal makes no tensor op outside the draft's forwards: inputs are written from slot 0 of these
-    // buffers (each width's views made once), masks go in at full width (the model cuts them), the draft forwards
-    // into preallocated outputs, and top-k is selected on the host from the logits in place.
-    private readonly bool _onHost;
-    private readonly int _width;                                    // widest host forward (a longer catch-up takes the tensor path)
-    private readonly Tensor? _inTokens, _inPositions;               // [1, width] int64
-    private readonly Tensor? _inMask;                               // [1, 1, width, maxLength] bool
-    private readonly Tensor?[]? _inTokenViews, _inPositionViews, _inMaskRows;
-    private readonly ForwardOutputs? _outputs;
-    private readonly float[]? _exp;                                 // [vocab] scratch for log-softmax normalisers
+    // One algorithm for every device; on the CPU a proposal makes no tensor op outside the draft's forwards. Inputs are
+    // written on the host from slot 0 of these buffers (and moved to the draft's device in one copy each where there is
+    // one; each width's views made once), masks go in at full width (the model cuts them), the draft forwards into
+    // preallocated outputs, and top-k is selected on the host from the logits (HostRows: in place on the CPU).
+    private readonly StagedTensor _inTokens, _inPositions;          // [1, maxLength] int64
+    private readonly StagedTensor _inMask;                          // [1, 1, maxLength, maxLength] bool
+    private readonly Tensor?[] _inTokenViews, _inPositionViews, _inMaskRows;
+    private readonly ForwardOutputs _outputs;                       // a step's forwards (a longer catch-up returns its own logits)
+    private readonly HostRows _rows = new();
+    private readonly float[] _exp;                                  // [vocab] scratch for log-softmax normalisers
 
     /// <summary>Static tree: the draft fills <paramref name="shape"/> with its ranked tokens.</summary>
     public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape shape)
@@ -87,16 +80,6 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
             _capacity = shape.Count;
         }
         _cache = draft.CreateCache(1, maxLength);
-        _tokensHost = zeros(1, maxLength, ScalarType.Int64);
-        _positionsHost = zeros(1, maxLength, ScalarType.Int64);
-        _tokens = zeros(1, maxLength, ScalarType.Int64, draft.Device);
-        _positions = zeros(1, maxLength, ScalarType.Int64, draft.Device);
-        // tril_() returns a new handle: the scope disposes the intermediate (else it waits for the finaliser).
-        using (NewDisposeScope()) _causal = ones(maxLength, maxLength, ScalarType.Bool, draft.Device).tril_().DetachFromDisposeScope();
-        _treeMaskHost = zeros((long)_capacity * _capacity, ScalarType.Bool);
-        _mask = zeros(new long[] { 1, 1, _capacity, maxLength }, ScalarType.Bool, draft.Device);
-        _scoresHost = zeros(_capacity, ScalarType.Float32);
-        _scoresDevice = zeros(_capacity, ScalarType.Float32, draft.Device);
         _slot = new int[MaxTreeNodes(maxLength)];
         _levelNodes = new int[_capacity];
         _nextLevel = new int[_capacity];
@@ -105,20 +88,15 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
         _topScores = new float[_capacity * _topK];
         _shapeToTree = new int[_capacity];
         _rowOf = new int[_capacity];
-        _onHost = draft.Device.type == DeviceType.CPU;
-        if (_onHost)
-        {
-            // A step's catch-up is the accepted path and the new root: at most depth + 1 tokens.
-            _width = Math.Min(maxLength, Math.Max(_capacity, _depth + 2));
-            _inTokens = zeros(1, _width, ScalarType.Int64);
-            _inPositions = zeros(1, _width, ScalarType.Int64);
-            _inMask = zeros(new long[] { 1, 1, _width, maxLength }, ScalarType.Bool);
-            _inTokenViews = new Tensor?[_width + 1];
-            _inPositionViews = new Tensor?[_width + 1];
-            _inMaskRows = new Tensor?[_width + 1];
-            _outputs = new ForwardOutputs(draft, 1, _width);
-            _exp = new float[draft.Config.VocabSize];
-        }
+        _inTokens = new StagedTensor([1, maxLength], ScalarType.Int64, draft.Device);
+        _inPositions = new StagedTensor([1, maxLength], ScalarType.Int64, draft.Device);
+        _inMask = new StagedTensor([1, 1, maxLength, maxLength], ScalarType.Bool, draft.Device);
+        _inTokenViews = new Tensor?[maxLength + 1];
+        _inPositionViews = new Tensor?[maxLength + 1];
+        _inMaskRows = new Tensor?[maxLength + 1];
+        // A step's catch-up is the accepted path and the new root: at most depth + 1 tokens.
+        _outputs = new ForwardOutputs(draft, 1, Math.Min(maxLength, Math.Max(_capacity, _depth + 2)));
+        _exp = new float[draft.Config.VocabSize];
     }
 
     // The step's tree may carry other proposers' nodes too; size the node→slot map for any tree that fits a verify.
@@ -144,19 +122,16 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
         var committed = context.Tokens;
         int have = _cache.Length;
         int n = committed.Length - have; // committed tokens the draft has not seen, root included
-        var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
-        var positions = MemoryMarshal.Cast<byte, long>(_positionsHost.bytes);
-        for (int i = 0; i < n; i++) { staged[have + i] = committed[have + i]; positions[have + i] = have + i; }
         _prefix = committed.Length;
         _forwarded = 0;
         _slot.AsSpan(0, Math.Min(_slot.Length, tree.Capacity)).Fill(-1);
 
-        // The host path makes no tensor; a device, or the first step's long catch-up on the CPU, makes a few.
-        using var scope = _onHost && n <= _width ? null : NewDisposeScope();
+        // A step makes no tensor; the first step's long catch-up (the prompt) makes a few.
+        using var scope = n > _outputs.Capacity ? NewDisposeScope() : null;
         // Catch up: causal forward over the unseen committed tokens; the last row predicts the root's children.
-        var (rootLogits, rootRow) = CatchUp(have, n); // row rootRow of [rows, vocab]
-        if (_shape is null) ProposeDynamic(tree, source, rootLogits, rootRow);
-        else ProposeStatic(tree, source, rootLogits, rootRow);
+        using var root = CatchUp(have, committed.Slice(have, n)); // logits rows [n, vocab]: row n - 1 is the root's
+        if (_shape is null) ProposeDynamic(tree, source, root.Logits, n - 1);
+        else ProposeStatic(tree, source, root.Logits, n - 1);
     }
 
     private void ProposeStatic(CandidateTree tree, int source, Tensor rootLogits, int rootRow)
@@ -242,110 +217,82 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
         _forwarded = 0;
     }
 
-    // Forwards staged committed tokens [start, start + n) causally; returns logits whose given row is the last token's.
-    private (Tensor Logits, int Row) CatchUp(int start, int n)
+    // Forwards committed tokens at positions [start, start + n) causally; the output's logits rows are [n, vocab] in
+    // row-major order (borrowed from the preallocated outputs, or the forward's own for a catch-up wider than them).
+    private ModelOutput CatchUp(int start, ReadOnlySpan<int> committed)
     {
         DraftForwards++;
-        if (_onHost && n <= _width)
+        int n = committed.Length;
+        var tokensIn = _inTokens.Span<long>();
+        var positionsIn = _inPositions.Span<long>();
+        var maskIn = _inMask.Span<bool>();
+        int stride = (int)_inMask.Host.size(3);
+        for (int i = 0; i < n; i++)
         {
-            var staged = MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
-            var tokensIn = MemoryMarshal.Cast<byte, long>(_inTokens!.bytes);
-            var positionsIn = MemoryMarshal.Cast<byte, long>(_inPositions!.bytes);
-            var maskIn = MemoryMarshal.Cast<byte, bool>(_inMask!.bytes);
-            int stride = (int)_inMask.size(3);
-            for (int i = 0; i < n; i++)
-            {
-                tokensIn[i] = staged[start + i];
-                positionsIn[i] = start + i;
-                var row = maskIn.Slice(i * stride, start + n);  // the model reads columns [0, start + n) only
-                row[..(start + i + 1)].Fill(true);              // the cache and the new tokens up to itself
-                row[(start + i + 1)..].Clear();
-            }
-            return (HostForward(n), n - 1);
+            tokensIn[i] = committed[i];
+            positionsIn[i] = start + i;
+            var row = maskIn.Slice(i * stride, start + n);  // the model reads columns [0, start + n) only
+            row[..(start + i + 1)].Fill(true);              // the cache and the new tokens up to itself
+            row[(start + i + 1)..].Clear();
         }
-        var tokens = _tokens.narrow(1, start, n);
-        tokens.copy_(_tokensHost.narrow(1, start, n));
-        var positions = _positions.narrow(1, start, n);
-        positions.copy_(_positionsHost.narrow(1, start, n));
-        var mask = _causal.narrow(0, start, n).narrow(1, 0, start + n).unsqueeze(0).unsqueeze(0); // [1, 1, n, start + n]
-        using var output = _draft.Forward(tokens, positions, mask, _cache);
-        return (output.Logits[0].narrow(0, n - 1, 1).clone(), 0);
+        return Forward(n);
     }
 
-    // The host inputs' first n rows through the draft, into the preallocated outputs: logits [n, vocab], borrowed.
-    private Tensor HostForward(int n)
+    // The inputs' first n rows through the draft (moved to its device first, where there is one).
+    private ModelOutput Forward(int n)
     {
-        var tokens = _inTokenViews![n] ??= _inTokens!.narrow(1, 0, n).DetachFromDisposeScope();
-        var positions = _inPositionViews![n] ??= _inPositions!.narrow(1, 0, n).DetachFromDisposeScope();
-        var rows = _inMaskRows![n] ??= _inMask!.narrow(2, 0, n).DetachFromDisposeScope();
-        _draft.ForwardInto(tokens, positions, rows, _cache, _outputs!);
-        return _outputs!.LogitRows(n);
+        int stride = (int)_inMask.Host.size(3);
+        _inTokens.Upload(n);
+        _inPositions.Upload(n);
+        _inMask.Upload((long)n * stride);
+        var tokens = _inTokenViews[n] ??= _inTokens.Device.narrow(1, 0, n).DetachFromDisposeScope();
+        var positions = _inPositionViews[n] ??= _inPositions.Device.narrow(1, 0, n).DetachFromDisposeScope();
+        var rows = _inMaskRows[n] ??= _inMask.Device.narrow(2, 0, n).DetachFromDisposeScope();
+        if (n > _outputs.Capacity) return _draft.Forward(tokens, positions, rows, _cache);
+        _draft.ForwardInto(tokens, positions, rows, _cache, _outputs);
+        return _outputs.Rows(n, hidden: false);
     }
 
     // Forwards tree nodes _levelNodes[0..m) after the prefix and the earlier levels, each attending to the prefix and
-    // its own ancestors, at position (root position + depth). Returns their logits [m, vocab].
+    // its own ancestors, at position (root position + depth). Returns their logits [m, vocab] (borrowed).
     private Tensor ForwardLevel(CandidateTree tree, int m)
     {
         DraftForwards++;
-        int first = _prefix + _forwarded;   // absolute slot of the level's first node
         int columns = _forwarded + m;       // tree columns this level sees
-        // On the CPU the level goes straight into the host inputs' first m slots, each mask row at full width with
-        // the committed prefix and the node's ancestors set; elsewhere into staging at absolute slots.
-        var staged = MemoryMarshal.Cast<byte, long>(_onHost ? _inTokens!.bytes : _tokensHost.bytes);
-        var positions = MemoryMarshal.Cast<byte, long>(_onHost ? _inPositions!.bytes : _positionsHost.bytes);
-        var treeMask = MemoryMarshal.Cast<byte, bool>(_onHost ? _inMask!.bytes : _treeMaskHost.bytes);
-        int stride = _onHost ? (int)_inMask!.size(3) : columns;
-        int offset = _onHost ? _prefix : 0;
-        int at = _onHost ? 0 : first;
+        // The level goes into the inputs' first m slots, each mask row at full width with the committed prefix and the
+        // node's ancestors set.
+        var staged = _inTokens.Span<long>();
+        var positions = _inPositions.Span<long>();
+        var treeMask = _inMask.Span<bool>();
+        int stride = (int)_inMask.Host.size(3);
         for (int j = 0; j < m; j++)
         {
             int node = _levelNodes[j];
             _slot[node] = _forwarded + j;
-            staged[at + j] = tree.Token(node);
-            positions[at + j] = _prefix - 1 + tree.Depth(node);
-            if (_onHost) treeMask.Slice(j * stride, _prefix).Fill(true); // every node sees the committed prefix
-            var row = treeMask.Slice(j * stride + offset, columns);
+            staged[j] = tree.Token(node);
+            positions[j] = _prefix - 1 + tree.Depth(node);
+            treeMask.Slice(j * stride, _prefix).Fill(true); // every node sees the committed prefix
+            var row = treeMask.Slice(j * stride + _prefix, columns);
             row.Clear();
             // Ancestors below the root were forwarded at earlier levels; the root itself is the prefix's last slot.
             for (int a = node; a > 0; a = tree.Parent(a))
                 if (a < _slot.Length && _slot[a] >= 0) row[_slot[a]] = true;
         }
-        if (_onHost)
-        {
-            _forwarded += m;
-            return HostForward(m);
-        }
-        var tokens = _tokens.narrow(1, first, m);
-        tokens.copy_(_tokensHost.narrow(1, first, m));
-        var pos = _positions.narrow(1, first, m);
-        pos.copy_(_positionsHost.narrow(1, first, m));
-        var mask = _mask.narrow(2, 0, m).narrow(3, 0, first + m);       // [1, 1, m, prefix + columns]
-        mask.narrow(3, 0, _prefix).fill_(Scalars.True);                         // every node sees the committed prefix
-        mask.narrow(3, _prefix, columns).copy_(_treeMaskHost.narrow(0, 0, (long)m * columns).view(1, 1, m, columns));
         _forwarded += m;
-        using var output = _draft.Forward(tokens, pos, mask, _cache);
-        return output.Logits[0].clone();
+        return Forward(m).Logits;
     }
 
     // Top-k tokens of rows [first, first + rows) of logits [*, vocab] into _topTokens/_topScores (row-major).
     private void TopK(Tensor logits, int first, int rows, bool logProbScores)
     {
-        if (_onHost)
+        int vocab = _exp.Length;
+        var all = _rows.Read(logits);
+        for (int r = 0; r < rows; r++)
         {
-            int vocab = (int)logits.size(1);
-            var all = MemoryMarshal.Cast<byte, float>(logits.bytes);
-            for (int r = 0; r < rows; r++)
-            {
-                var row = all.Slice((first + r) * vocab, vocab);
-                float shift = logProbScores ? -LogSumExp(row) : 0f; // log q = l - logsumexp(l): same order, scores as log q
-                HostTopK.Select(row, _topTokens.AsSpan(r * _topK, _topK), _topScores.AsSpan(r * _topK, _topK), shift);
-            }
-            return;
+            var row = all.Slice((first + r) * vocab, vocab);
+            float shift = logProbScores ? -LogSumExp(row) : 0f; // log q = l - logsumexp(l): same order, scores as log q
+            HostTopK.Select(row, _topTokens.AsSpan(r * _topK, _topK), _topScores.AsSpan(r * _topK, _topK), shift);
         }
-        var block = logits.narrow(0, first, rows);
-        var source = logProbScores ? block.log_softmax(-1) : block;
-        var (values, indices) = source.topk(_topK, dim: -1);                   // [rows, k] each
-        CopyToHost(indices, values, rows * _topK);
     }
 
     // log(sum(exp(row))), computed around the row's maximum (vectorised).
@@ -361,49 +308,26 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
     // EAGLE-2's step: scores [frontier] + log q [frontier, vocab], flattened; the best k flat indices (parentRow * vocab + token).
     private void BeamTopK(Tensor logits, int frontier)
     {
-        if (_onHost)
+        int vocab = _exp.Length;
+        var all = _rows.Read(logits);
+        var best = _topTokens.AsSpan(0, _topK);
+        var bestScores = _topScores.AsSpan(0, _topK);
+        int count = 0;
+        for (int r = 0; r < frontier; r++)
         {
-            int vocab = (int)logits.size(1);
-            var all = MemoryMarshal.Cast<byte, float>(logits.bytes);
-            var best = _topTokens.AsSpan(0, _topK);
-            var bestScores = _topScores.AsSpan(0, _topK);
-            int count = 0;
-            for (int r = 0; r < frontier; r++)
-            {
-                var row = all.Slice(r * vocab, vocab);
-                float shift = _scores[r] - LogSumExp(row); // cumulative log q of (frontier node r, token v) = shift + l_v
-                HostTopK.OfferRange(row, (long)r * vocab, shift, best, bestScores, ref count);
-            }
-            if (count < _topK) best[count..].Clear();
-            return;
+            var row = all.Slice(r * vocab, vocab);
+            float shift = _scores[r] - LogSumExp(row); // cumulative log q of (frontier node r, token v) = shift + l_v
+            HostTopK.OfferRange(row, (long)r * vocab, shift, best, bestScores, ref count);
         }
-        var scoresHost = MemoryMarshal.Cast<byte, float>(_scoresHost.bytes);
-        _scores.AsSpan(0, frontier).CopyTo(scoresHost);
-        var scores = _scoresDevice.narrow(0, 0, frontier);
-        scores.copy_(_scoresHost.narrow(0, 0, frontier));
-        var cumulative = logits.log_softmax(-1).add(scores.unsqueeze(1), Scalars.One); // [frontier, vocab]; explicit alpha: see Scalars
-        var (values, indices) = cumulative.view(-1).topk(Math.Min(_topK, frontier * (int)logits.shape[1])); // [k]
-        CopyToHost(indices, values, (int)indices.shape[0]);
-        if (indices.shape[0] < _topK) _topTokens.AsSpan((int)indices.shape[0], _topK - (int)indices.shape[0]).Clear();
-    }
-
-    private void CopyToHost(Tensor indices, Tensor values, int count)
-    {
-        var i = indices.device_type == DeviceType.CPU ? indices.contiguous() : indices.cpu().contiguous();
-        var v = values.to(ScalarType.Float32);
-        v = v.device_type == DeviceType.CPU ? v.contiguous() : v.cpu().contiguous();
-        MemoryMarshal.Cast<byte, long>(i.bytes).Slice(0, count).CopyTo(_topTokens);
-        MemoryMarshal.Cast<byte, float>(v.bytes).Slice(0, count).CopyTo(_topScores);
+        if (count < _topK) best[count..].Clear();
     }
 
     public void Dispose()
     {
         _cache.Dispose();
-        _tokensHost.Dispose(); _positionsHost.Dispose(); _tokens.Dispose(); _positions.Dispose();
-        _causal.Dispose(); _treeMaskHost.Dispose(); _mask.Dispose();
-        _scoresHost.Dispose(); _scoresDevice.Dispose();
-        foreach (var view in (_inTokenViews ?? []).Concat(_inPositionViews ?? []).Concat(_inMaskRows ?? [])) view?.Dispose();
-        _inTokens?.Dispose(); _inPositions?.Dispose(); _inMask?.Dispose();
-        _outputs?.Dispose();
+        foreach (var view in _inTokenViews.Concat(_inPositionViews).Concat(_inMaskRows)) view?.Dispose();
+        _inTokens.Dispose(); _inPositions.Dispose(); _inMask.Dispose();
+        _outputs.Dispose();
+        _rows.Dispose();
     }
 }
