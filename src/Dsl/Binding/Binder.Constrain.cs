@@ -163,7 +163,8 @@ public sealed partial class Binder
                     RegexParser.Parse(text);
                     break;
                 case PatternLanguage.JsonSchema:
-                    JsonSchemaLowering.ToRegex(text);
+                    // A schema whose references recurse is a pushdown grammar at run time (not regular).
+                    if (JsonSchemaLowering.ToRecursiveRegexes(text).Count > 1) regular = false;
                     break;
                 case PatternLanguage.Gbnf:
                     GbnfSyntax grammar = GbnfParser.Parse(text);
