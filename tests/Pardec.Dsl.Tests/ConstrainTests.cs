@@ -21,6 +21,9 @@ public class ConstrainTests
         [Dir + "answer.gbnf"] = "root ::= \"yes\" | \"no\"\n",
         [Dir + "bad.gbnf"] = "root ::= \"a\" (\"b\"\n",
         [Dir + "list.gbnf"] = "root ::= item\nitem ::= \"[\" item? \"]\"\n",
+        [Dir + "sum.gbnf"] = "root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\"\n",
+        [Dir + "tree.json"] = """{"$defs": {"node": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}}, "$ref": "#/$defs/node"}""",
+        [Dir + "loop.json"] = """{"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"type": "null"}]}}, "$ref": "#/$defs/a"}""",
     };
 
     private static CompileResult Compile(string text, PrimitiveLibrary? library = null) =>
@@ -191,10 +194,35 @@ public class ConstrainTests
         Assert.Empty(Compile(Strategy("constrain runtime", propose: "plain_draft(draft, length: 4, sample)", accept: "rejection", guarantee: "none"), library).Diagnostics);
     }
 
-    [Fact]
-    public void PDEC1055_a_recursive_grammar_names_its_cycle_in_the_grammar_file()
+    [Theory]
+    [InlineData("grammar(\"list.gbnf\")")]
+    [InlineData("json(schema: \"tree.json\")")]
+    public void A_recursive_grammar_or_schema_runs_on_a_causal_canvas_and_is_not_regular(string constraint)
     {
-        var d = Assert.Single(Diagnostics(Strategy("constrain grammar(\"list.gbnf\")")));
+        var plan = Assert.Single(Compile(Strategy("constrain " + constraint)).Plans);
+        Assert.False(plan.Constraint!.Regular);
+        Assert.True(Assert.Single(Compile(Strategy("constrain grammar(\"answer.gbnf\")")).Plans).Constraint!.Regular);
+    }
+
+    [Fact]
+    public void PDEC1055_left_recursion_names_its_cycle_in_the_grammar_or_schema_file()
+    {
+        var d = Assert.Single(Diagnostics(Strategy("constrain grammar(\"sum.gbnf\")")));
+        Assert.Equal(("PDEC1055", Dir + "sum.gbnf"), (d.Id, d.Location.Path));
+        Assert.Contains("expr -> expr", d.Message);
+        Assert.Contains("left-recursive", d.Message);
+        Assert.Equal(Files[Dir + "sum.gbnf"].IndexOf("expr \"+\"", StringComparison.Ordinal), d.Span.Start);
+        var schema = Assert.Single(Diagnostics(Strategy("constrain json(schema: \"loop.json\")")));
+        Assert.Equal(("PDEC1055", Dir + "loop.json"), (schema.Id, schema.Location.Path));
+        Assert.Contains("left-recursive", schema.Message);
+    }
+
+    [Fact]
+    public void PDEC1055_a_recursive_grammar_is_refused_where_the_runtime_follows_only_regular_ones()
+    {
+        var grammar = PrimitiveLibrary.Default.Find(PrimitiveRole.Constraint, "grammar")!;
+        var library = PrimitiveLibrary.Default.With(grammar with { ContextFree = false });
+        var d = Assert.Single(Compile(Strategy("constrain grammar(\"list.gbnf\")"), library).Diagnostics);
         Assert.Equal(("PDEC1055", Dir + "list.gbnf"), (d.Id, d.Location.Path));
         Assert.Contains("item -> item", d.Message);
         Assert.Equal(Files[Dir + "list.gbnf"].IndexOf("item?", StringComparison.Ordinal), d.Span.Start);

@@ -163,18 +163,43 @@ public sealed partial class Binder
                     RegexParser.Parse(text);
                     break;
                 case PatternLanguage.JsonSchema:
-                    // A schema whose references recurse is a pushdown grammar at run time (not regular).
-                    if (JsonSchemaLowering.ToRecursiveRegexes(text).Count > 1) regular = false;
+                {
+                    // A schema whose references recurse is a context-free grammar: one regex per recursive target.
+                    var rules = JsonSchemaLowering.ToRecursiveRegexes(text);
+                    if (rules.Count > 1)
+                    {
+                        regular = false;
+                        var parsed = rules.Select(r => (r.Target, r.Position, RegexParser.Parse(r.Regex))).ToList();
+                        if (LeftRecursion.Find(parsed, JsonSchemaLowering.RecursionMarks) is { } left)
+                        {
+                            ReportInFile((BoundFile)argument.Value, DiagnosticDescriptors.RecursiveGrammar, left.Position, 0, left.Rule, left.Describe(),
+                                "it is left-recursive (it can refer to itself before reading any text), which no pushdown matcher can expand; move the recursion after a terminal");
+                            return false;
+                        }
+
+                        if (!CheckContextFree(descriptor, (BoundFile)argument.Value, rules[1].Position, rules[1].Target, rules[0].Target + " -> " + rules[1].Target))
+                        {
+                            return false;
+                        }
+                    }
+
                     break;
+                }
+
                 case PatternLanguage.Gbnf:
                     GbnfSyntax grammar = GbnfParser.Parse(text);
                     if (grammar.Recursion is { } cycle)
                     {
                         regular = false;
-                        if (!descriptor.ContextFree)
+                        if (LeftRecursion.Find(grammar) is { } left)
                         {
-                            ReportInFile((BoundFile)argument.Value, DiagnosticDescriptors.RecursiveGrammar, cycle.Position, 0, cycle.Rule, cycle.Describe(),
-                                "the runtime follows the regular subset of GBNF (no rule reachable from 'root' refers back to itself); rewrite it with repetition, e.g. item (\",\" item)*");
+                            ReportInFile((BoundFile)argument.Value, DiagnosticDescriptors.RecursiveGrammar, left.Position, 0, left.Rule, left.Describe(),
+                                "it is left-recursive (it can refer to itself before reading any text), which no pushdown matcher can expand; rewrite it with repetition, e.g. item (\",\" item)*");
+                            return false;
+                        }
+
+                        if (!CheckContextFree(descriptor, (BoundFile)argument.Value, cycle.Position, cycle.Rule, cycle.Describe()))
+                        {
                             return false;
                         }
                     }
@@ -198,6 +223,20 @@ public sealed partial class Binder
 
             return false;
         }
+    }
+
+    // A recursive grammar or schema: what a causal canvas follows when the runtime has a pushdown matcher for it
+    // (the descriptor's ContextFree); masked canvases need a regular one (checked with the canvas).
+    private bool CheckContextFree(PrimitiveDescriptor descriptor, BoundFile file, int position, string rule, string cycle)
+    {
+        if (descriptor.ContextFree)
+        {
+            return true;
+        }
+
+        ReportInFile(file, DiagnosticDescriptors.RecursiveGrammar, position, 0, rule, cycle,
+            "the runtime follows only regular constraints of this kind (nothing reachable from the start refers back to itself); rewrite it with repetition, e.g. item (\",\" item)*");
+        return false;
     }
 
     /// <summary>A diagnostic inside a file the strategy names: its path, line and column are the file's.</summary>

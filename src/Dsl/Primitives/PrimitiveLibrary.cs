@@ -396,14 +396,18 @@ public sealed class PrimitiveLibrary
                     Ctor("schema", Param("schema")), Ctor("file", FilePath("schema")), Ctor("depth", Param("depth")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)),
                 }, When: "schema"),
                 new PrimitiveForm(Constraints + "AnyJsonConstraint", new[] { Ctor("depth", Param("depth")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }),
-            }),
+            },
+            ContextFree: true), // recursive $refs become a pushdown grammar
+
         new PrimitiveDescriptor(
             "grammar", PrimitiveRole.Constraint, "the output derives from a GBNF grammar file's root rule (llama.cpp's format)", Causal,
             new[] { new ParameterSignature("file", ArgKind.File, Required: true, Positional: true, Description: "a GBNF file, relative to the .pdec file", Language: PatternLanguage.Gbnf) },
             new[]
             {
                 new PrimitiveForm(Constraints + "GbnfConstraint", new[] { Ctor("grammar", Param("file")), Ctor("file", FilePath("file")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }),
-            }),
+            },
+            ContextFree: true), // recursive rules run on the pushdown matcher
+
         new PrimitiveDescriptor(
             "runtime", PrimitiveRole.Constraint, "the request's constraint (GenerationOptions.Constraint, ChatOptions.ResponseFormat, response_format)", Causal,
             new ParameterSignature[0],
