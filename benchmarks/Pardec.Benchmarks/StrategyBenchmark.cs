@@ -30,6 +30,9 @@ public static class StrategyBenchmark
           --pad-layers N --pad-mlp M  pad the target to a cost-realistic size (same outputs): N extra layers, MLP width M
           --max-tokens N             tokens per prompt (default 96)
           --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 6)
+          --prompt-set in|ood        in: the held-out in-domain prompts above (default); ood: out-of-domain prose,
+                                     benchmarks/prompts/english-ood.jsonl (Jane Austen, from Debian's r-cran-janeaustenr)
+          --pdec FILE                also run every causal strategy of FILE (interpreted), e.g. a variant of a library one
           --strategies a,b,...       subset (default: every causal library strategy)
           --threads T                torch threads (default 1)
           --dtype f32|bf16           weights and activations of target, draft and heads (default f32); bf16 runs oneDNN's
@@ -72,7 +75,7 @@ public static class StrategyBenchmark
         if (timedDraft is not null) models.Add("draft", timedDraft);
         if (heads is not null) models.Add("heads", heads);
 
-        var prompts = File.ReadLines(Path.Combine(root, "models", "eval", $"prompts.{o.Domain}.jsonl"))
+        var prompts = File.ReadLines(PromptFile(o, root))
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("prompt").GetString()!)
             .Take(o.Prompts).Select(p => tokenizer.Encode(p, addBos: true)).ToArray();
         // Every strategy must have room for all its tokens inside the model's context (plus the widest tree), or
@@ -81,7 +84,8 @@ public static class StrategyBenchmark
         if (room < 8) throw new ArgumentException($"--max-tokens {o.MaxTokens} leaves no room for a prompt in a {loaded.Config.MaxPositionEmbeddings}-token context.");
         prompts = prompts.Select(p => Truncate(p, room, o.KeepBos ? tokenizer : null)).ToArray();
 
-        var strategies = GeneratedStrategies.All
+        var extra = o.PdecFile is null ? [] : Extra(o.PdecFile);
+        var strategies = GeneratedStrategies.All.Concat(extra)
             .Where(s => PdecCompiler.Compile(s.Plan).Plans[0] is { Canvas.Kind: CanvasKind.Causal, Canvas.Batch: null })
             .Where(s => o.Strategies is null || o.Strategies.Contains(s.Name) || s.Name == "Greedy")
             .OrderBy(s => s.Name == "Greedy" ? 0 : 1).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
@@ -178,22 +182,41 @@ public static class StrategyBenchmark
         return 0;
     }
 
+    // The prompt set: held-out text of the models' own domain, or out-of-domain prose (English only).
+    private static string PromptFile(Options o, string root) => o.PromptSet switch
+    {
+        "in" => Path.Combine(root, "models", "eval", $"prompts.{o.Domain}.jsonl"),
+        "ood" when o.Domain == "english" => Path.Combine(root, "benchmarks", "prompts", "english-ood.jsonl"),
+        "ood" => throw new ArgumentException($"--prompt-set ood: there is an out-of-domain set for english only, not {o.Domain}"),
+        var other => throw new ArgumentException($"--prompt-set {other}: expected in or ood"),
+    };
+
+    // Strategies from a .pdec file, run on the interpreter (the same tokens as a generated decoder; only host time differs).
+    private static GeneratedStrategy[] Extra(string path)
+    {
+        var compiled = PdecCompiler.Compile(File.ReadAllText(path), path);
+        var errors = compiled.Diagnostics.Where(d => d.Severity == Pardec.Dsl.Diagnostics.DiagnosticSeverity.Error).ToList();
+        if (errors.Count > 0) throw new ArgumentException($"--pdec {path}: " + string.Join("; ", errors));
+        return compiled.Plans.Select(p => new GeneratedStrategy(p.Name, p.Print(),
+            (models, parameters, maxLength) => PlanInterpreter.Create(p, models, parameters, maxLength))).ToArray();
+    }
+
     private static void Write(Options o, List<Row> rows, CausalLMBase target, string[] args)
     {
         Directory.CreateDirectory(o.Out);
-        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}{(o.DType == ScalarType.Float32 ? "" : "-" + AutoDType.Name(o.DType))}";
+        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}{(o.DType == ScalarType.Float32 ? "" : "-" + AutoDType.Name(o.DType))}{(o.PromptSet == "ood" ? "-ood" : "")}";
         var command = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies " + string.Join(' ', args);
         var json = new
         {
             command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(), cpu = Machine.Cpu,
-            threads = o.Threads, dtype = AutoDType.Name(o.DType), domain = o.Domain, parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
+            threads = o.Threads, dtype = AutoDType.Name(o.DType), domain = o.Domain, promptSet = o.PromptSet, promptFile = Path.GetRelativePath(RepoRoot(), PromptFile(o, RepoRoot())), parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
         };
         File.WriteAllText(Path.Combine(o.Out, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         var md = new StringBuilder();
         md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
         md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {AutoDType.Name(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`; CPU: {Machine.Cpu}).");
-        md.AppendLine($"{o.Prompts} held-out prompts from `models/eval/prompts.{o.Domain}.jsonl`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
+        md.AppendLine($"{o.Prompts} {(o.PromptSet == "ood" ? "out-of-domain" : "held-out")} prompts from `{Path.GetRelativePath(RepoRoot(), PromptFile(o, RepoRoot()))}`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
             (o.ArBetween
                 ? $"AR also ran between every two strategies, and each strategy's speedup is over the mean of the AR runs just before and after it (the AR rows shown are the first and last; load drift: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s)."
                 : $"speedup is tokens/s over the mean of the two `Greedy` (AR) rows of this run (measured first and last, so load drift shows: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s).") +
@@ -273,7 +296,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null, bool Eager = false)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null, bool Eager = false, string PromptSet = "in", string? PdecFile = null)
     {
         /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
         public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
@@ -294,6 +317,8 @@ public static class StrategyBenchmark
                     case "--strategies": o = o with { Strategies = Next().Split(',').ToHashSet() }; break;
                     case "--threads": o = o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--out": o = o with { Out = Next() }; break;
+                    case "--prompt-set": o = o with { PromptSet = Next() }; break;
+                    case "--pdec": o = o with { PdecFile = Next() }; break;
                     case "--param":
                         var assignment = Next();
                         int dot = assignment.IndexOf('.'), eq = assignment.IndexOf('=');

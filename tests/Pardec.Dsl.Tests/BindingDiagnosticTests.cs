@@ -584,6 +584,7 @@ public class BindingDiagnosticTests
     [Theory]
     [InlineData("propose lookup(max_ngram: 2, length: 4, min_ngram: {|PDEC1030:3|})", "")]
     [InlineData("propose draft(d, length: len)", "state len = adaptive_length(min: {|PDEC1030:8|}, max: 4)")]
+    [InlineData("propose lookup(max_ngram: 2, length: len)", "state len = cost_aware(max: 4, min: {|PDEC1030:6|})")]
     public void PDEC1030_a_lower_bound_above_its_upper_bound(string propose, string state)
     {
         Verify($"""

@@ -91,6 +91,7 @@ public sealed class PrimitiveDescriptorTests
         EngineSource { Value: EngineValue.MaskedSession } => typeof(Runtime.Masked.MaskedSession),
         EngineSource { Value: EngineValue.Vocabulary } => typeof(Runtime.Constraints.TokenVocabulary),
         FilePathSource => typeof(string),
+        EngineSource { Value: EngineValue.Target } => typeof(Runtime.Models.ICausalLM),
         EngineSource => typeof(int),
         StateInstanceSource s => PrimitiveRegistry.Default.Resolve(PrimitiveLibrary.Default.Find(PrimitiveRole.State, StatePlan.KindName(d.Find(s.Parameter)!.StateKind!.Value))!.Forms[0].RuntimeType),
         ConstantSource { Value.Type: ParamType.Int } => typeof(int),

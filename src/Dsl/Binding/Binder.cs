@@ -476,7 +476,10 @@ public sealed partial class Binder
         _strategy.StatePrimitives[syntax.Identifier.Text] = new BoundPrimitive(descriptor, ChooseForm(descriptor, args), args, null);
     }
 
-    private static readonly StateKind[] StateKinds = { StateKind.NgramPool, StateKind.Credits, StateKind.AdaptiveLength };
+    private static readonly StateKind[] StateKinds = { StateKind.NgramPool, StateKind.Credits, StateKind.AdaptiveLength, StateKind.CostAware };
+
+    /// <summary>States whose current value an int argument may take (a length, a window, a budget), set before every step.</summary>
+    private static bool IsLengthState(StateKind kind) => kind is StateKind.AdaptiveLength or StateKind.CostAware;
 
     // ---- Arguments ----
 
@@ -633,7 +636,7 @@ public sealed partial class Binder
             }
 
             StatePlan? state = _strategy.States.FirstOrDefault(s => s.Name == id);
-            if (state is not null && parameter.AllowsState && state.Kind == StateKind.AdaptiveLength)
+            if (state is not null && parameter.AllowsState && IsLengthState(state.Kind))
             {
                 return new StateRef(id);
             }
@@ -643,7 +646,7 @@ public sealed partial class Binder
                 // Declared but unusable here (a model, a state of another kind, or a param that failed to bind).
                 if (entry.Kind != "param")
                 {
-                    Report(DiagnosticDescriptors.TypeMismatch, syntax.Span, what, wantedText + (parameter.AllowsState ? " or an adaptive_length state" : string.Empty), $"'{id}'", "a " + entry.Kind);
+                    Report(DiagnosticDescriptors.TypeMismatch, syntax.Span, what, wantedText + (parameter.AllowsState ? " or an adaptive_length or cost_aware state" : string.Empty), $"'{id}'", "a " + entry.Kind);
                 }
 
                 return null;

@@ -182,6 +182,8 @@ internal static class PrimitiveResolver
             case UpdatedSource u:
                 bool updated = bound.Receiver is { } receiver && step.Updates.Any(x => x.State == receiver.Name && x.Source == u.Source);
                 return new ExprValue(Literal.Bool(updated), ParamType.Bool);
+            case EngineSource { Value: EngineValue.Target }:
+                return new ModelValue(step.VerifyModel); // the verified model, passed like any model role
             case EngineSource e:
                 return new EngineArgument(e.Value);
             case StateInstanceSource si:

@@ -79,14 +79,14 @@ public sealed record RoleBinding(string Role, string Model)
 /// A draft-model token tree: dynamic (<see cref="Depth"/> x <see cref="TopK"/> best nodes) or a static
 /// <see cref="Tree"/> shape (Chen et al., "Sequoia: Scalable, Robust, and Hardware-aware Speculative Decoding").
 /// </summary>
-public sealed record DraftTreeProposer(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree) : ProposerPlan
+public sealed record DraftTreeProposer(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree, Expr? Budget = null) : ProposerPlan
 {
     public override ProposalShape Shape => ProposalShape.Tree;
 
     public override bool HasProbabilities => false;
 
     public override string ToString() =>
-        $"draft_tree({DecodePlan.Args((string.Empty, Model), ("depth", Depth), ("topk", TopK), ("shape", Tree))})";
+        $"draft_tree({DecodePlan.Args((string.Empty, Model), ("depth", Depth), ("topk", TopK), ("shape", Tree), ("budget", Budget))})";
 }
 
 /// <summary>

@@ -105,6 +105,9 @@ public enum StateKind
 
     /// <summary>A draft length that grows on full acceptance and shrinks on rejection.</summary>
     AdaptiveLength,
+
+    /// <summary>A draft length (or tree budget) priced by the measured verify cost and the observed acceptance; 0 is a plain step.</summary>
+    CostAware,
 }
 
 public sealed record NamedExpr(string Name, Expr Value)
@@ -119,6 +122,7 @@ public sealed record StatePlan(string Name, StateKind Kind, EquatableArray<Named
     {
         StateKind.NgramPool => "ngram_pool",
         StateKind.Credits => "credits",
+        StateKind.CostAware => "cost_aware",
         _ => "adaptive_length",
     };
 

@@ -253,6 +253,8 @@ public enum EngineValue
     /// <summary>The bytes of every token of the model's tokenizer (what a constraint's automaton reads): a constructor
     /// parameter of a decoder whose strategy declares a constraint, <c>ModelSet.Vocabulary</c> for the interpreter.</summary>
     Vocabulary,
+    /// <summary>The model the step verifies with (whose forward cost a cost-aware length prices).</summary>
+    Target,
 }
 
 /// <summary>

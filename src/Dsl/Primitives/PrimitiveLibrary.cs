@@ -140,19 +140,20 @@ public sealed class PrimitiveLibrary
                 Int("depth", "tree depth"),
                 Int("topk", "nodes kept per depth"),
                 new ParameterSignature("shape", ArgKind.Tree, Description: "a static choice list"),
+                Int("budget", "most nodes proposed: the shape's first nodes, or the beam's best (a cost_aware state prices it)", min: 0, fallback: int.MaxValue, allowsState: true),
             },
             new[]
             {
                 new PrimitiveForm(Proposers + "DraftTreeProposer", new[]
                 {
-                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("shape", DraftShape("shape")),
+                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("shape", DraftShape("shape")), Ctor("budget", Param("budget")),
                 }, ProposalShape.Tree, WidthRule.TreeOf("shape"), When: "shape", CountsDraftForwards: true),
                 new PrimitiveForm(Proposers + "DraftTreeProposer", new[]
                 {
-                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("depth", Param("depth")), Ctor("topK", Param("topk")),
+                    Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("depth", Param("depth")), Ctor("topK", Param("topk")), Ctor("budget", Param("budget")),
                 }, ProposalShape.Tree, WidthRule.Product("depth", "topk"), Requires: new[] { "depth", "topk" }, CountsDraftForwards: true),
             },
-            Proposal: a => new DraftTreeProposer(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"))),
+            Proposal: a => new DraftTreeProposer(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"), a.Expr("budget"))),
         new PrimitiveDescriptor(
             "heads", PrimitiveRole.Proposer, "Medusa heads: one token per head as a chain (Stern et al.) or a static tree of top-k choices (Cai et al.)", Causal,
             new[]
@@ -177,7 +178,7 @@ public sealed class PrimitiveLibrary
             "jacobi", PrimitiveRole.Proposer, "a window of guesses refined by Jacobi fixed-point iteration (Santilli et al.); with blocks, the Gauss-Seidel-Jacobi schedule", Causal,
             new[]
             {
-                Int("window", "positions guessed in parallel (W)", required: true),
+                Int("window", "positions guessed in parallel (W)", required: true, allowsState: true),
                 Int("blocks", "Gauss-Seidel blocks over the window"),
             },
             new[]
@@ -193,7 +194,7 @@ public sealed class PrimitiveLibrary
             new[]
             {
                 Int("max_ngram", "longest n-gram matched", required: true),
-                Int("length", "tokens copied after the match", required: true),
+                Int("length", "tokens copied after the match", required: true, allowsState: true),
                 Int("min_ngram", "shortest n-gram matched", fallback: 1),
             },
             new[]
@@ -221,7 +222,7 @@ public sealed class PrimitiveLibrary
             NeedsConstraint: true),
         new PrimitiveDescriptor(
             "match", PrimitiveRole.Proposer, "n-grams from a pool whose first token is the last accepted one (Fu et al., lookahead decoding; ANPD)", Causal,
-            new[] { Int("guesses", "n-grams verified per step (G)", min: 0, required: true) },
+            new[] { Int("guesses", "n-grams verified per step (G)", min: 0, required: true, allowsState: true) },
             new[]
             {
                 new PrimitiveForm(Proposers + "NgramPoolProposer", new[]
@@ -292,6 +293,22 @@ public sealed class PrimitiveLibrary
                 new PrimitiveForm("Pardec.Runtime.Primitives.State.AdaptiveLength", new[]
                 {
                     Ctor("min", Param("min")), Ctor("max", Param("max")), Ctor("initial", ParamOr("initial", "max")),
+                }),
+            },
+            Rules: new[] { ParameterRule.AtMost("min", "max") },
+            Updates: new[] { new StateUpdate("accept", Call: "Update") }),
+        new PrimitiveDescriptor(
+            "cost_aware", PrimitiveRole.State, "a draft length, window, guess count or tree budget chosen before every step to maximise expected tokens per second: the target's verify cost of k tokens (a per-dtype prior, then measured step times) against the acceptance observed online; 0 is a plain decoding step", Causal,
+            new[]
+            {
+                Int("max", "longest draft / largest budget", required: true),
+                Int("min", "smallest value (0: a step may propose nothing)", min: 0, fallback: 0),
+            },
+            new[]
+            {
+                new PrimitiveForm("Pardec.Runtime.Primitives.State.CostAwareLength", new[]
+                {
+                    Ctor("target", Engine(EngineValue.Target)), Ctor("min", Param("min")), Ctor("max", Param("max")),
                 }),
             },
             Rules: new[] { ParameterRule.AtMost("min", "max") },

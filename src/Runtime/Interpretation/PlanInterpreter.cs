@@ -48,10 +48,10 @@ internal sealed class InterpretedCausalDecoder : IDecoder
     private readonly DecodePlan _plan;
     private readonly CausalSession _session;
     private readonly IProposer[] _proposers;
-    private readonly AdaptiveLength[] _states;
+    private readonly ILengthState[] _states;
     private readonly IAcceptanceRule _accept;
     private readonly IProposer? _sampledDraft;
-    private readonly (Action<int> Set, AdaptiveLength State)[] _bindings;
+    private readonly (Action<int> Set, ILengthState State)[] _bindings;
     private readonly Action<CausalSession>[] _updates;
     private readonly IDisposable[] _owned;
     private readonly bool _needsHidden;
@@ -76,13 +76,13 @@ internal sealed class InterpretedCausalDecoder : IDecoder
         object Built(PrimitiveInstance i) => built[i.Field];
 
         _constraint = step.Instances.Where(i => i.Role == PrimitiveRole.Constraint).Select(i => (Constraints.IStrategyConstraint)Built(i)).SingleOrDefault();
-        _states = step.Instances.Where(i => i.Role == PrimitiveRole.State).Select(i => (AdaptiveLength)Built(i)).ToArray();
+        _states = step.Instances.Where(i => i.Role == PrimitiveRole.State).Select(i => (ILengthState)Built(i)).ToArray();
         var proposers = step.Instances.Where(i => i.Role == PrimitiveRole.Proposer).ToArray();
         _proposers = proposers.Select(i => (IProposer)Built(i)).ToArray();
         _accept = step.Instances.Where(i => i.Role == PrimitiveRole.Acceptance).Select(i => (IAcceptanceRule)Built(i)).Single();
         _sampledDraft = proposers.Where(i => i.ProvidesDistributions).Select(i => (IProposer)Built(i)).FirstOrDefault();
         _needsHidden = proposers.Any(i => i.NeedsHidden);
-        _bindings = step.Instances.SelectMany(i => i.Bindings.Select(b => (Setter(Built(i), b.Property), (AdaptiveLength)built[b.State]))).ToArray();
+        _bindings = step.Instances.SelectMany(i => i.Bindings.Select(b => (Setter(Built(i), b.Property), (ILengthState)built[b.State]))).ToArray();
         _updates = step.Instances.SelectMany(i => i.Updates.Select(u => Update(Built(i), u, built))).ToArray();
         _owned = step.Instances.Select(Built).OfType<IDisposable>().ToArray();
         _temperature = step.Instances.SelectMany(i => i.Options).Where(o => o.Option == nameof(GenerationOptions.Temperature))
@@ -107,7 +107,7 @@ internal sealed class InterpretedCausalDecoder : IDecoder
     {
         (NgramPoolProposer pool, { } from) when update.Call == nameof(NgramPoolProposer.AddFromJacobi) && built[from] is RuntimeJacobi jacobi =>
             s => pool.AddFromJacobi(s.Context, jacobi),
-        (AdaptiveLength length, null) when update.Call == nameof(AdaptiveLength.Update) =>
+        (ILengthState length, null) when update.Call == nameof(ILengthState.Update) =>
             s => length.Update(s.ProposedLastStep, s.Outcome.AcceptedCount),
         _ => throw new NotSupportedException($"The interpreter has no update '{update}' for {target.GetType().Name}."),
     };

@@ -74,11 +74,15 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
     public bool NeedsHidden => false;
     public bool HasDistributions => _sample;
 
-    /// <summary>Tokens drafted per step, at most the length the proposer was built for (an adaptive length sets it).</summary>
+    /// <summary>
+    /// Tokens drafted per step, at most the length the proposer was built for (a length state sets it). 0 — a plain
+    /// step, which a cost-aware length chooses where drafting does not pay — runs no draft forward at all: the draft's
+    /// cache then lags, and the next proposal catches up on the committed tokens in chunks the preallocated outputs hold.
+    /// </summary>
     public int Length
     {
         get => _length;
-        set => _length = Math.Clamp(value, 1, _maxLength);
+        set => _length = Math.Clamp(value, 0, _maxLength);
     }
 
     /// <summary>Row i: the distribution node i was drawn from. Valid for this step's nodes from this proposer.</summary>
@@ -99,6 +103,7 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
     {
         _draftedCount = 0;
         _forwardedDrafts = 0;
+        if (_length == 0) return;
         var committed = context.Tokens;
         int have = _cache.Length;
         int n = committed.Length - have;            // committed tokens the draft has not seen, root included
@@ -164,6 +169,15 @@ public sealed class DraftModelProposer : IProposer, IDraftCounter, IRewindable
     // host (the greedy pick and its probability, or the logits to sample).
     private void Forward(int start, ReadOnlySpan<int> tokens)
     {
+        // After plain steps (length 0) a catch-up can be longer than the outputs hold: it is forwarded in chunks that fit,
+        // so a steady-state step makes no tensor (only the last chunk's last row is read). The prompt's catch-up, on a
+        // decode's first proposal, goes in one forward as before.
+        while (start > 0 && tokens.Length > _outputs.Capacity)
+        {
+            Forward(start, tokens[.._outputs.Capacity]);
+            start += _outputs.Capacity;
+            tokens = tokens[_outputs.Capacity..];
+        }
         DraftForwards++;
         int n = tokens.Length;
         var tokensIn = _inTokens.Span<long>();

@@ -28,7 +28,8 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
     private readonly ICausalLM _draft;
     private readonly KVCache _cache;
     private readonly DraftTreeShape? _shape;
-    private readonly int _depth, _topK, _capacity;
+    private readonly int _depth, _topK, _capacity, _maxBudget;
+    private int _budget;
     private readonly int[] _slot;          // draft-cache slot (relative to the committed prefix) of each tree node, -1 = none
     private readonly int[] _levelNodes;    // this level's tree nodes, in forward order
     private readonly int[] _nextLevel;     // next level's tree nodes (dynamic mode)
@@ -51,18 +52,21 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
     private readonly float[] _exp;                                  // [vocab] scratch for log-softmax normalisers
 
     /// <summary>Static tree: the draft fills <paramref name="shape"/> with its ranked tokens.</summary>
-    public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape shape)
-        : this(draft, maxLength, shape, 0, 0) { }
+    /// <param name="budget">Most nodes proposed per step (the shape's first ones); see <see cref="Budget"/>.</param>
+    public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape shape, int budget = int.MaxValue)
+        : this(draft, maxLength, shape, 0, 0, budget) { }
 
     /// <summary>Dynamic tree (EAGLE-2): <paramref name="depth"/> levels, beam and branching <paramref name="topK"/>.</summary>
-    public DraftTreeProposer(ICausalLM draft, int maxLength, int depth, int topK)
-        : this(draft, maxLength, null, depth, topK) { }
+    public DraftTreeProposer(ICausalLM draft, int maxLength, int depth, int topK, int budget = int.MaxValue)
+        : this(draft, maxLength, null, depth, topK, budget) { }
 
     /// <summary>Either form: a static <paramref name="shape"/> (depth and topK unused), or a dynamic tree when it is null.</summary>
-    public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape? shape, int depth, int topK)
+    public DraftTreeProposer(ICausalLM draft, int maxLength, DraftTreeShape? shape, int depth, int topK, int budget = int.MaxValue)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(budget);
         _draft = draft;
         _shape = shape;
+        _budget = _maxBudget = budget;
         if (shape is null)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(depth);
@@ -110,6 +114,18 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
 
     public int DraftForwards { get; private set; }
 
+    /// <summary>
+    /// Most nodes proposed per step, at most the budget the proposer was built for; a length state (<c>cost_aware</c>)
+    /// sets it before each step. A static shape keeps its first <c>Budget</c> nodes (levels are stored in order and a
+    /// node's parent before it, so any prefix is a tree); the dynamic beam stops after <c>Budget</c> nodes. 0 runs no
+    /// draft forward at all: the cache lags and the next proposal catches up.
+    /// </summary>
+    public int Budget
+    {
+        get => _budget;
+        set => _budget = Math.Clamp(value, 0, _maxBudget);
+    }
+
     public void Reset(CausalContext context)
     {
         _cache.Truncate(0);
@@ -119,6 +135,13 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
 
     public void Propose(CausalContext context, CandidateTree tree, int source)
     {
+        if (_budget == 0)
+        {
+            // Sat out (a plain step): no draft forward; Observe keeps the cache as it is, the next proposal catches up.
+            _prefix = _cache.Length;
+            _forwarded = 0;
+            return;
+        }
         var committed = context.Tokens;
         int have = _cache.Length;
         int n = committed.Length - have; // committed tokens the draft has not seen, root included
@@ -126,12 +149,22 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
         _forwarded = 0;
         _slot.AsSpan(0, Math.Min(_slot.Length, tree.Capacity)).Fill(-1);
 
+        // After steps this proposer sat out, a catch-up can be wider than the outputs: the chunks before the last go
+        // through them one at a time, so a steady-state step still makes no tensor.
+        var pending = committed.Slice(have, n);
+        int start = have;
+        while (have > 0 && pending.Length > _outputs.Capacity)
+        {
+            using (CatchUp(start, pending[.._outputs.Capacity])) { }
+            start += _outputs.Capacity;
+            pending = pending[_outputs.Capacity..];
+        }
         // A step makes no tensor; the first step's long catch-up (the prompt) makes a few.
-        using var scope = n > _outputs.Capacity ? NewDisposeScope() : null;
+        using var scope = pending.Length > _outputs.Capacity ? NewDisposeScope() : null;
         // Catch up: causal forward over the unseen committed tokens; the last row predicts the root's children.
-        using var root = CatchUp(have, committed.Slice(have, n)); // logits rows [n, vocab]: row n - 1 is the root's
-        if (_shape is null) ProposeDynamic(tree, source, root.Logits, n - 1);
-        else ProposeStatic(tree, source, root.Logits, n - 1);
+        using var root = CatchUp(start, pending); // logits rows [m, vocab]: row m - 1 is the root's
+        if (_shape is null) ProposeDynamic(tree, source, root.Logits, pending.Length - 1);
+        else ProposeStatic(tree, source, root.Logits, pending.Length - 1);
     }
 
     private void ProposeStatic(CandidateTree tree, int source, Tensor rootLogits, int rootRow)
@@ -153,7 +186,7 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
                 _rowOf[i] = -1;
                 int parentTree = _shapeToTree[parents[i]];
                 _shapeToTree[i] = CandidateTree.NoNode;
-                if (parentTree == CandidateTree.NoNode) continue; // the parent did not fit the verify budget
+                if (parentTree == CandidateTree.NoNode || i > _budget) continue; // the parent did not fit, or past the step's budget
                 int token = (int)_topTokens[_rowOf[parents[i]] * _topK + choices[i]];
                 int node = tree.AddChild(parentTree, token, source);
                 _shapeToTree[i] = node;
@@ -161,7 +194,7 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
                 // The deepest level is never forwarded: no node needs its children.
                 if (d < shape.MaxDepth) { _rowOf[i] = rows; _levelNodes[rows++] = node; }
             }
-            if (d == shape.MaxDepth || rows == 0) break;
+            if (d == shape.MaxDepth || rows == 0 || shape.LevelStart(d + 1) > _budget) break; // nothing deeper is proposed
             logits = ForwardLevel(tree, rows); // one draft forward for the whole level
             first = 0;
             levelRows = rows;
@@ -172,8 +205,8 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
     {
         // Depth 1: the root's top-k, scored by log q.
         TopK(rootLogits, rootRow, 1, logProbScores: true);
-        int frontier = 0;
-        for (int j = 0; j < _topK; j++)
+        int frontier = 0, left = _budget;
+        for (int j = 0; j < _topK && left > 0; j++, left--)
         {
             int node = tree.AddChild(0, (int)_topTokens[j], source);
             if (node == CandidateTree.NoNode) break;
@@ -181,13 +214,13 @@ public sealed class DraftTreeProposer : IProposer, IDraftCounter
             _scores[frontier++] = _topScores[j];
         }
         int vocab = _draft.Config.VocabSize;
-        for (int d = 2; d <= _depth && frontier > 0; d++)
+        for (int d = 2; d <= _depth && frontier > 0 && left > 0; d++)
         {
             var logits = ForwardLevel(tree, frontier); // [frontier, vocab]
             // EAGLE-2 expansion: cumulative score of every (frontier node, child) pair; the global best k survive.
             BeamTopK(logits, frontier);
             int next = 0;
-            for (int j = 0; j < _topK; j++)
+            for (int j = 0; j < _topK && left > 0; j++, left--)
             {
                 long flat = _topTokens[j];
                 int parentRow = (int)(flat / vocab);

@@ -17,7 +17,7 @@ public sealed class GaussSeidelJacobiProposer : IProposer
     private readonly int[] _guesses;   // guess for position root + 1 + i
     private readonly int[] _next;      // scratch for the shifted window
     private readonly int[] _nodes;     // tree node of each placed guess this step
-    private int _placed, _rootPosition;
+    private int _placed, _rootPosition, _limit;
 
     /// <param name="window">Guesses per step, cut into <paramref name="blocks"/> blocks of equal size.</param>
     public GaussSeidelJacobiProposer(int window, int blocks)
@@ -27,7 +27,7 @@ public sealed class GaussSeidelJacobiProposer : IProposer
         if (window % blocks != 0)
             throw new ArgumentException($"A window of {window} cannot be cut into {blocks} equal blocks.", nameof(blocks));
         _blockSize = window / blocks;
-        _window = window;
+        _window = _limit = window;
         _guesses = new int[_window];
         _next = new int[_window];
         _nodes = new int[_window];
@@ -38,6 +38,13 @@ public sealed class GaussSeidelJacobiProposer : IProposer
 
     /// <summary>The guesses the next step will propose, for positions root + 1, root + 2, … (for tests and traces).</summary>
     public ReadOnlySpan<int> Guesses => _guesses;
+
+    /// <summary>Guesses proposed per step, at most the window (a length state sets it before each step; 0 proposes nothing).</summary>
+    public int Window
+    {
+        get => _limit;
+        set => _limit = Math.Clamp(value, 0, _window);
+    }
 
     /// <summary>How many guesses the last step placed in the tree.</summary>
     public int Placed => _placed;
@@ -58,7 +65,7 @@ public sealed class GaussSeidelJacobiProposer : IProposer
         _rootPosition = context.Length - 1;
         int parent = 0;
         _placed = 0;
-        for (int i = 0; i < _window; i++)
+        for (int i = 0; i < _limit; i++)
         {
             int node = tree.AddChild(parent, _guesses[i], source);
             if (node == CandidateTree.NoNode) break;

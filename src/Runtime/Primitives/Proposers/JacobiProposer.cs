@@ -12,12 +12,12 @@ public sealed class JacobiProposer : IProposer
     private readonly int _window;
     private readonly int[] _guesses;
     private readonly int[] _nodes;
-    private int _placed;
+    private int _placed, _limit;
 
     public JacobiProposer(int window)
     {
         if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), window, "The Jacobi window holds at least one token.");
-        _window = window;
+        _window = _limit = window;
         _guesses = new int[window];
         _nodes = new int[window];
     }
@@ -25,8 +25,18 @@ public sealed class JacobiProposer : IProposer
     public bool NeedsHidden => false;
     public bool HasDistributions => false;
 
+    /// <summary>
+    /// Guesses proposed per step, at most the window the proposer was built for; a length state (<c>cost_aware</c>) sets
+    /// it before each step, 0 proposing nothing. The guesses past it keep iterating on the target's picks all the same.
+    /// </summary>
+    public int Window
+    {
+        get => _limit;
+        set => _limit = Math.Clamp(value, 0, _window);
+    }
+
     /// <summary>This step's window as proposed (for n-gram pool updates and traces).</summary>
-    public ReadOnlySpan<int> Window => _guesses.AsSpan(0, _placed);
+    public ReadOnlySpan<int> Proposed => _guesses.AsSpan(0, _placed);
 
     /// <summary>The tree node of each window token this step.</summary>
     public ReadOnlySpan<int> Nodes => _nodes.AsSpan(0, _placed);
@@ -42,7 +52,7 @@ public sealed class JacobiProposer : IProposer
     {
         int parent = 0;
         _placed = 0;
-        for (int i = 0; i < _window; i++)
+        for (int i = 0; i < _limit; i++)
         {
             int node = tree.AddChild(parent, _guesses[i], source);
             if (node == CandidateTree.NoNode) break;

@@ -17,7 +17,8 @@ namespace Pardec.Runtime.Primitives.Proposers;
 public sealed class NgramPoolProposer : IProposer
 {
     private readonly int _n;
-    private readonly int _guesses;
+    private readonly int _maxGuesses;
+    private int _guesses;
     private readonly Tier _verified;
     private readonly Tier _speculative;
     private readonly int[] _scratch;
@@ -33,7 +34,7 @@ public sealed class NgramPoolProposer : IProposer
     {
         if (n < 2) throw new ArgumentOutOfRangeException(nameof(n), n, "An n-gram pool needs n >= 2.");
         _n = n;
-        _guesses = guesses;
+        _guesses = _maxGuesses = guesses;
         _fromContext = fromContext;
         int capacity = Math.Max(perKey, Math.Max(guesses, 1));
         _verified = new Tier(n - 1, capacity);
@@ -44,6 +45,13 @@ public sealed class NgramPoolProposer : IProposer
     public bool NeedsHidden => false;
     public bool HasDistributions => false;
     public int N => _n;
+
+    /// <summary>N-grams proposed per step, at most the guesses the proposer was built for (a length state sets it before each step).</summary>
+    public int Guesses
+    {
+        get => _guesses;
+        set => _guesses = Math.Clamp(value, 0, _maxGuesses);
+    }
 
     public void Reset(CausalContext context)
     {
@@ -67,7 +75,7 @@ public sealed class NgramPoolProposer : IProposer
     {
         var picks = context.LastPicks;
         var nodes = jacobi.Nodes;
-        var window = jacobi.Window;
+        var window = jacobi.Proposed;
         if (picks.Length == 0) return;
         for (int j = 0; j + _n - 1 <= nodes.Length; j++)
         {

@@ -9,7 +9,8 @@ public sealed class PromptLookupProposer : IProposer
 {
     private readonly int _maxNgram;
     private readonly int _minNgram;
-    private readonly int _length;
+    private readonly int _maxLength;
+    private int _length;
     private readonly int[] _draft;
 
     public PromptLookupProposer(int maxNgram, int minNgram, int length)
@@ -17,8 +18,15 @@ public sealed class PromptLookupProposer : IProposer
         if (minNgram < 1 || maxNgram < minNgram) throw new ArgumentOutOfRangeException(nameof(minNgram), $"Need 1 <= min_ngram <= max_ngram; got {minNgram}..{maxNgram}.");
         _maxNgram = maxNgram;
         _minNgram = minNgram;
-        _length = length;
+        _length = _maxLength = length;
         _draft = new int[length];
+    }
+
+    /// <summary>Tokens copied per step, at most the length the proposer was built for; a length state sets it before each step (0: none).</summary>
+    public int Length
+    {
+        get => _length;
+        set => _length = Math.Clamp(value, 0, _maxLength);
     }
 
     public bool NeedsHidden => false;
@@ -28,6 +36,7 @@ public sealed class PromptLookupProposer : IProposer
 
     public void Propose(CausalContext context, CandidateTree tree, int source)
     {
+        if (_length == 0) return;
         var tokens = context.Tokens;
         int start = FindContinuation(tokens, _maxNgram, _minNgram);
         if (start < 0) return;
@@ -40,7 +49,7 @@ public sealed class PromptLookupProposer : IProposer
             int at = start + k; // start < length, so a position past the text is one this loop already drafted
             _draft[k] = at < length ? tokens[at] : _draft[at - length];
         }
-        tree.AddChain(0, _draft, source);
+        tree.AddChain(0, _draft.AsSpan(0, _length), source);
     }
 
     public void Observe(CausalContext context, CandidateTree tree, StepOutcome outcome) { }

@@ -5,7 +5,7 @@ namespace Pardec.Runtime.Primitives.State;
 /// assisted generation): after a step whose whole draft was accepted the next draft grows by two, after a rejection it
 /// shrinks by one, within [min, max]. Long drafts where the draft is reliable, short ones where it is not.
 /// </summary>
-public sealed class AdaptiveLength
+public sealed class AdaptiveLength : ILengthState
 {
     private readonly int _initial;
 
