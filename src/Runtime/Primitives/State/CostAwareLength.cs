@@ -23,8 +23,8 @@ namespace Pardec.Runtime.Primitives.State;
 /// regains weight over choices not tried lately; acceptance evidence also decays toward its prior, so after a run of
 /// plain steps a short draft is tried again and the state notices when the text turns predictable. Whatever it
 /// chooses, greedy verification keeps a lossless strategy exact: the state changes how much is proposed, never what
-/// is accepted. Times and choices persist across decodes (they describe the model on this machine), so a decoder's
-/// first decode is its warm-up. Allocation-free: arrays sized once, one timestamp per step.
+/// is accepted. Step times persist across decodes (they describe the model on this machine), so a decoder's first
+/// decode is its warm-up; acceptance starts afresh with each text. Allocation-free: arrays sized once, one timestamp per step.
 /// </summary>
 public sealed class CostAwareLength : ILengthState
 {
@@ -91,10 +91,17 @@ public sealed class CostAwareLength : ILengthState
     public (double Steps, double Seconds) Observed(int choice) =>
         (_tokenWeight[choice], _secondWeight[choice] > 0 ? _secondSum[choice] / _secondWeight[choice] : double.NaN);
 
-    /// <summary>Before a decode: the next step is the first of a new text, and the time since the last one is not a step.</summary>
+    /// <summary>
+    /// Before a decode: a new text, so what was accepted on the last one is forgotten (acceptance and tokens per step start
+    /// from the prior again); the step times are kept, since they describe the model on this machine, not the text. The
+    /// time since the last step is not a step. Without a clock a decode's choices then depend on its own text alone.
+    /// </summary>
     public void Reset()
     {
         _stamp = 0;
+        _accepted = _rejected = 0;
+        Array.Clear(_tokenSum);
+        Array.Clear(_tokenWeight);
         Current = Choose();
     }
 
