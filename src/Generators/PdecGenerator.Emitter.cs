@@ -277,8 +277,10 @@ public sealed partial class PdecGenerator
 
     private static string FieldName(string field) => "_" + Camel(field);
 
-    private static bool NeedsVocabulary(CausalStepPlan step) =>
-        step.Instances.Any(i => i.Arguments.Any(a => a.Value is EngineArgument { Value: Dsl.Primitives.EngineValue.Vocabulary }));
+    private static bool NeedsVocabulary(CausalStepPlan step) => NeedsVocabulary(step.Instances);
+
+    private static bool NeedsVocabulary(System.Collections.Generic.IEnumerable<PrimitiveInstance> instances) =>
+        instances.Any(i => i.Arguments.Any(a => a.Value is EngineArgument { Value: Dsl.Primitives.EngineValue.Vocabulary }));
 
     /// <summary><c>new global::T(name: value, …)</c> from a resolved instance; arrays are hoisted into static fields computed at build time.</summary>
     private static string NewCall(string runtimeType, IReadOnlyList<InstanceArgument> arguments, string owner, System.Func<Expr, string> fold, List<string> fields, string capacity)
@@ -405,7 +407,7 @@ public sealed partial class PdecGenerator
         var inits = new List<string>();
         var disposals = new List<string>();
         // The commit rule and the states it reads, from their resolved instances (the interpreter builds the same).
-        string? select = null;
+        string? select = null, constraint = null;
         var updates = new List<string>();
         foreach (var instance in step.Instances)
         {
@@ -416,6 +418,7 @@ public sealed partial class PdecGenerator
             foreach (var update in instance.Updates) updates.Add(f + "." + update.Call + "(s);");
             if (instance.Role == Dsl.Primitives.PrimitiveRole.Commit)
                 select = f + (instance.SelectsOnSession ? ".Select(s);" : ".Select(s.Block, s.Selection);");
+            if (instance.Role == Dsl.Primitives.PrimitiveRole.Constraint) constraint = f; // sets the request's constraint before the decode starts
         }
         if (select is null) throw new System.NotSupportedException("the step has no commit rule instance");
         if (step.Block is AdaptiveBlock block)
@@ -438,9 +441,11 @@ public sealed partial class PdecGenerator
         foreach (var f in fields) w.Line("private readonly " + f + ";");
         w.Line();
         w.Line("/// <summary>Binds the strategy to its model: " + Xml(string.Join(", ", plan.Models.Select(m => m.ToString()))) + ".</summary>");
-        w.Open("public " + plan.Name + "Decoder(" + Rt + ".Models.ICausalLM " + Id(step.Predict) + ", " + plan.Name + "Options? options = null, int maxLength = "
-               + Rt + ".Interpretation.PlanInterpreter.DefaultMaxLength)");
+        bool vocabulary = NeedsVocabulary(step.Instances);
+        w.Open("public " + plan.Name + "Decoder(" + Rt + ".Models.ICausalLM " + Id(step.Predict) + ", " + (vocabulary ? Rt + ".Constraints.TokenVocabulary vocabulary, " : "")
+               + plan.Name + "Options? options = null, int maxLength = " + Rt + ".Interpretation.PlanInterpreter.DefaultMaxLength)");
         w.Line("global::System.ArgumentNullException.ThrowIfNull(" + Id(step.Predict) + ");");
+        if (vocabulary) w.Line("global::System.ArgumentNullException.ThrowIfNull(vocabulary);");
         w.Line("_options = options ?? new " + plan.Name + "Options();");
         w.Line("_session = new " + M + ".MaskedSession(" + Id(step.Predict) + ", maxLength, " + blockSize + ", " + cache + ", " + maxBlock + ");");
         foreach (var i in inits) w.Line(i);
@@ -452,6 +457,7 @@ public sealed partial class PdecGenerator
         w.Open("public " + Dec + ".DecodeResult Generate(global::System.ReadOnlySpan<int> prompt, " + Dec + ".GenerationOptions options, "
                + Dec + ".IDecodeObserver? observer = null, global::System.Threading.CancellationToken cancellationToken = default)");
         w.Line("options = " + Dec + ".StrategyOptions.Apply(options, " + maxTokens + ", " + (stopOnEos ? "true" : "false") + ");");
+        if (constraint is not null) w.Line("options = " + constraint + ".Apply(options);");
         w.Line("using var noGrad = global::TorchSharp.torch.no_grad();");
         w.Line("var s = _session;");
         w.Line("s.Start(prompt, " + M + ".MaskedDecoding.GenerationLength(s, prompt.Length, options), " + M + ".MaskedDecoding.Sampling(options), options.Constraint);");
@@ -476,7 +482,7 @@ public sealed partial class PdecGenerator
         w.Line("return " + M + ".MaskedDecoding.Result(s);");
         w.Close();
         w.Line();
-        EmitFactory(w, plan, new[] { "models.Model(\"" + step.Predict + "\")" });
+        EmitFactory(w, plan, vocabulary ? new[] { "models.Model(\"" + step.Predict + "\")", "models.VocabularyFor(StrategyName)" } : new[] { "models.Model(\"" + step.Predict + "\")" });
         w.Open("public void Dispose()");
         foreach (var d in disposals) w.Line(d);
         w.Line("_session.Dispose();");
@@ -495,7 +501,7 @@ public sealed partial class PdecGenerator
         w.Line("private readonly " + Dec + ".IDecoder _inner;");
         w.Line();
         var roles = plan.Models.Where(m => m.Kind != ModelKind.Self).ToList();
-        bool vocabulary = plan.Step is CausalStepPlan causal && NeedsVocabulary(causal);
+        bool vocabulary = plan.Step switch { CausalStepPlan causal => NeedsVocabulary(causal), MaskedStepPlan maskedStep => NeedsVocabulary(maskedStep.Instances), _ => false };
         var ps = roles.Select(m => (m.Kind == ModelKind.Medusa ? Rt + ".Models.MedusaHeads " : Rt + ".Models.ICausalLM ") + Id(m.Role))
             .Concat(vocabulary ? new[] { Rt + ".Constraints.TokenVocabulary vocabulary" } : new string[0])
             .Concat(new[] { plan.Name + "Options? options = null", "int maxLength = " + Rt + ".Interpretation.PlanInterpreter.DefaultMaxLength" });

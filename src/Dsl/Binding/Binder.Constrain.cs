@@ -59,7 +59,7 @@ public sealed partial class Binder
             if (!descriptor.Canvases.Contains(CanvasKind.Masked))
             {
                 Report(DiagnosticDescriptors.ConstraintOnMaskedCanvas, expression.Span, Text(expression), _strategy.Name,
-                    "the masked engine does not apply constraints yet (DINGO's dynamic program over a block, exact for regular constraints, is not in the runtime); use a causal canvas");
+                    "a masked canvas follows a regular constraint the strategy declares (regex, json, a non-recursive grammar); a request's own constraint still reaches it through GenerationOptions.Constraint without this statement");
                 return;
             }
 

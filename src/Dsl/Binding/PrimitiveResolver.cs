@@ -91,12 +91,17 @@ internal static class PrimitiveResolver
         }
     }
 
-    /// <summary>A masked step: its states (credits) first, then the commit rule, which may read one of them.</summary>
+    /// <summary>A masked step: its constraint, its states (credits), then the commit rule, which may read one of them.</summary>
     public static EquatableArray<PrimitiveInstance> ResolveMasked(BoundStrategy strategy, BoundStep step)
     {
         var instances = new List<PrimitiveInstance>();
         var taken = new HashSet<string>(Reserved);
         var stateFields = new Dictionary<string, string>();
+        if (strategy.Constraint is { Form: { } constraintForm } constraint)
+        {
+            instances.Add(Instance(strategy, step, constraint, constraintForm, Unique("constraint", taken), PrimitiveRole.Constraint, stateFields));
+        }
+
         AddStates(strategy, step, instances, taken, stateFields);
 
         if (step.CommitPrimitive is { Form: { } commitForm } commit)

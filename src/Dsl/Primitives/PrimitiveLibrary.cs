@@ -21,6 +21,8 @@ public sealed class PrimitiveLibrary
     /// <summary>Drafts per verification of the lossless masked draft-and-verify rule: one batched forward of this many canvases.</summary>
     public const int DraftVerifyDrafts = 8;
     private static readonly CanvasKind[] Causal = { CanvasKind.Causal };
+    // Declared regular constraints run on masked canvases too (DINGO's block program, MaskedSession).
+    private static readonly CanvasKind[] CausalAndMasked = { CanvasKind.Causal, CanvasKind.Masked };
     private static readonly CanvasKind[] Masked = { CanvasKind.Masked };
     private static readonly ModelKind[] CausalModel = { ModelKind.Causal };
 
@@ -396,11 +398,11 @@ public sealed class PrimitiveLibrary
     private static PrimitiveDescriptor[] ConstraintPrimitives() => new[]
     {
         new PrimitiveDescriptor(
-            "regex", PrimitiveRole.Constraint, "the output matches a regex in full (Python / ECMAScript syntax)", Causal,
+            "regex", PrimitiveRole.Constraint, "the output matches a regex in full (Python / ECMAScript syntax)", CausalAndMasked,
             new[] { new ParameterSignature("pattern", ArgKind.String, Required: true, Positional: true, Description: "the pattern, a string literal", Language: PatternLanguage.Regex) },
             new[] { new PrimitiveForm(Constraints + "RegexConstraint", new[] { Ctor("pattern", Param("pattern")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }) }),
         new PrimitiveDescriptor(
-            "json", PrimitiveRole.Constraint, "JSON valid under a JSON Schema file (Outlines' subset); without a schema, any JSON value", Causal,
+            "json", PrimitiveRole.Constraint, "JSON valid under a JSON Schema file (Outlines' subset); without a schema, any JSON value", CausalAndMasked,
             new[]
             {
                 new ParameterSignature("schema", ArgKind.File, Description: "a JSON Schema file, relative to the .pdec file", Language: PatternLanguage.JsonSchema),
@@ -417,7 +419,7 @@ public sealed class PrimitiveLibrary
             ContextFree: true), // recursive $refs become a pushdown grammar
 
         new PrimitiveDescriptor(
-            "grammar", PrimitiveRole.Constraint, "the output derives from a GBNF grammar file's root rule (llama.cpp's format)", Causal,
+            "grammar", PrimitiveRole.Constraint, "the output derives from a GBNF grammar file's root rule (llama.cpp's format)", CausalAndMasked,
             new[] { new ParameterSignature("file", ArgKind.File, Required: true, Positional: true, Description: "a GBNF file, relative to the .pdec file", Language: PatternLanguage.Gbnf) },
             new[]
             {

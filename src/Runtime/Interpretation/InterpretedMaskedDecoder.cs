@@ -28,6 +28,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
     private readonly RuntimeEotStop? _eot;
     private readonly int? _maxTokens;
     private readonly bool _stopOnEos;
+    private readonly Constraints.IStrategyConstraint? _constraint;
 
     public InterpretedMaskedDecoder(DecodePlan plan, MaskedStepPlan step, ModelSet models, ParamValues values, int maxLength, PrimitiveRegistry registry)
     {
@@ -62,6 +63,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
         }
         _updates = step.Instances.SelectMany(i => i.Updates.Select(u => (Action<MaskedSession>)Delegate.CreateDelegate(typeof(Action<MaskedSession>), built[i.Field], u.Call))).ToArray();
         _owned = step.Instances.Where(i => i.Disposable).Select(i => (IDisposable)built[i.Field]).ToArray();
+        _constraint = step.Instances.Where(i => i.Role == PrimitiveRole.Constraint).Select(i => (Constraints.IStrategyConstraint)built[i.Field]).SingleOrDefault();
     }
 
     /// <summary>A commit rule that selects from the block (most rules): <c>Select(in MaskedBlock, MaskedSelection)</c>.</summary>
@@ -74,6 +76,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
                                  CancellationToken cancellationToken = default)
     {
         options = StrategyOptions.Apply(options, _maxTokens, _stopOnEos);
+        if (_constraint is not null) options = _constraint.Apply(options);
         using var noGrad = torch.no_grad();
         var s = _session;
         s.Start(prompt, MaskedDecoding.GenerationLength(s, prompt.Length, options), MaskedDecoding.Sampling(options), options.Constraint);
