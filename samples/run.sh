@@ -4,7 +4,7 @@
 #   2. restores the sample into a fresh, empty packages folder, so a stale Pardec 0.1.0 from an earlier run can never be
 #      used (every other package is taken from the user's global packages folder as a fallback: no re-download of libtorch);
 #   3. checks that the restored Pardec is byte-identical to the one just packed;
-#   4. builds and runs the sample: one strategy of every family (draft model, token tree, Medusa heads, n-gram pool,
+#   4. builds and runs the sample: one strategy of every family (draft model, staged draft, token tree, Medusa heads, n-gram pool,
 #      prompt lookup, masked canvas, batched) and a chat, on the shipped models (arguments are passed on: a models
 #      directory with target/, draft/, medusa/, diffusion/; default <repo>/models/english).
 # Exits non-zero on any failure, including the sample's own checks: every assembly the package's lib/ references

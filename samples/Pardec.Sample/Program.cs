@@ -62,6 +62,7 @@ Console.WriteLine($"\n[greedy] Baseline: {greedy[0].Stats}\n  {prompts[0]}{greed
 (string Family, Func<IDecoder> Create)[] causal =
 [
     ("draft model", () => new SpeculativeDecoder(target.Model, draft.Model)),
+    ("staged draft", () => new StagedSpeculativeDecoder(target.Model, draft.Model)),
     ("token tree", () => new DraftTreeDecoder(target.Model, draft.Model)),
     ("Medusa heads", () => new MedusaTreeDecoder(target.Model, heads)),
     ("n-gram pool", () => new LookaheadDecoder(target.Model)),

@@ -432,9 +432,9 @@ public class BindingDiagnosticTests
     }
 
     [Fact]
-    public void PDEC1025_guarantee_distribution_with_greedy_acceptance_is_reported()
+    public void PDEC1025_guarantee_distribution_with_typical_acceptance_is_reported()
     {
-        Verify("strategy S\n  guarantee distribution\n  canvas causal\n  model target: causal\n  step\n    verify target\n    accept {|PDEC1025:greedy|}\nend");
+        Verify("strategy S\n  guarantee distribution\n  canvas causal\n  model target: causal\n  step\n    verify target\n    accept {|PDEC1025:typical(eps: 0.1, delta: 0.3)|}\nend");
     }
 
     [Fact]

@@ -20,7 +20,8 @@ public sealed class ToyPrimitiveTests
         {
             new PrimitiveForm("Toys.RepeatLastProposer", new[] { new ConstructorArgument("length", ArgumentSource.Param("length")) },
                 Width: WidthRule.Of("length")),
-        });
+        },
+        Preserves: Preserves.Both); // a proposer: only what is verified changes
 
     private const string Class = """
         namespace Toys;

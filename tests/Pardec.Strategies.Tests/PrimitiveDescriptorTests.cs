@@ -214,7 +214,8 @@ public sealed class RepeatLastProposer(int length) : IProposer
         {
             new PrimitiveForm(typeof(RepeatLastProposer).FullName!, new[] { new ConstructorArgument("length", ArgumentSource.Param("length")) },
                 Width: WidthRule.Of("length")),
-        });
+        },
+        Preserves: Preserves.Both); // a proposer: only what is verified changes
 
     public const string Strategy = """
         strategy Toy

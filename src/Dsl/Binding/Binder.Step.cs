@@ -372,7 +372,7 @@ public sealed partial class Binder
 
         CheckRules(descriptor, args, syntax.Rule);
         step.Accept = descriptor.Accept?.Invoke(new PrimitiveArguments(args, null))
-            ?? new PrimitiveAccept(descriptor.Name, descriptor.Lossless, NamedExprs(descriptor, args));
+            ?? new PrimitiveAccept(descriptor.Name, (descriptor.Preserves & Preserves.Lossless) != 0, NamedExprs(descriptor, args));
         step.AcceptPrimitive = new BoundPrimitive(descriptor, form, args, null);
     }
 
@@ -579,6 +579,7 @@ public sealed partial class Binder
             return;
         }
 
+        CheckGuarantee(step);
         if (CanvasKind == CanvasKind.Causal)
         {
             CheckConstraintComposition(step);
@@ -592,11 +593,6 @@ public sealed partial class Binder
         }
         else
         {
-            if (_strategy.Guarantee != Guarantee.None && step.Commit is { IsLossless: false } commit)
-            {
-                Report(DiagnosticDescriptors.LossyRuleUnderLossless, step.CommitSyntax!.Rule.Span, "commit " + commit, "'commit one' or 'commit draft_verify'");
-            }
-
             if (step.Commit is DraftVerifyCommit && _strategy.Canvas!.Cache != CacheMode.None)
             {
                 Report(DiagnosticDescriptors.DraftVerifyNeedsExactCache, step.CommitSyntax!.Rule.Span, _strategy.Name, _strategy.Canvas.Cache.ToString().ToLowerInvariant());
@@ -609,17 +605,6 @@ public sealed partial class Binder
         if (step.Accept is null)
         {
             return;
-        }
-
-        ExpressionSyntax rule = step.AcceptSyntax!.Rule;
-        if (_strategy.Guarantee == Guarantee.Lossless && !step.Accept.IsLossless)
-        {
-            Report(DiagnosticDescriptors.LossyRuleUnderLossless, rule.Span, "accept " + NameOf(rule), "'accept greedy' or 'accept rejection'");
-        }
-
-        if (_strategy.Guarantee == Guarantee.Distribution && step.Accept is not RejectionAccept)
-        {
-            Report(DiagnosticDescriptors.DistributionNeedsRejection, rule.Span, "accept " + NameOf(rule));
         }
 
         if (step.Accept is RejectionAccept)

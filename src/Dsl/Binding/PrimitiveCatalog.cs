@@ -114,4 +114,32 @@ public static class PrimitiveCatalog
         new ParameterSignature("threshold", ArgKind.Float, Required: true, Positional: true, Description: "end-of-text probability", Min: 0, Max: 1));
 
     public static IReadOnlyList<string> StopConditions { get; } = new[] { "eos", "max_tokens", "stop_strings", "eot(p)" };
+
+    // ---- guarantees of the language's own constructs (primitives carry theirs in their descriptors) ----
+
+    /// <summary>
+    /// What each cache mode preserves: the causal KV cache and a masked canvas without a cache compute exactly what a
+    /// full forward does; Fast-dLLM's block-wise caches reuse keys and values that later commits made stale.
+    /// </summary>
+    public static IReadOnlyList<ConstructGuarantee> CacheModes { get; } = new[]
+    {
+        new ConstructGuarantee("kv", Primitives.Preserves.Both, "the causal KV cache holds exactly the committed tokens' keys and values"),
+        new ConstructGuarantee("none", Primitives.Preserves.Both, "every step re-runs the whole sequence"),
+        new ConstructGuarantee("prefix", Primitives.Preserves.None, "the prefix's keys and values are reused across a block's steps, stale once the block changes (Fast-dLLM: approximate)"),
+        new ConstructGuarantee("dual", Primitives.Preserves.None, "the prefix's and the suffix's keys and values are reused across a block's steps (Fast-dLLM: approximate)"),
+    };
+
+    public static ConstructGuarantee CacheMode(CacheMode mode) =>
+        CacheModes[mode switch { Plan.CacheMode.Kv => 0, Plan.CacheMode.None => 1, Plan.CacheMode.Prefix => 2, _ => 3 }];
+
+    /// <summary>AdaBlock's adaptive block: the block boundaries, hence what one-token-per-step decoding fills, change.</summary>
+    public static ConstructGuarantee AdaptiveBlock { get; } = new("block adaptive(...)", Primitives.Preserves.None,
+        "the reference decodes fixed blocks; a block that ends at a predicted delimiter decodes other positions together");
+
+    /// <summary>End-of-text prediction stops where the reference might still write text.</summary>
+    public static ConstructGuarantee EotStop { get; } = new("stop eot(p)", Primitives.Preserves.None,
+        "the decode ends where the model predicts end-of-text with probability p, not where the reference ends");
 }
+
+/// <summary>A construct of the language that is not a runtime primitive, with the guarantees it preserves and why.</summary>
+public sealed record ConstructGuarantee(string Written, Primitives.Preserves Preserves, string Why);

@@ -114,7 +114,7 @@ public static class DiagnosticDescriptors
         "PDEC1024", "Invalid update source", "State '{0}' ({1}) cannot be updated from '{2}'; valid sources: {3}", Error);
 
     public static DiagnosticDescriptor DistributionNeedsRejection { get; } = new(
-        "PDEC1025", "Distribution guarantee needs rejection sampling", "'guarantee distribution' promises the target's sampling distribution, but '{0}' does not preserve it; use 'accept rejection'", Error);
+        "PDEC1025", "Rule that does not preserve the distribution", "'guarantee distribution' promises the target's sampling distribution, but '{0}' does not preserve it; use {1}, or declare 'guarantee none'", Error);
 
     public static DiagnosticDescriptor ValueOutOfBounds { get; } = new(
         "PDEC1026", "Value out of bounds", "{0} = {1} is out of bounds; expected {2}", Error);

@@ -35,7 +35,10 @@ public enum PrimitiveRole
 /// <param name="Name">The name in the language (<c>lookup</c>; for a state method, the method: <c>match</c>).</param>
 /// <param name="Forms">How the runtime builds it; the first form whose <see cref="PrimitiveForm.When"/> holds is used.</param>
 /// <param name="ProbabilityFlag">The flag that makes the primitive keep q(x) for rejection sampling, if it can.</param>
-/// <param name="Lossless">For acceptance rules: whether the output equals plain decoding of the target.</param>
+/// <param name="Preserves">Which guarantees a strategy keeps when it uses the primitive (the soundness table in
+/// docs/language.md): <see cref="Preserves.Lossless"/> — greedy output still equals plain greedy decoding of the target
+/// (masked: one-token-per-step decoding); <see cref="Preserves.Distribution"/> — sampled output still has the target's
+/// sampling distribution. The binder refuses a primitive under a guarantee it does not preserve; none is assumed.</param>
 /// <param name="Receiver">For a method on a state (<c>pool.match</c>): the state kind it is called on.</param>
 /// <param name="Options">Parameters that set a generation option instead of a constructor argument (<c>temperature</c>).</param>
 /// <param name="Updates">For a state: the step outputs it may be updated from (<c>update pool from jacobi</c>).</param>
@@ -59,7 +62,7 @@ public sealed record PrimitiveDescriptor(
     IReadOnlyList<ParameterSignature> Parameters,
     IReadOnlyList<PrimitiveForm> Forms,
     string? ProbabilityFlag = null,
-    bool Lossless = true,
+    Preserves Preserves = Preserves.None,
     StateKind? Receiver = null,
     IReadOnlyList<OptionOverride>? Options = null,
     IReadOnlyList<StateUpdate>? Updates = null,
@@ -91,6 +94,21 @@ public sealed record PrimitiveDescriptor(
             return Name + (required.Count == 0 ? string.Empty : "(" + string.Join(", ", required) + ")");
         }
     }
+}
+
+/// <summary>The guarantees a primitive (or cache mode, block rule, stop condition) preserves.</summary>
+[System.Flags]
+public enum Preserves
+{
+    None = 0,
+
+    /// <summary>Greedy output equals plain greedy decoding of the target (masked: one-token-per-step decoding).</summary>
+    Lossless = 1,
+
+    /// <summary>Sampled output has the target's sampling distribution.</summary>
+    Distribution = 2,
+
+    Both = Lossless | Distribution,
 }
 
 /// <summary>

@@ -111,7 +111,8 @@ public sealed class PrimitiveLibrary
             },
             Batched: new[] { "model", "length" },
             Proposal: a => new DraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below"), a.Engine("engine")),
-            MasksDrafts: true),
+            MasksDrafts: true,
+            Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "self_draft", PrimitiveRole.Proposer, "a chain drafted by the target itself with layers skipped (Zhang et al., self-speculative decoding)", Causal,
             new[]
@@ -133,7 +134,8 @@ public sealed class PrimitiveLibrary
             ProbabilityFlag: "sample",
             Batched: new[] { "model", "length" },
             Proposal: a => new SelfDraftProposer(a.Name("model"), a.Expr("length")!, a.Flag("sample"), a.Expr("stop_below")),
-            MasksDrafts: true),
+            MasksDrafts: true,
+            Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "draft_tree", PrimitiveRole.Proposer, "a token tree drafted by a causal model: a static shape (Sequoia) or depth x top-k (EAGLE-2)", Causal,
             new[]
@@ -155,7 +157,7 @@ public sealed class PrimitiveLibrary
                     Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("depth", Param("depth")), Ctor("topK", Param("topk")), Ctor("budget", Param("budget")),
                 }, ProposalShape.Tree, WidthRule.Product("depth", "topk"), Requires: new[] { "depth", "topk" }, CountsDraftForwards: true),
             },
-            Proposal: a => new DraftTreeProposer(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"), a.Expr("budget"))),
+            Proposal: a => new DraftTreeProposer(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"), a.Expr("budget")), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "heads", PrimitiveRole.Proposer, "Medusa heads: one token per head as a chain (Stern et al.) or a static tree of top-k choices (Cai et al.)", Causal,
             new[]
@@ -175,7 +177,7 @@ public sealed class PrimitiveLibrary
                     Ctor("heads", Param("model")), Ctor("target", TargetOf("model")), Ctor("length", HeadsOf("model")),
                 }, Width: WidthRule.Heads("model"), NeedsHidden: true),
             },
-            Proposal: a => new HeadsProposer(a.Name("model"), a.Tree("tree"))),
+            Proposal: a => new HeadsProposer(a.Name("model"), a.Tree("tree")), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "jacobi", PrimitiveRole.Proposer, "a window of guesses refined by Jacobi fixed-point iteration (Santilli et al.); with blocks, the Gauss-Seidel-Jacobi schedule", Causal,
             new[]
@@ -190,7 +192,7 @@ public sealed class PrimitiveLibrary
                 new PrimitiveForm(Proposers + "JacobiProposer", new[] { Ctor("window", Param("window")) }, Width: WidthRule.Of("window")),
             },
             Rules: new[] { ParameterRule.MultipleOf("window", "blocks", "so the window cuts into equal blocks") },
-            Proposal: a => new JacobiProposer(a.Expr("window")!, a.Expr("blocks"))),
+            Proposal: a => new JacobiProposer(a.Expr("window")!, a.Expr("blocks")), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "lookup", PrimitiveRole.Proposer, "prompt lookup: copy what followed the longest earlier match of the context's tail (Saxena; Yang et al., LLMA)", Causal,
             new[]
@@ -207,7 +209,7 @@ public sealed class PrimitiveLibrary
                 }, Width: WidthRule.Of("length")),
             },
             Rules: new[] { ParameterRule.AtMost("min_ngram", "max_ngram") },
-            Proposal: a => new LookupProposer(a.Expr("max_ngram")!, a.Expr("length")!, a.Expr("min_ngram") ?? Literal.Int(1))),
+            Proposal: a => new LookupProposer(a.Expr("max_ngram")!, a.Expr("length")!, a.Expr("min_ngram") ?? Literal.Int(1)), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "forced", PrimitiveRole.Proposer, "jump-forward: the text the request's constraint forces, tokenised and verified like any draft (Zheng et al., SGLang); nothing on an unconstrained request", Causal,
             new[]
@@ -221,7 +223,8 @@ public sealed class PrimitiveLibrary
                     Width: WidthRule.Of("length")),
             },
             MasksDrafts: true,
-            NeedsConstraint: true),
+            NeedsConstraint: true,
+            Preserves: Preserves.Lossless),
         new PrimitiveDescriptor(
             "match", PrimitiveRole.Proposer, "n-grams from a pool whose first token is the last accepted one (Fu et al., lookahead decoding; ANPD)", Causal,
             new[] { Int("guesses", "n-grams verified per step (G)", min: 0, required: true, allowsState: true) },
@@ -234,7 +237,7 @@ public sealed class PrimitiveLibrary
                 }, ProposalShape.Tree, WidthRule.NgramTails("guesses", "size")),
             },
             Receiver: StateKind.NgramPool,
-            Proposal: a => new PoolMatchProposer(a.Receiver!, a.Expr("guesses")!)),
+            Proposal: a => new PoolMatchProposer(a.Receiver!, a.Expr("guesses")!), Preserves: Preserves.Both),
 
         // ---- acceptance ----
         new PrimitiveDescriptor(
@@ -242,13 +245,13 @@ public sealed class PrimitiveLibrary
             new ParameterSignature[0],
             new[] { new PrimitiveForm(Acceptance + "GreedyAcceptance", new ConstructorArgument[0]) },
             Accept: _ => new GreedyAccept(),
-            Batched: new string[0]),
+            Batched: new string[0], Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "rejection", PrimitiveRole.Acceptance, "speculative sampling: accept x with min(1, p(x)/q(x)), else resample from norm(max(0, p - q))", Causal,
             new[] { new ParameterSignature("temperature", ArgKind.Float, Description: "sampling temperature (rejection sampling needs one above 0)", Min: 0, ExclusiveMin: true) },
             new[] { new PrimitiveForm(Acceptance + "RejectionAcceptance", new[] { Ctor("capacity", Engine(EngineValue.Capacity)) }) },
             Options: new[] { new OptionOverride("temperature", "Temperature") },
-            Accept: a => new RejectionAccept(a.Expr("temperature"))),
+            Accept: a => new RejectionAccept(a.Expr("temperature")), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "typical", PrimitiveRole.Acceptance, "Medusa's typical acceptance: p(x) > min(eps, delta * exp(-H(p))); lossy", Causal,
             new[]
@@ -264,9 +267,8 @@ public sealed class PrimitiveLibrary
                     Ctor("epsilon", Param("eps")), Ctor("delta", Param("delta")), Ctor("capacity", Engine(EngineValue.Capacity)),
                 }),
             },
-            Lossless: false,
             Options: new[] { new OptionOverride("temperature", "Temperature") },
-            Accept: a => new TypicalAccept(a.Expr("eps")!, a.Expr("delta")!, a.Expr("temperature"))),
+            Accept: a => new TypicalAccept(a.Expr("eps")!, a.Expr("delta")!, a.Expr("temperature")), Preserves: Preserves.None),
 
         // ---- state ----
         new PrimitiveDescriptor(
@@ -281,7 +283,7 @@ public sealed class PrimitiveLibrary
             {
                 new StateUpdate("jacobi", Call: "AddFromJacobi", FromPrimitive: "jacobi"),
                 new StateUpdate("context", Flag: "fromContext"),
-            }),
+            }, Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "adaptive_length", PrimitiveRole.State, "a draft length that grows on full acceptance and shrinks on rejection", Causal,
             new[]
@@ -298,7 +300,7 @@ public sealed class PrimitiveLibrary
                 }),
             },
             Rules: new[] { ParameterRule.AtMost("min", "max") },
-            Updates: new[] { new StateUpdate("accept", Call: "Update") }),
+            Updates: new[] { new StateUpdate("accept", Call: "Update") }, Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "cost_aware", PrimitiveRole.State, "a draft length, window, guess count or tree budget chosen before every step to maximise expected tokens per second: the target's verify cost of k tokens (a per-dtype prior, then measured step times) against the acceptance observed online; 0 is a plain decoding step", Causal,
             new[]
@@ -314,7 +316,7 @@ public sealed class PrimitiveLibrary
                 }),
             },
             Rules: new[] { ParameterRule.AtMost("min", "max") },
-            Updates: new[] { new StateUpdate("accept", Call: "Update") }),
+            Updates: new[] { new StateUpdate("accept", Call: "Update") }, Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "credits", PrimitiveRole.State, "per-position trace credits that accumulate confidence over steps (CreditDecoding)", Masked,
             new[] { Float("decay", "credit kept per step", 0, 1, required: true) },
@@ -323,34 +325,34 @@ public sealed class PrimitiveLibrary
                 new PrimitiveForm("Pardec.Runtime.Masked.CreditState", new[] { Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("decay", Param("decay")) },
                     Disposable: true),
             },
-            Updates: new[] { new StateUpdate("predict", Call: "Update") }),
+            Updates: new[] { new StateUpdate("predict", Call: "Update") }, Preserves: Preserves.None),
 
         // ---- masked commit rules ----
         new PrimitiveDescriptor(
             "one", PrimitiveRole.Commit, "one token per step, the most confident (the sequential reference)", Masked,
             new ParameterSignature[0],
             new[] { new PrimitiveForm(Commits + "OneCommit", new ConstructorArgument[0]) },
-            Commit: _ => new OneCommit()),
+            Commit: _ => new OneCommit(), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "top", PrimitiveRole.Commit, "the k most confident positions (LLaDA low-confidence remasking)", Masked,
             new[] { new ParameterSignature("k", ArgKind.Int, Required: true, Description: "positions committed per step", Min: 1) },
             new[] { new PrimitiveForm(Commits + "TopKCommit", new[] { Ctor("k", Param("k")) }) },
-            Commit: a => new TopKCommit(a.Expr("k")!), Written: "top k"),
+            Commit: a => new TopKCommit(a.Expr("k")!), Written: "top k", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "confidence", PrimitiveRole.Commit, "every position whose confidence reaches the threshold (Fast-dLLM)", Masked,
             new[] { Float("threshold", "confidence to commit", 0, 1, required: true), AtLeast() },
             new[] { new PrimitiveForm(Commits + "ConfidenceCommit", new[] { Ctor("threshold", Param("threshold")), Ctor("atLeast", Param("at_least")) }) },
-            Commit: a => new ConfidenceCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "confidence >= t"),
+            Commit: a => new ConfidenceCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "confidence >= t", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "factor", PrimitiveRole.Commit, "Fast-dLLM's factor rule: the largest n with (n + 1)(1 - c_n) < f", Masked,
             new[] { new ParameterSignature("f", ArgKind.Float, Required: true, Positional: true, Description: "the factor f", Min: 0, ExclusiveMin: true), AtLeast() },
             new[] { new PrimitiveForm(Commits + "FactorCommit", new[] { Ctor("factor", Param("f")), Ctor("atLeast", Param("at_least")) }) },
-            Commit: a => new FactorCommit(a.Expr("f")!, a.Expr("at_least")), Written: "factor(f)"),
+            Commit: a => new FactorCommit(a.Expr("f")!, a.Expr("at_least")), Written: "factor(f)", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "margin", PrimitiveRole.Commit, "positions whose top-1 minus top-2 probability reaches the margin", Masked,
             new[] { Float("threshold", "top-1 minus top-2 probability", 0, 1, required: true), AtLeast() },
             new[] { new PrimitiveForm(Commits + "MarginCommit", new[] { Ctor("margin", Param("threshold")), Ctor("atLeast", Param("at_least")) }) },
-            Commit: a => new MarginCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "margin >= m"),
+            Commit: a => new MarginCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "margin >= m", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "credit", PrimitiveRole.Commit, "positions whose accumulated trace credit reaches the threshold (CreditDecoding)", Masked,
             new[]
@@ -365,7 +367,7 @@ public sealed class PrimitiveLibrary
                     Ctor("state", StateInstance("state")), Ctor("threshold", Param("threshold")), Ctor("atLeast", Param("at_least")),
                 }, SelectsOnSession: true),
             },
-            Commit: a => new CreditCommit(a.Name("state"), a.Expr("threshold")!, a.Expr("at_least")), Written: "credit(state) >= t"),
+            Commit: a => new CreditCommit(a.Name("state"), a.Expr("threshold")!, a.Expr("at_least")), Written: "credit(state) >= t", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "local", PrimitiveRole.Commit, "local determinism propagation: positions near a confident anchor commit together", Masked,
             new[]
@@ -377,7 +379,7 @@ public sealed class PrimitiveLibrary
             {
                 new PrimitiveForm(Commits + "LocalCommit", new[] { Ctor("anchor", Param("anchor")), Ctor("radius", Param("radius")), Ctor("atLeast", Param("at_least")) }),
             },
-            Commit: a => new LocalCommit(a.Expr("anchor")!, a.Expr("radius")!, a.Expr("at_least")), Written: "local(anchor: a, radius: r)"),
+            Commit: a => new LocalCommit(a.Expr("anchor")!, a.Expr("radius")!, a.Expr("at_least")), Written: "local(anchor: a, radius: r)", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "draft_verify", PrimitiveRole.Commit, "draft every masked position, keep what one-by-one decoding would also produce (lossless)", Masked,
             new ParameterSignature[0],
@@ -388,7 +390,7 @@ public sealed class PrimitiveLibrary
                     Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("drafts", Constant(Literal.Int(DraftVerifyDrafts))),
                 }, SelectsOnSession: true, Disposable: true),
             },
-            Commit: _ => new DraftVerifyCommit()),
+            Commit: _ => new DraftVerifyCommit(), Preserves: Preserves.Lossless),
     };
 
     // ---- constraints: what the output must match (docs/language.md, "constrain") ----
@@ -400,7 +402,8 @@ public sealed class PrimitiveLibrary
         new PrimitiveDescriptor(
             "regex", PrimitiveRole.Constraint, "the output matches a regex in full (Python / ECMAScript syntax)", CausalAndMasked,
             new[] { new ParameterSignature("pattern", ArgKind.String, Required: true, Positional: true, Description: "the pattern, a string literal", Language: PatternLanguage.Regex) },
-            new[] { new PrimitiveForm(Constraints + "RegexConstraint", new[] { Ctor("pattern", Param("pattern")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }) }),
+            new[] { new PrimitiveForm(Constraints + "RegexConstraint", new[] { Ctor("pattern", Param("pattern")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }) },
+            Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "json", PrimitiveRole.Constraint, "JSON valid under a JSON Schema file (Outlines' subset); without a schema, any JSON value", CausalAndMasked,
             new[]
@@ -416,7 +419,7 @@ public sealed class PrimitiveLibrary
                 }, When: "schema"),
                 new PrimitiveForm(Constraints + "AnyJsonConstraint", new[] { Ctor("depth", Param("depth")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }),
             },
-            ContextFree: true), // recursive $refs become a pushdown grammar
+            ContextFree: true, Preserves: Preserves.Both), // recursive $refs become a pushdown grammar
 
         new PrimitiveDescriptor(
             "grammar", PrimitiveRole.Constraint, "the output derives from a GBNF grammar file's root rule (llama.cpp's format)", CausalAndMasked,
@@ -425,12 +428,13 @@ public sealed class PrimitiveLibrary
             {
                 new PrimitiveForm(Constraints + "GbnfConstraint", new[] { Ctor("grammar", Param("file")), Ctor("file", FilePath("file")), Ctor("vocabulary", Engine(EngineValue.Vocabulary)) }),
             },
-            ContextFree: true), // recursive rules run on the pushdown matcher
+            ContextFree: true, Preserves: Preserves.Both), // recursive rules run on the pushdown matcher
 
         new PrimitiveDescriptor(
             "runtime", PrimitiveRole.Constraint, "the request's constraint (GenerationOptions.Constraint, ChatOptions.ResponseFormat, response_format)", Causal,
             new ParameterSignature[0],
-            new[] { new PrimitiveForm(Constraints + "RequestConstraint", new ConstructorArgument[0]) }),
+            new[] { new PrimitiveForm(Constraints + "RequestConstraint", new ConstructorArgument[0]) },
+            Preserves: Preserves.Both),
     };
 
     private static ParameterSignature AtLeast() =>
