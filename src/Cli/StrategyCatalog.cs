@@ -45,10 +45,13 @@ public static class StrategyCatalog
         foreach (var d in result.Diagnostics) error.WriteLine(d.ToString());
         if (result.HasErrors)
             throw new CliException($"{path} has {result.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); fix them and run again.");
-        return result.Plans.Count switch
+        // A strategy that only serves as another's draft engine is not a candidate to run (staged speculation).
+        var engines = result.Plans.SelectMany(p => p.Engines).Select(e => e.Name).ToHashSet();
+        var runnable = result.Plans.Count > 1 ? result.Plans.Where(p => !engines.Contains(p.Name)).ToList() : result.Plans.ToList();
+        return runnable.Count switch
         {
             0 => throw new CliException($"{path} declares no strategy."),
-            1 => new ResolvedStrategy(result.Plans[0], null, path),
+            1 => new ResolvedStrategy(runnable[0], null, path),
             _ => throw new CliException($"{path} declares {result.Plans.Count} strategies ({string.Join(", ", result.Plans.Select(p => p.Name))}); "
                                         + "put the one to run in a file of its own, or run a library strategy by name."),
         };
@@ -60,7 +63,8 @@ public static class StrategyCatalog
     private static DecodePlan ParsePrinted(GeneratedStrategy generated)
     {
         var result = PdecCompiler.Compile(generated.Plan, generated.Name + ".pdec", readFile: generated.ReadFile);
-        if (result.HasErrors || result.Plans.Count != 1)
+        // A composed plan prints its engines after itself, so the strategy is the first plan.
+        if (result.HasErrors || result.Plans.Count == 0)
             throw new InvalidOperationException($"The printed plan of {generated.Name} does not compile again: "
                                                 + string.Join("; ", result.Diagnostics));
         return result.Plans[0];
