@@ -10,6 +10,7 @@ using Pardec.Runtime.Primitives;
 using Pardec.Runtime.Primitives.Acceptance;
 using Pardec.Runtime.Primitives.Proposers;
 using Pardec.Strategies;
+using Pardec.Strategies.Tests;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -245,16 +246,7 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
         var matcher = TokenConstraint.FromRegex(@"[a-z ,.]{0,400}").For(Shipped.Vocabulary);
         var prompt = models.Prompts[0];
         var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false, Constraint = matcher };
-        decoder.Generate(prompt, options);
-        decoder.Generate(prompt, options with { MaxNewTokens = 120 });
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        var shortRun = decoder.Generate(prompt, options);
-        long shortBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        var longRun = decoder.Generate(prompt, options with { MaxNewTokens = 120 });
-        long longBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps);
-        double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
+        var (perStep, shortRun, longRun) = StepAllocation.Measure(decoder, prompt, options, longTokens: 120);
         output.WriteLine($"constrained SpeculativeGreedy: {perStep:F1} B/step ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps)");
         Assert.True(perStep <= 32, $"{perStep:F0} B allocated per constrained step");
     }
@@ -271,16 +263,7 @@ public sealed class ConstrainedDecodingTests(ShippedModels models, ITestOutputHe
         Assert.False(matcher.IsRegular);
         var prompt = models.Prompts[0];
         var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false, Constraint = matcher };
-        decoder.Generate(prompt, options);
-        decoder.Generate(prompt, options with { MaxNewTokens = 120 });
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        var shortRun = decoder.Generate(prompt, options);
-        long shortBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        var longRun = decoder.Generate(prompt, options with { MaxNewTokens = 120 });
-        long longBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps, $"{longRun.Stats.Steps} vs {shortRun.Stats.Steps} steps ({longRun.StopReason})");
-        double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
+        var (perStep, shortRun, longRun) = StepAllocation.Measure(decoder, prompt, options, longTokens: 120);
         output.WriteLine($"recursive grammar, SpeculativeGreedy: {perStep:F1} B/step ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps), {matcher.Pushdown!.StateCount} configurations");
         Assert.True(perStep <= 32, $"{perStep:F0} B allocated per constrained step");
     }

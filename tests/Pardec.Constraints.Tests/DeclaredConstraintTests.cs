@@ -6,6 +6,7 @@ using Pardec.Dsl.Plan;
 using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Interpretation;
+using Pardec.Strategies.Tests;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -99,16 +100,7 @@ public sealed class DeclaredConstraintTests(ShippedModels models, ITestOutputHel
         using var decoder = Strategy("LowercaseProse").Create(Set, null, 256);
         var prompt = models.Prompts[0];
         var options = new GenerationOptions { MaxNewTokens = 16, StopOnEos = false };
-        decoder.Generate(prompt, options); // warm: JIT, masks of the states these decodes reach
-        decoder.Generate(prompt, options with { MaxNewTokens = 64 });
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        var shortRun = decoder.Generate(prompt, options);
-        long shortBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        var longRun = decoder.Generate(prompt, options with { MaxNewTokens = 64 });
-        long longBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps);
-        double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
+        var (perStep, shortRun, longRun) = StepAllocation.Measure(decoder, prompt, options, longTokens: 64);
         output.WriteLine($"LowercaseProse: {perStep:F1} B/step ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps)");
         Assert.True(perStep <= 32, $"{perStep:F0} B allocated per step");
     }

@@ -31,16 +31,7 @@ public sealed class AllocationTests(EngineEquivalenceTests.Models models, ITestO
         foreach (double temperature in new[] { 0, 0.8 })
         {
             var options = new GenerationOptions { MaxNewTokens = 24, StopOnEos = false, Temperature = temperature, Seed = 5 };
-            decoder.Generate(Prompt, options); // warm: JIT, lazily made views and scratch
-            decoder.Generate(Prompt, options with { MaxNewTokens = 96 });
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            var shortRun = decoder.Generate(Prompt, options);
-            long shortBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-            before = GC.GetAllocatedBytesForCurrentThread();
-            var longRun = decoder.Generate(Prompt, options with { MaxNewTokens = 96 });
-            long longBytes = GC.GetAllocatedBytesForCurrentThread() - before;
-            Assert.True(longRun.Stats.Steps > shortRun.Stats.Steps);
-            double perStep = (longBytes - shortBytes) / (double)(longRun.Stats.Steps - shortRun.Stats.Steps);
+            var (perStep, shortRun, longRun) = StepAllocation.Measure(decoder, Prompt, options, longTokens: 96);
             output.WriteLine($"{name} (temperature {temperature}): {perStep:F1} B/step with forwards ({shortRun.Stats.Steps} vs {longRun.Stats.Steps} steps)");
             Assert.True(perStep <= 32, $"{name}: {perStep:F0} B allocated per step at temperature {temperature}, forwards included");
         }

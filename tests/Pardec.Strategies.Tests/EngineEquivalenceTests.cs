@@ -129,22 +129,8 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
     [Fact]
     public void Overriding_a_build_time_draft_length_on_the_interpreter_verifies_the_whole_longer_draft()
     {
-        // A fixed draft length (the library's SpeculativeGreedy prices its length with cost_aware instead).
-        const string fixedLength = """
-            strategy FixedSpeculative
-              guarantee lossless
-              canvas causal
-              model target: causal
-              model draft: causal
-              param gamma: int = 4 in 1..16
-              step
-                propose draft(draft, length: gamma)
-                verify target
-                accept greedy
-            end
-            """;
         var set = new ModelSet().Add("target", _models.Target).Add("draft", _models.Target); // the target drafts: all accepted
-        using var decoder = PlanInterpreter.Create(Parse(fixedLength), set, new Dictionary<string, string> { ["gamma"] = "8" }, MaxLength);
+        using var decoder = PlanInterpreter.Create(Parse(StagedSpeculativeTests.FixedSpeculative), set, new Dictionary<string, string> { ["gamma"] = "8" }, MaxLength);
         var result = decoder.Generate(Prompts[0], new GenerationOptions { MaxNewTokens = 36, StopOnEos = false });
         Assert.Equal(36, result.Tokens.Count);
         Assert.Equal(4, result.Stats.Steps); // 8 drafted + 1 of the target's own per step, not 4 + 1

@@ -25,35 +25,9 @@ public sealed class GuaranteeAuditTests(ITestOutputHelper output)
     private const int Samples = 3000;
     private const double Alpha = 0.001;
 
-    private static CausalLMBase Model(long seed, int layers, double std)
-    {
-        var config = TinyModels.Config(layers: layers, hidden: 16, vocab: Vocab, heads: 2, kvHeads: 1) with { EosTokenIds = [] };
-        var model = CausalLM.CreateRandom(config, CPU, ScalarType.Float32, seed, std);
-        model.eval();
-        return model;
-    }
+    private static CausalLMBase Model(long seed, int layers, double std) => ExactLaw.RandomModel(seed, layers, Vocab, std);
 
-    // p(x1) p(x2 | x1) after the prompt [0], at temperature T. [Vocab * Vocab]
-    private static double[] ExactJoint(ICausalLM model)
-    {
-        using var _ = no_grad();
-        var joint = new double[Vocab * Vocab];
-        var first = Next(model, [0]);
-        for (int a = 0; a < Vocab; a++)
-        {
-            var second = Next(model, [0, a]);
-            for (int b = 0; b < Vocab; b++) joint[a * Vocab + b] = first[a] * second[b];
-        }
-        return joint;
-    }
-
-    private static double[] Next(ICausalLM model, long[] context)
-    {
-        using var scope = NewDisposeScope();
-        int n = context.Length;
-        using var o = model.Forward(tensor(context).view(1, n), arange(n, dtype: ScalarType.Int64).view(1, n), ones(n, n, ScalarType.Bool).tril().view(1, 1, n, n), null);
-        return (o.Logits[0, n - 1].to(ScalarType.Float64) / Temperature).softmax(-1).data<double>().ToArray();
-    }
+    private static double[] ExactJoint(ICausalLM model) => ExactLaw.TwoTokenJoint(model, Vocab, Temperature);
 
     /// <summary>Strategy, and whether its models can be memoised (no hidden states, no layer skip).</summary>
     public static TheoryData<string, bool> Strategies => new()

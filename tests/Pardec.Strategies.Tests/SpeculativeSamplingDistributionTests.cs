@@ -26,37 +26,10 @@ public sealed class SpeculativeSamplingDistributionTests(ITestOutputHelper outpu
     private const double Alpha = 0.001;
 
     // Vocabulary 8 with no EOS, so every run yields two tokens and the joint law has 64 cells.
-    private static CausalLMBase Model(long seed, double std)
-    {
-        var config = TinyModels.Config(layers: 1, hidden: 16, vocab: Vocab, heads: 2, kvHeads: 1) with { EosTokenIds = [] };
-        var model = CausalLM.CreateRandom(config, CPU, ScalarType.Float32, seed, std);
-        model.eval();
-        return model;
-    }
+    private static CausalLMBase Model(long seed, double std) => ExactLaw.RandomModel(seed, layers: 1, Vocab, std);
 
     // Target's exact joint law of (x1, x2) after the prompt [0]: p(x1) · p(x2 | x1) at temperature T. [Vocab * Vocab]
-    private static double[] ExactJoint(ICausalLM model)
-    {
-        using var _ = no_grad();
-        var joint = new double[Vocab * Vocab];
-        var first = NextDistribution(model, [0]);
-        for (int a = 0; a < Vocab; a++)
-        {
-            var second = NextDistribution(model, [0, a]);
-            for (int b = 0; b < Vocab; b++) joint[a * Vocab + b] = first[a] * second[b];
-        }
-        return joint;
-    }
-
-    private static double[] NextDistribution(ICausalLM model, long[] context)
-    {
-        using var scope = NewDisposeScope();
-        int n = context.Length;
-        using var output = model.Forward(tensor(context).view(1, n), arange(n, dtype: ScalarType.Int64).view(1, n),
-                                         ones(n, n, ScalarType.Bool).tril().view(1, 1, n, n), null);
-        var p = (output.Logits[0, n - 1].to(ScalarType.Float64) / Temperature).softmax(-1);
-        return p.data<double>().ToArray();
-    }
+    private static double[] ExactJoint(ICausalLM model) => ExactLaw.TwoTokenJoint(model, Vocab, Temperature);
 
     private static long[] Marginal(ReadOnlySpan<long> joint)
     {
