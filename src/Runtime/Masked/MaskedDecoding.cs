@@ -34,22 +34,10 @@ public static class MaskedDecoding
     /// <summary>The generated tokens (the end-of-sequence token excluded) and the counters.</summary>
     public static DecodeResult Result(MaskedSession session)
     {
-        var generated = session.Generated;
-        int count = generated.Length;
-        bool eos = count > 0 && session.IsEos(generated[count - 1]);
-        if (eos) count--;
-        var stats = new DecodeStats
-        {
-            Tokens = count,
-            TargetForwards = session.CanvasForwards,
-            Steps = session.Steps,
-            PromptTokens = session.PromptLength,
-            PrefillTime = session.PrefillTime,
-            DecodeTime = session.DecodeTime,
-        };
-        var reason = session.StopReason ?? StopReason.Cancelled;
-        if (eos) reason = StopReason.EndOfSequence;
-        return new DecodeResult(generated.Slice(0, count).ToArray(), string.Empty, stats, reason);
+        var generated = session.Generated; // refreshes session.Text from the canvas
+        // The text ends at its end-of-sequence token whatever else stopped the loop.
+        StopReason? ended = generated.Length > 0 && session.IsEos(generated[^1]) ? StopReason.EndOfSequence : null;
+        return session.Core.Result(session.Text, ended: ended);
     }
 
     public static MaskedCacheMode CacheMode(Dsl.Plan.CacheMode mode) => mode switch

@@ -99,17 +99,18 @@ public sealed class MaskedSession : IDisposable
     private readonly double[] _confidence, _margin; // by canvas position
     private readonly long[] _tokens;                // by canvas position (predictions)
     private readonly bool[] _masked;                // by canvas position
-    private readonly int[] _generated, _history;
+    private readonly int[] _history;
+    private readonly TokenSequence _text;          // the generated text read off the canvas, and why the decode ended
+    private readonly SessionCore _core = new();    // the stop rule, steps, canvas forwards and clocks every session shares
     private readonly HashSet<long> _eos;
     private readonly long _eosToken;
-    private readonly Stopwatch _clock = new();
     private int _spanStart, _spanEnd, _blockLogitsRows, _blockLogitsStart;
     private TokenMatcher? _constraint;
     private DingoProgram? _dingo;
     private long[] _committedScratch = [], _assignment = [];
-    private Tensor? _logitsHost; // [maxBlockSize, vocab] float32 CPU staging when the model is not on the CPU
+    private readonly HostRows _logitsHost = new(); // the block logits as host rows (DINGO reads them)
     private bool _valid, _installed, _needsRefresh, _arranged, _first;
-    private int _stepsSinceRefresh, _maskedRemaining, _generatedCount;
+    private int _stepsSinceRefresh, _maskedRemaining;
 
     /// <param name="model">A masked-diffusion LM (bidirectional; <see cref="ModelConfig.MaskTokenId"/> set).</param>
     /// <param name="maxLength">Prompt + generation length, at most.</param>
@@ -151,7 +152,7 @@ public sealed class MaskedSession : IDisposable
         _margin = new double[maxLength];
         _tokens = new long[maxLength];
         _masked = new bool[maxLength];
-        _generated = new int[maxLength];
+        _text = new TokenSequence(maxLength);
         _history = new int[maxLength + 1];
         _eos = new HashSet<long>(model.Config.EosTokenIds.Select(id => (long)id));
         _eosToken = model.Config.EosTokenIds[0];
@@ -177,7 +178,7 @@ public sealed class MaskedSession : IDisposable
     public NodeSampler Sampler { get; }
     /// <summary>The request's stop/budget rule (<see cref="MaskedDecoding.GenerationLength"/> starts it): a canvas that
     /// fills without an end-of-sequence token ends as that rule says (the budget, or the room the canvas had).</summary>
-    public StopRule StopRule { get; } = new();
+    public StopRule StopRule => _core.StopRule;
 
     /// <summary>Generated tokens the canvas leaves room for after a prompt: the decoder's buffers and the model's context.</summary>
     public int Room(int promptLength) => Math.Min(MaxLength, _model.Config.MaxPositionEmbeddings) - promptLength;
@@ -197,18 +198,22 @@ public sealed class MaskedSession : IDisposable
     public int StepsInBlock { get; private set; }
     public bool AtBlockStart => StepsInBlock == 0;
 
-    public int Steps { get; private set; }
+    public int Steps => _core.Steps;
     public int Forwards { get; private set; }
-    public int CanvasForwards { get; private set; }
+    public int CanvasForwards => _core.Forwards;
     public int TokensCommitted { get; private set; }
     public int LastCommitted { get; private set; }
     /// <summary>Tokens committed by each step so far.</summary>
     public ReadOnlySpan<int> CommitHistory => _history.AsSpan(0, Steps);
-    public TimeSpan PrefillTime { get; private set; }
-    public TimeSpan DecodeTime => _clock.Elapsed;
+    public TimeSpan PrefillTime => _core.PrefillTime;
+    public TimeSpan DecodeTime => _core.DecodeTime;
     /// <summary>Why the decode ended; null while it runs.</summary>
-    public StopReason? StopReason { get; private set; }
-    public bool Done => StopReason is not null;
+    public StopReason? StopReason => _text.StopReason;
+    public bool Done => _text.Done;
+    /// <summary>The shared stop rule, counters, clocks and result.</summary>
+    public SessionCore Core => _core;
+    /// <summary>The generated text as a sequence (<see cref="Generated"/> refreshes it from the canvas) and its stop reason.</summary>
+    public TokenSequence Text => _text;
 
     /// <summary>The canvas tokens <c>[0, End)</c>, mask tokens included.</summary>
     public ReadOnlySpan<long> Canvas => _canvas.Span<long>().Slice(0, End);
@@ -223,15 +228,15 @@ public sealed class MaskedSession : IDisposable
         get
         {
             var canvas = Canvas;
-            _generatedCount = 0;
+            _text.Truncate(PromptLength);
             for (int p = PromptLength; p < End; p++)
             {
                 long t = canvas[p];
                 if (t == MaskTokenId) break;
-                _generated[_generatedCount++] = (int)t;
+                _text.Append((int)t);
                 if (_eos.Contains(t)) break;
             }
-            return _generated.AsSpan(0, _generatedCount);
+            return _text.Generated;
         }
     }
 
@@ -280,7 +285,9 @@ public sealed class MaskedSession : IDisposable
         BlockStart = PromptLength;
         BlockEnd = Math.Min(PromptLength + DefaultBlockSize, End);
         StepsInBlock = 0;
-        Steps = Forwards = CanvasForwards = TokensCommitted = LastCommitted = 0;
+        Forwards = TokensCommitted = LastCommitted = 0;
+        _core.Restart();
+        _text.Start(prompt, Room(prompt.Length));
         _valid = _installed = _arranged = false;
         _needsRefresh = true;
         _first = true;
@@ -289,9 +296,6 @@ public sealed class MaskedSession : IDisposable
         _blockLogitsRows = 0;
         _blockLogitsStart = -1;
         _cache?.Reset();
-        PrefillTime = TimeSpan.Zero;
-        StopReason = null;
-        _clock.Reset();
         if (constraint is { IsRegular: false })
             throw new NotSupportedException($"{constraint.Description} is recursive: a masked canvas takes regular constraints only (regex, JSON Schema, non-recursive GBNF), since DINGO's block program is exact over a DFA.");
         _constraint = constraint;
@@ -307,7 +311,7 @@ public sealed class MaskedSession : IDisposable
     public void BeginStep()
     {
         if (Done) throw new InvalidOperationException("The decode is done.");
-        _clock.Start();
+        _core.BeginStep();
         while (BlockEnd < End && !AnyMasked(BlockStart, BlockEnd))
         {
             BlockIndex++;
@@ -381,7 +385,7 @@ public sealed class MaskedSession : IDisposable
             _installed = false;
         }
         if (_constraint is not null) Constrain();
-        if (_first) { PrefillTime = Stopwatch.GetElapsedTime(started); _first = false; }
+        if (_first) { _core.EndPrefill(started); _first = false; }
     }
 
     // Forwards canvas [from, to) at its true positions with an all-true mask over the cached keys and itself.
@@ -393,7 +397,7 @@ public sealed class MaskedSession : IDisposable
         var positions = _positions.narrow(1, from, n);
         var mask = _true.expand(1, 1, n, keys); // bidirectional
         Forwards++;
-        CanvasForwards++;
+        _core.CountForward();
         return _model.Forward(tokens, positions, mask, cache);
     }
 
@@ -487,7 +491,7 @@ public sealed class MaskedSession : IDisposable
         double temperature = Sampler.Settings.IsGreedy ? 0 : Sampler.Settings.Temperature;
         if (!_dingo!.Solve(StateAt(s), committed, logits.Slice(0, n * stride), stride, End - BlockEnd, assignment, temperature))
         {
-            StopReason = Decoding.StopReason.Unsatisfiable;
+            _text.Stop(Decoding.StopReason.Unsatisfiable);
             return false;
         }
         for (int i = 0; i < n; i++)
@@ -542,13 +546,11 @@ public sealed class MaskedSession : IDisposable
         return state;
     }
 
-    // The block logits as host floats [rows, vocab] (a view on the CPU, a staged copy elsewhere).
+    // The block logits' first rows as host floats [rows, vocab] (HostRows: in place on the CPU, one copy elsewhere).
     private ReadOnlySpan<float> HostLogits(int rows)
     {
-        if (_blockLogits.device_type == DeviceType.CPU) return MemoryMarshal.Cast<byte, float>(_blockLogits.bytes);
-        _logitsHost ??= zeros(_blockLogits.shape, ScalarType.Float32).DetachFromDisposeScope();
-        using (NewDisposeScope()) _logitsHost.narrow(0, 0, rows).copy_(_blockLogits.narrow(0, 0, rows));
-        return MemoryMarshal.Cast<byte, float>(_logitsHost.bytes);
+        using var scope = NewDisposeScope();
+        return _logitsHost.Read(_blockLogits.narrow(0, 0, rows));
     }
 
     /// <summary>
@@ -573,7 +575,7 @@ public sealed class MaskedSession : IDisposable
     }
 
     /// <summary>Counts a batched forward of <paramref name="rows"/> canvases (draft-verify).</summary>
-    internal void CountForward(int rows) { Forwards++; CanvasForwards += rows; }
+    internal void CountForward(int rows) { Forwards++; _core.CountForward(rows); }
 
     internal Tensor Positions => _positions;
     internal Tensor AllTrue => _true;
@@ -644,17 +646,16 @@ public sealed class MaskedSession : IDisposable
         LastCommitted = committed;
         TokensCommitted += committed;
         _history[Steps] = committed;
-        Steps++;
         StepsInBlock++;
         if (_maskedRemaining == 0)
         {
             var generated = Generated;
-            StopReason = generated.Length > 0 && _eos.Contains(generated[^1]) ? Decoding.StopReason.EndOfSequence
-                       : StopRule.Exhausted(generated.Length, Room(PromptLength)) ?? Decoding.StopReason.MaxNewTokens;
+            _text.Stop(generated.Length > 0 && _eos.Contains(generated[^1]) ? Decoding.StopReason.EndOfSequence
+                       : StopRule.Exhausted(generated.Length, _text.Room) ?? Decoding.StopReason.MaxNewTokens);
         }
         // Predictions a rule installed for the canvas just committed (draft-verify) are constrained for that canvas.
         else if (_valid && _constraint is not null && _blockLogitsStart == BlockStart) Constrain();
-        _clock.Stop();
+        _core.EndStep();
     }
 
     private void SyncCanvas() => _canvas.Upload(End);
@@ -666,13 +667,13 @@ public sealed class MaskedSession : IDisposable
     }
 
     /// <summary>Ends the decode early (cancelled, or a stop string matched).</summary>
-    public void Stop(StopReason reason) => StopReason = reason;
+    public void Stop(StopReason reason) => _text.Stop(reason);
 
     public void Dispose()
     {
         _cache?.Dispose();
         _canvas.Dispose(); _positions.Dispose(); _true.Dispose(); _statsHost.Dispose(); _blockLogits.Dispose(); _maskIndex.Dispose();
-        _logitsHost?.Dispose();
+        _logitsHost.Dispose();
         Sampler.Dispose();
     }
 }

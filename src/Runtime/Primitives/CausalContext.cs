@@ -1,33 +1,32 @@
+using Pardec.Runtime.Decoding;
 using static TorchSharp.torch;
 
 namespace Pardec.Runtime.Primitives;
 
 /// <summary>
 /// The committed sequence of a causal decode (prompt + generated tokens) in a host buffer sized once for the maximum
-/// length, plus what proposers may read between steps. The last committed token is the next step's root.
+/// length (a <see cref="TokenSequence"/>, which the session commits to), plus what proposers may read between steps.
+/// The last committed token is the next step's root.
 /// </summary>
 public sealed class CausalContext
 {
-    private readonly int[] _tokens;
+    public CausalContext(int maxLength) => Text = new TokenSequence(maxLength);
 
-    public CausalContext(int maxLength)
-    {
-        _tokens = new int[maxLength];
-        MaxLength = maxLength;
-    }
+    /// <summary>The committed tokens, the room they have and why they ended.</summary>
+    public TokenSequence Text { get; }
 
-    public int MaxLength { get; }
-    public int Length { get; private set; }
-    public int PromptLength { get; private set; }
+    public int MaxLength => Text.MaxLength;
+    public int Length => Text.Length;
+    public int PromptLength => Text.PromptLength;
 
     /// <summary>Committed tokens, prompt included.</summary>
-    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Length);
+    public ReadOnlySpan<int> Tokens => Text.Tokens;
 
     /// <summary>Tokens produced after the prompt.</summary>
-    public ReadOnlySpan<int> Generated => _tokens.AsSpan(PromptLength, Length - PromptLength);
+    public ReadOnlySpan<int> Generated => Text.Generated;
 
     /// <summary>The step's root: the last committed token, whose key/value is not in the target cache yet.</summary>
-    public int Root => _tokens[Length - 1];
+    public int Root => Text.Last;
 
     /// <summary>
     /// The target's final hidden state <c>[hidden]</c> at the node that produced the root (the previous step's last
@@ -40,17 +39,18 @@ public sealed class CausalContext
     private long[] _lastPicks = Array.Empty<long>();
     private int _lastPickCount;
 
-    public void Start(ReadOnlySpan<int> prompt)
+    /// <summary>Starts at <paramref name="prompt"/>, with room for <paramref name="room"/> generated tokens (the session's).</summary>
+    public void Start(ReadOnlySpan<int> prompt, int room = int.MaxValue)
     {
         if (prompt.Length == 0) throw new ArgumentException("The prompt must hold at least one token (a BOS token will do).", nameof(prompt));
         if (prompt.Length >= MaxLength) throw new ArgumentException($"The prompt has {prompt.Length} tokens; the decoder was built for at most {MaxLength - 1}.", nameof(prompt));
-        prompt.CopyTo(_tokens);
-        Length = PromptLength = prompt.Length;
+        Text.Start(prompt, room);
         SetRootHidden(null);
         _lastPickCount = 0;
     }
 
-    public void Append(int token) => _tokens[Length++] = token;
+    /// <summary>Appends a token without the stop rule (a draft's own context; sessions commit through <see cref="Text"/>).</summary>
+    public void Append(int token) => Text.Append(token);
 
     /// <summary>Sets the root's hidden state, which the context then owns (disposes when replaced).</summary>
     public void SetRootHidden(Tensor? hidden)
@@ -60,20 +60,26 @@ public sealed class CausalContext
     }
 
     /// <summary>
-    /// Sets the root's hidden state to row <paramref name="index"/> of dense CPU rows <c>[n, hidden]</c>, copied into a
-    /// buffer the context keeps (made on first use), so a step makes no tensor for it.
+    /// Sets the root's hidden state to row <paramref name="index"/> of <paramref name="rows"/> <c>[n, hidden]</c>, copied
+    /// into a buffer the context keeps beside them (made on first use, on their device): on the CPU the row's bytes are
+    /// copied in place, so a step makes no tensor for it; elsewhere one device copy.
     /// </summary>
     public void SetRootHiddenRow(Tensor rows, int index)
     {
         long width = rows.size(1);
-        if (_rootBuffer is null || _rootBuffer.size(0) != width || _rootBuffer.dtype != rows.dtype)
+        if (_rootBuffer is null || _rootBuffer.size(0) != width || _rootBuffer.dtype != rows.dtype || _rootBuffer.device_type != rows.device_type)
         {
             if (ReferenceEquals(RootHidden, _rootBuffer)) RootHidden = null;
             _rootBuffer?.Dispose();
-            _rootBuffer = zeros(new[] { width }, rows.dtype).DetachFromDisposeScope();
+            _rootBuffer = zeros(new[] { width }, rows.dtype, rows.device).DetachFromDisposeScope();
         }
-        int rowBytes = (int)(width * rows.ElementSize);
-        rows.bytes.Slice(index * rowBytes, rowBytes).CopyTo(_rootBuffer.bytes);
+        if (HostRows.OnHost(rows) && rows.is_contiguous())
+        {
+            int rowBytes = (int)(width * rows.ElementSize);
+            rows.bytes.Slice(index * rowBytes, rowBytes).CopyTo(_rootBuffer.bytes);
+        }
+        else
+            using (NewDisposeScope()) _rootBuffer.copy_(rows[index]);
         SetRootHidden(_rootBuffer);
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pardec.Runtime.Constraints;
 using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Models;
@@ -23,10 +22,7 @@ public sealed class CausalSession : IDisposable
     private readonly StagedTensor _prefillTokens; // [1, maxLength] int64, written on the host
     private readonly HostRows _maskedRows = new(); // the verified logits a constraint masks, as host rows
     private readonly Tensor _causal;            // [maxLength, maxLength] bool lower-triangular
-    private readonly Stopwatch _clock = new();
-    private readonly StopRule _stop = new();
-    private int _room; // generated tokens the cache and the model's context leave room for
-    private StopReason? _stopReason;
+    private readonly SessionCore _core = new(); // the stop rule, counters and clocks every session shares
     private bool _constrainProposals;
 
     public CausalSession(ICausalLM target, int maxLength, int treeCapacity)
@@ -57,15 +53,15 @@ public sealed class CausalSession : IDisposable
     /// <summary>The request's constraint and where the committed text stands in it (inactive when unconstrained).</summary>
     public ConstraintState Constraint { get; }
 
-    public int Steps { get; private set; }
-    public int TargetForwards { get; private set; }
+    public int Steps => _core.Steps;
+    public int TargetForwards => _core.Forwards;
     public int AcceptedDraftTokens { get; private set; }
     public int ProposedDraftTokens { get; private set; }
-    public TimeSpan PrefillTime { get; private set; }
-    public TimeSpan DecodeTime => _clock.Elapsed;
+    public TimeSpan PrefillTime => _core.PrefillTime;
+    public TimeSpan DecodeTime => _core.DecodeTime;
     /// <summary>Why the decode ended; null while it runs.</summary>
-    public StopReason? StopReason => _stopReason;
-    public bool Done => _stopReason is not null;
+    public StopReason? StopReason => Context.Text.StopReason;
+    public bool Done => Context.Text.Done;
 
     /// <summary>Tokens committed by the last step (accepted candidates, then the target's own next token).</summary>
     public int LastCommitted { get; private set; }
@@ -75,22 +71,19 @@ public sealed class CausalSession : IDisposable
     {
         options.Validate();
         Sampler.Configure(SamplingSettings.From(options));
-        Context.Start(prompt);
+        // Positions must also stay inside the model's context (its rotary/position tables end there), and the cache needs
+        // room for the prompt, the generated tokens and one step's worth of candidates.
+        int context = Math.Min(MaxLength, _target.Config.MaxPositionEmbeddings);
+        Context.Start(prompt, room: context - prompt.Length - Tree.Capacity);
         Constraint.Start(options.Constraint);
         _constrainProposals = options.ConstrainProposals;
-        _stop.Start(options, _target.Config.EosTokenIds);
-        // Positions must also stay inside the model's context (its rotary/position tables end there): the room is the
-        // smaller of the cache and the context, less one step's candidates.
-        int context = Math.Min(MaxLength, _target.Config.MaxPositionEmbeddings);
+        _core.Start(options, _target.Config.EosTokenIds);
         if (prompt.Length >= context)
             throw new ArgumentException($"The prompt has {prompt.Length} tokens; the model's context holds {_target.Config.MaxPositionEmbeddings} and this decoder's cache {MaxLength}.", nameof(prompt));
-        // The cache needs room for the prompt, the generated tokens and one step's worth of candidates.
-        _room = context - prompt.Length - Tree.Capacity;
         _cache.Truncate(0);
-        Steps = TargetForwards = AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
-        _stopReason = _stop.Exhausted(0, _room) ?? (Constraint.IsStuck ? Decoding.StopReason.Unsatisfiable : null);
-        _clock.Reset();
-        var started = Stopwatch.GetTimestamp();
+        AcceptedDraftTokens = ProposedDraftTokens = LastCommitted = 0;
+        if (Context.Text.CheckBudget(_core.StopRule) && Constraint.IsStuck) Context.Text.Stop(Decoding.StopReason.Unsatisfiable);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         int n = prompt.Length - 1;
         if (n > 0)
         {
@@ -101,14 +94,14 @@ public sealed class CausalSession : IDisposable
             var tokens = _prefillTokens.Device.narrow(1, 0, n);
             var mask = _causal.narrow(0, 0, n).narrow(1, 0, n).unsqueeze(0).unsqueeze(0); // [1, 1, n, n]
             using var output = _target.Forward(tokens, _prefillPositions.narrow(1, 0, n), mask, _cache);
-            TargetForwards++;
+            _core.CountForward();
         }
-        PrefillTime = Stopwatch.GetElapsedTime(started);
+        _core.EndPrefill(started);
     }
 
     public void BeginStep()
     {
-        _clock.Start();
+        _core.BeginStep();
         Sampler.ClearPicks();
         if (Constraint.Matcher is { } matcher) Tree.Reset(Context.Root, matcher, Constraint.Current, _constrainProposals);
         else Tree.Reset(Context.Root);
@@ -123,7 +116,7 @@ public sealed class CausalSession : IDisposable
     /// </summary>
     public ModelOutput Verify(bool returnHidden)
     {
-        TargetForwards++;
+        _core.CountForward();
         ProposedDraftTokens += Tree.Count - 1;
         var output = _verifier.Verify(Tree, returnHidden);
         if (Tree.Matcher is not null) MaskLogits(output.Logits);
@@ -164,15 +157,7 @@ public sealed class CausalSession : IDisposable
         var outcome = Outcome;
         int prefix = _cache.Length - Tree.Count;
         _verifier.CommitPath(prefix, outcome.AcceptedNodes);
-        if (verified.Hidden is { } hidden)
-        {
-            if (hidden.device_type == DeviceType.CPU && hidden.is_contiguous()) Context.SetRootHiddenRow(hidden, outcome.LastNode);
-            else
-            {
-                using var row = hidden[outcome.LastNode];
-                Context.SetRootHidden(row.clone());
-            }
-        }
+        if (verified.Hidden is { } hidden) Context.SetRootHiddenRow(hidden, outcome.LastNode);
         Context.SetLastPicks(Sampler.LastPicks);
 
         int before = Context.Length;
@@ -183,50 +168,29 @@ public sealed class CausalSession : IDisposable
         if (!Done) Append(outcome.NextToken);
         LastCommitted = Context.Length - before;
         AcceptedDraftTokens += Math.Min(outcome.AcceptedCount, LastCommitted);
-        Steps++;
-        _clock.Stop();
+        _core.EndStep();
     }
 
-    // Appends one token; returns false (and sets the stop reason) when generation must end after it.
+    // Commits one token; returns false (the stop reason set) when generation must end after it. The constraint ends a
+    // decode between the stop token and the budget: its end token in an accepting state, or a state admitting nothing.
     private bool Append(int token)
     {
-        Context.Append(token);
-        if (_stop.IsStopToken(token)) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
-        if (Constraint.IsActive)
-        {
-            Constraint.Advance(token);
-            // The constraint ended (its end token in an accepting state), or admits nothing more.
-            if (Constraint.IsFinished) { _stopReason = Decoding.StopReason.EndOfSequence; return false; }
-            if (Constraint.IsStuck || Constraint.Current == TokenMatcher.Dead) { _stopReason = Decoding.StopReason.Unsatisfiable; return false; }
-        }
-        _stopReason = _stop.Exhausted(Context.Length - Context.PromptLength, _room);
-        return _stopReason is null;
+        var text = Context.Text;
+        if (!Constraint.IsActive || _core.StopRule.IsStopToken(token)) return text.Commit(token, _core.StopRule);
+        Constraint.Advance(token);
+        if (Constraint.IsFinished) { text.Append(token); text.Stop(Decoding.StopReason.EndOfSequence); return false; }
+        if (Constraint.IsStuck || Constraint.Current == TokenMatcher.Dead) { text.Append(token); text.Stop(Decoding.StopReason.Unsatisfiable); return false; }
+        return text.Commit(token, _core.StopRule);
     }
 
     /// <summary>Ends the decode early (a stop string matched, or the caller cancelled).</summary>
-    public void Stop(StopReason reason) => _stopReason = reason;
+    public void Stop(StopReason reason) => Context.Text.Stop(reason);
 
     /// <summary>
     /// The generated tokens (an end-of-sequence token excluded) and the counters, after the loop ended.
     /// <paramref name="text"/> is filled in by the text layer.
     /// </summary>
-    public DecodeResult Result(int draftForwards = 0, string text = "")
-    {
-        var generated = Context.Generated;
-        int count = generated.Length;
-        if (_stopReason == Decoding.StopReason.EndOfSequence && count > 0) count--;
-        var stats = new DecodeStats
-        {
-            Tokens = count,
-            TargetForwards = TargetForwards,
-            DraftForwards = draftForwards,
-            Steps = Steps,
-            PromptTokens = Context.PromptLength,
-            PrefillTime = PrefillTime,
-            DecodeTime = DecodeTime,
-        };
-        return new DecodeResult(generated.Slice(0, count).ToArray(), text, stats, _stopReason ?? Decoding.StopReason.Cancelled);
-    }
+    public DecodeResult Result(int draftForwards = 0, string text = "") => _core.Result(Context.Text, draftForwards, text);
 
     public void Dispose()
     {

@@ -17,9 +17,15 @@ public sealed class HostRows : IDisposable
     private Tensor? _floats; // [capacity] float32, CPU: the last copied rows
     private Tensor? _ids;    // [capacity] int64, CPU: the last copied argmaxes
 
+    /// <summary>
+    /// Whether the host may touch <paramref name="tensor"/>'s memory directly (it lives on the CPU): the one device test
+    /// of the decode primitives. Where it holds they read and write bytes in place; elsewhere the same algorithm goes
+    /// through one copy (<see cref="Read"/>, <see cref="StagedTensor.Upload()"/>) or a device op.
+    /// </summary>
+    public static bool OnHost(Tensor tensor) => !SimulateDevice && tensor.device_type == DeviceType.CPU;
+
     /// <summary>Whether <paramref name="rows"/> are read in place: float32 on the CPU, dense.</summary>
-    public static bool InPlace(Tensor rows) =>
-        !SimulateDevice && rows.device_type == DeviceType.CPU && rows.dtype == ScalarType.Float32 && rows.is_contiguous();
+    public static bool InPlace(Tensor rows) => OnHost(rows) && rows.dtype == ScalarType.Float32 && rows.is_contiguous();
 
     /// <summary>
     /// For tests, on this thread: every primitive takes the path a CUDA device takes — rows are copied to the host
@@ -70,6 +76,44 @@ public sealed class HostRows : IDisposable
         using (NewDisposeScope())
             buffer.narrow(0, 0, n).copy_(rows.argmax(-1)); // reduced where the rows are; n ids cross to the host
         MemoryMarshal.Cast<byte, long>(buffer.bytes).Slice(0, n).CopyTo(into);
+    }
+
+    /// <summary>
+    /// The argmax of row <paramref name="row"/> of every batch row of <paramref name="logits"/> <c>[batch, n, vocab]</c>
+    /// into <paramref name="into"/> <c>[batch]</c>: read in place where <see cref="HostLogits.Readable"/> (a batch's
+    /// strided output views included), else reduced where the logits are and copied, one id per batch row.
+    /// </summary>
+    public void ArgmaxAt(Tensor logits, int row, Span<long> into)
+    {
+        int batch = (int)logits.size(0);
+        if (HostLogits.Readable(logits))
+        {
+            var rows = HostLogits.Of(logits);
+            for (int b = 0; b < batch; b++) into[b] = NodeSampler.IndexOfMax(rows.Row(b, row));
+            return;
+        }
+        var buffer = Grow(ref _ids, batch, ScalarType.Int64);
+        using (NewDisposeScope())
+            buffer.narrow(0, 0, batch).copy_(logits.select(1, row).argmax(-1));
+        MemoryMarshal.Cast<byte, long>(buffer.bytes).Slice(0, batch).CopyTo(into);
+    }
+
+    /// <summary>The argmax of every row of <paramref name="logits"/> <c>[batch, n, vocab]</c> into <paramref name="into"/>
+    /// <c>[batch, n]</c> row-major, in place or reduced and copied as <see cref="ArgmaxAt"/>.</summary>
+    public void ArgmaxAll(Tensor logits, Span<long> into)
+    {
+        int batch = (int)logits.size(0), n = (int)logits.size(1);
+        if (HostLogits.Readable(logits))
+        {
+            var rows = HostLogits.Of(logits);
+            for (int b = 0; b < batch; b++)
+                for (int j = 0; j < n; j++) into[b * n + j] = NodeSampler.IndexOfMax(rows.Row(b, j));
+            return;
+        }
+        var buffer = Grow(ref _ids, batch * n, ScalarType.Int64);
+        using (NewDisposeScope())
+            buffer.narrow(0, 0, batch * n).view(batch, n).copy_(logits.argmax(-1)); // the step's one host sync
+        MemoryMarshal.Cast<byte, long>(buffer.bytes).Slice(0, batch * n).CopyTo(into);
     }
 
     private static Tensor Grow(ref Tensor? buffer, int count, ScalarType dtype)

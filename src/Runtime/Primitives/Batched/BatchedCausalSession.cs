@@ -18,7 +18,7 @@ public sealed class BatchedCausalSession : IDisposable
 {
     private readonly ICausalLM _target;
     private readonly RaggedKVCache _cache;
-    private readonly StopRule _stop = new();
+    private readonly SessionCore _core = new(); // the stop rule and counters every session shares
     private readonly int _maxLength;
     private int _stepStart;
 
@@ -39,8 +39,10 @@ public sealed class BatchedCausalSession : IDisposable
     public BatchedContext Context { get; }
     public BatchedChain Chain { get; }
     public BatchedStepOutcome Outcome { get; }
-    public int Steps { get; private set; }
-    public int TargetForwards { get; private set; }
+    public int Steps => _core.Steps;
+    public int TargetForwards => _core.Forwards;
+    /// <summary>The shared stop rule, counters and result of every row.</summary>
+    public SessionCore Core => _core;
 
     /// <summary>Cache slots in use: the prefix every row's slots are allocated from.</summary>
     public int CacheLength => _cache.Length;
@@ -62,9 +64,8 @@ public sealed class BatchedCausalSession : IDisposable
         if (prompts.Count != Batch) throw new ArgumentException($"Expected {Batch} prompts, got {prompts.Count}.", nameof(prompts));
         options.Validate();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNewTokens);
-        _stop.Start(options, _target.Config.EosTokenIds);
+        _core.Start(options, _target.Config.EosTokenIds);
         _cache.Reset();
-        Steps = TargetForwards = 0;
         int longest = 0;
         for (int b = 0; b < Batch; b++)
         {
@@ -88,12 +89,13 @@ public sealed class BatchedCausalSession : IDisposable
                 positions[b * n + j] = real ? j - pad : 0;
             }
         }
-        using (_cache.Forward(_target, n)) TargetForwards++;
+        using (_cache.Forward(_target, n)) _core.CountForward();
     }
 
     /// <summary>Puts each row's root in column 0 of <see cref="Chain"/>.</summary>
     public void BeginStep()
     {
+        _core.BeginStep();
         for (int b = 0; b < Batch; b++) Chain[b, 0] = Context.Root(b);
     }
 
@@ -118,7 +120,7 @@ public sealed class BatchedCausalSession : IDisposable
                 positions[b * width + j] = rootPosition + j;
             }
         }
-        TargetForwards++;
+        _core.CountForward();
         return _cache.Forward(_target, width);
     }
 
@@ -143,18 +145,10 @@ public sealed class BatchedCausalSession : IDisposable
             if (go) Append(b, Outcome.NextToken(b));
         }
         _cache.Cache.Truncate(_stepStart + keep);
-        Steps++;
+        _core.EndStep();
     }
 
-    private bool Append(int row, int token)
-    {
-        Context.Append(row, token);
-        // A row's context holds at most maxLength - 1 tokens (the next step's root needs its slot).
-        int prompt = Context.PromptLength(row);
-        if (_stop.After(token, Context.Length(row) - prompt, _maxLength - 1 - prompt) is not { } reason) return true;
-        Context.Stop(row, reason);
-        return false;
-    }
+    private bool Append(int row, int token) => Context.Text(row).Commit(token, _core.StopRule);
 
     public void Dispose() => _cache.Dispose();
 }

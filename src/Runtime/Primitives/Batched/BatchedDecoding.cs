@@ -22,16 +22,9 @@ public static class BatchedDecoding
         var results = new DecodeResult[count];
         for (int row = 0; row < count; row++)
         {
-            var generated = session.Context.Generated(row);
-            var reason = cancelled ? StopReason.Cancelled : session.Context.StopReason(row) ?? StopReason.MaxNewTokens;
-            int n = generated.Length;
-            if (reason == StopReason.EndOfSequence && n > 0) n--;
-            var stats = new DecodeStats
-            {
-                Tokens = n, Steps = session.Steps, TargetForwards = session.TargetForwards, DraftForwards = draftForwards,
-                PromptTokens = session.Context.PromptLength(row), DecodeTime = elapsed,
-            };
-            results[row] = new DecodeResult(generated.Slice(0, n).ToArray(), string.Empty, stats, reason);
+            var text = session.Context.Text(row);
+            var reason = cancelled ? StopReason.Cancelled : text.StopReason ?? StopReason.MaxNewTokens;
+            results[row] = session.Core.Result(text, draftForwards, ended: reason, decodeTime: elapsed);
         }
         return results;
     }

@@ -1,50 +1,47 @@
 namespace Pardec.Runtime.Primitives.Batched;
 
+using Pardec.Runtime.Decoding;
+
 /// <summary>
-/// The committed text of every row of a batched causal decode, each in a host buffer sized once. Rows advance by
-/// different amounts per step (ragged acceptance) and stop independently (EOS, budget).
+/// The committed text of every row of a batched causal decode: one <see cref="TokenSequence"/> a row, each sized once.
+/// Rows advance by different amounts per step (ragged acceptance) and stop independently (EOS, budget).
 /// </summary>
 public sealed class BatchedContext
 {
-    private readonly int[] _tokens;   // [batch, maxLength] row-major
-    private readonly int[] _length, _promptLength;
-    private readonly Decoding.StopReason?[] _stop;
+    private readonly TokenSequence[] _rows;
 
     public BatchedContext(int batch, int maxLength)
     {
         Batch = batch;
         MaxLength = maxLength;
-        _tokens = new int[batch * maxLength];
-        _length = new int[batch];
-        _promptLength = new int[batch];
-        _stop = new Decoding.StopReason?[batch];
+        _rows = new TokenSequence[batch];
+        for (int b = 0; b < batch; b++) _rows[b] = new TokenSequence(maxLength);
     }
 
     public int Batch { get; }
     public int MaxLength { get; }
 
-    public int Length(int row) => _length[row];
-    public int PromptLength(int row) => _promptLength[row];
-    public ReadOnlySpan<int> Tokens(int row) => _tokens.AsSpan(row * MaxLength, _length[row]);
-    public ReadOnlySpan<int> Generated(int row) => _tokens.AsSpan(row * MaxLength + _promptLength[row], _length[row] - _promptLength[row]);
+    /// <summary>Row <paramref name="row"/>'s committed tokens, room and stop reason.</summary>
+    public TokenSequence Text(int row) => _rows[row];
+
+    public int Length(int row) => _rows[row].Length;
+    public int PromptLength(int row) => _rows[row].PromptLength;
+    public ReadOnlySpan<int> Tokens(int row) => _rows[row].Tokens;
+    public ReadOnlySpan<int> Generated(int row) => _rows[row].Generated;
 
     /// <summary>The row's last committed token: the next step's root, not yet in the target cache.</summary>
-    public int Root(int row) => _tokens[row * MaxLength + _length[row] - 1];
+    public int Root(int row) => _rows[row].Last;
 
-    public bool IsDone(int row) => _stop[row] is not null;
-    public Decoding.StopReason? StopReason(int row) => _stop[row];
+    public bool IsDone(int row) => _rows[row].Done;
+    public StopReason? StopReason(int row) => _rows[row].StopReason;
 
+    // A row's context holds at most maxLength - 1 tokens (the next step's root needs its slot).
     internal void Start(int row, ReadOnlySpan<int> prompt)
     {
         if (prompt.Length == 0) throw new ArgumentException($"Prompt {row} is empty; it needs at least one token (a BOS token will do).");
         if (prompt.Length >= MaxLength) throw new ArgumentException($"Prompt {row} has {prompt.Length} tokens; the decoder was built for at most {MaxLength - 1}.");
-        prompt.CopyTo(_tokens.AsSpan(row * MaxLength));
-        _length[row] = _promptLength[row] = prompt.Length;
-        _stop[row] = null;
+        _rows[row].Start(prompt, room: MaxLength - 1 - prompt.Length);
     }
-
-    internal void Append(int row, int token) => _tokens[row * MaxLength + _length[row]++] = token;
-    internal void Stop(int row, Decoding.StopReason reason) => _stop[row] = reason;
 }
 
 /// <summary>
