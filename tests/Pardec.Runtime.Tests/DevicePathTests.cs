@@ -180,6 +180,91 @@ public sealed class DevicePathTests
         finally { HostRows.SimulateDevice = false; }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Medusa_heads_propose_and_decode_the_same_on_the_simulated_device_path(bool sharedLmHead)
+    {
+        // The heads' compiled call writes logits the proposer ranks over host rows (copied on a device), and the root's
+        // hidden row is copied beside the verified hidden states: the proposals, not only the greedy text, must agree.
+        using var target = LoadFixtureModel("llama_gqa");
+        using var heads = new MedusaHeads(3, target.Config.HiddenSize, target.Config.VocabSize, sharedLmHead);
+        using (no_grad())
+        {
+            var generator = new Generator(5);
+            foreach (var (_, p) in heads.named_parameters()) p.normal_(0, 0.3, generator);
+        }
+        heads.eval();
+        var options = new GenerationOptions { MaxNewTokens = 20, StopOnEos = false };
+        var expected = SpeculateMedusa(target, heads, options, simulateDevice: false);
+        Assert.Equal(expected, SpeculateMedusa(target, heads, options, simulateDevice: true));
+    }
+
+    // A Medusa tree (ranks 0..2 of each head) verified greedily; returns the text and every step's proposed tree.
+    private static string SpeculateMedusa(ICausalLM target, MedusaHeads heads, GenerationOptions options, bool simulateDevice)
+    {
+        HostRows.SimulateDevice = simulateDevice;
+        try
+        {
+            int[] parents = [-1, 0, 0, 0, 1, 1, 2, 4], depths = [0, 1, 1, 1, 2, 2, 2, 3], choices = [0, 0, 1, 2, 0, 1, 0, 0];
+            using var proposer = new Pardec.Runtime.Primitives.Proposers.MedusaProposer(heads, target, parents, depths, choices);
+            using var session = new CausalSession(target, 96, parents.Length);
+            var proposed = new System.Text.StringBuilder();
+            session.Start(Prompt, options);
+            proposer.Reset(session.Context);
+            while (!session.Done)
+            {
+                session.BeginStep();
+                proposer.Propose(session.Context, session.Tree, 0);
+                proposed.Append(string.Join(",", session.Tree.Tokens.ToArray())).Append(';');
+                using (var verified = session.Verify(returnHidden: true))
+                {
+                    GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+                    session.Commit(verified);
+                }
+                proposer.Observe(session.Context, session.Tree, session.Outcome);
+            }
+            return string.Join(",", session.Result().Tokens) + " | " + proposed;
+        }
+        finally { HostRows.SimulateDevice = false; }
+    }
+
+    [Fact]
+    public void Batched_speculation_decodes_the_same_tokens_on_the_simulated_device_path()
+    {
+        using var target = LoadFixtureModel("llama_gqa");
+        using var draft = LoadFixtureModel("llama_tied");
+        int[][] prompts = [[1, 40, 41, 42], [1, 7], [1, 9, 10, 11, 12, 13, 9, 10]];
+        var options = new GenerationOptions { MaxNewTokens = 20, StopOnEos = false };
+        var expected = SpeculateBatch(target, draft, prompts, options, simulateDevice: false);
+        Assert.Equal(expected, SpeculateBatch(target, draft, prompts, options, simulateDevice: true));
+    }
+
+    // A batched decoder's loop: every row's draft chain verified in one target forward, rows accepting their own lengths.
+    private static string SpeculateBatch(ICausalLM target, ICausalLM draft, int[][] prompts, GenerationOptions options, bool simulateDevice)
+    {
+        HostRows.SimulateDevice = simulateDevice;
+        try
+        {
+            using var session = new Pardec.Runtime.Primitives.Batched.BatchedCausalSession(target, prompts.Length, 96, 3);
+            using var proposer = new Pardec.Runtime.Primitives.Batched.BatchedDraftChainProposer(draft, prompts.Length, 96, 3);
+            using var accept = new Pardec.Runtime.Primitives.Batched.BatchedGreedyAcceptance(prompts.Length, 3);
+            session.Start(prompts, options);
+            proposer.Reset(session.Context);
+            while (!session.Done)
+            {
+                session.BeginStep();
+                proposer.Propose(session.Context, session.Chain);
+                using (var verified = session.Verify()) accept.Accept(session.Chain, verified.Logits, session.Outcome);
+                session.Commit();
+                proposer.Observe(session.Context, session.Outcome);
+            }
+            var rows = Enumerable.Range(0, prompts.Length).Select(b => string.Join(",", session.Context.Generated(b).ToArray()));
+            return string.Join(" | ", rows) + $" in {session.Steps} steps, {proposer.DraftForwards} draft forwards";
+        }
+        finally { HostRows.SimulateDevice = false; }
+    }
+
     // Draft-model speculation written out as a generated decoder's loop: greedy verification, or rejection sampling
     // over a sampled draft. With simulateDevice every buffer and read takes the path a CUDA device takes.
     // Returns the text and the steps and accepted drafts (greedy text alone would not show a broken draft).

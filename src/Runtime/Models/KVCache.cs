@@ -21,8 +21,7 @@ public sealed class KVCache : IDisposable
     // batch rows a slot's index is not its position.
     private readonly Tensor _keyPositions;
     // Host staging for Compact's gather indices, so a span-driven compaction allocates no managed memory.
-    private readonly Tensor _hostIndex;   // [maxLength] int64, CPU
-    private readonly Tensor _deviceIndex; // [maxLength] int64 on the cache's device (same tensor as _hostIndex on CPU)
+    private readonly Primitives.StagedTensor _index; // [maxLength] int64: compaction's gather index, written on the host
     private bool _disposed;
 
     public KVCache(int layers, int batch, int kvHeads, int maxLength, int headDim, Device device, ScalarType dtype)
@@ -43,12 +42,9 @@ public sealed class KVCache : IDisposable
                 _keys[i] = torch.zeros([batch, kvHeads, maxLength, headDim], dtype, device).DetachFromDisposeScope();
                 _values[i] = torch.zeros([batch, kvHeads, maxLength, headDim], dtype, device).DetachFromDisposeScope();
             }
-            _hostIndex = torch.zeros(maxLength, ScalarType.Int64).DetachFromDisposeScope();
+            _index = new Primitives.StagedTensor([maxLength], ScalarType.Int64, device);
             _keyPositions = torch.zeros([batch, maxLength], ScalarType.Int64, device).DetachFromDisposeScope();
             CallArguments = torch.zeros(ScriptedLlamaForward.CallSlots(layers), ScalarType.Int64).DetachFromDisposeScope();
-            _deviceIndex = device.type == DeviceType.CPU
-                ? _hostIndex
-                : torch.zeros(maxLength, ScalarType.Int64, device).DetachFromDisposeScope();
         }
     }
 
@@ -151,17 +147,18 @@ public sealed class KVCache : IDisposable
                     $"keepOffsets[{i}] = {off} must be strictly increasing and within [0, {Length - start}).", nameof(keepOffsets));
             identity &= off == i;
         }
-        if (!identity && count > 0 && Device.type == DeviceType.CPU && (long)Batch * KVHeads * MaxLength * HeadDim * _keys[0].ElementSize <= int.MaxValue)
+        // Where the host can reach the cache's memory the kept slots move in place (no op); elsewhere one gather.
+        if (!identity && count > 0 && Primitives.HostRows.OnHost(_keys[0]) && (long)Batch * KVHeads * MaxLength * HeadDim * _keys[0].ElementSize <= int.MaxValue)
         {
             CompactOnHost(start, keepOffsets);
         }
         else if (!identity && count > 0)
         {
-            var host = MemoryMarshal.Cast<byte, long>(_hostIndex.bytes);
+            var host = _index.Span<long>();
             for (int i = 0; i < count; i++) host[i] = start + keepOffsets[i];
+            _index.Upload(count);
             using var scope = torch.NewDisposeScope();
-            var index = _deviceIndex.narrow(0, 0, count);
-            if (!ReferenceEquals(_deviceIndex, _hostIndex)) index.copy_(_hostIndex.narrow(0, 0, count));
+            var index = _index.Device.narrow(0, 0, count);
             Gather(start, index);
         }
         Length = start + count;
@@ -179,7 +176,7 @@ public sealed class KVCache : IDisposable
         if (count > 0)
         {
             using var scope = torch.NewDisposeScope();
-            var index = _deviceIndex.narrow(0, 0, count);
+            var index = _index.Device.narrow(0, 0, count);
             index.copy_(keepOffsets);
             using (Scalar offset = start) index.add_(offset); // reachable through the op (see Scalars)
             Gather(start, index);
@@ -245,7 +242,6 @@ public sealed class KVCache : IDisposable
         foreach (var t in _values) t.Dispose();
         CallArguments.Dispose();
         _keyPositions.Dispose();
-        if (!ReferenceEquals(_deviceIndex, _hostIndex)) _deviceIndex.Dispose();
-        _hostIndex.Dispose();
+        _index.Dispose();
     }
 }

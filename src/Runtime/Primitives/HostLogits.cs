@@ -12,7 +12,7 @@ public static class HostLogits
 {
     /// <summary>Whether <paramref name="logits"/> <c>[batch, n, vocab]</c> can be read in place: float32 on the CPU with dense rows.</summary>
     public static bool Readable(Tensor logits) =>
-        logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.dim() == 3 && logits.stride(2) == 1;
+        HostRows.OnHost(logits) && logits.dtype == ScalarType.Float32 && logits.dim() == 3 && logits.stride(2) == 1;
 
     /// <summary>A view of <see cref="Readable"/> logits <c>[batch, n, vocab]</c>: its data pointer, shape and strides are
     /// read once (a handful of native calls), so reading many rows costs none. Valid while the tensor's storage lives.</summary>

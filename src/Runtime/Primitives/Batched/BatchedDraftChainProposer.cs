@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Pardec.Runtime.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,7 +10,7 @@ namespace Pardec.Runtime.Primitives.Batched;
 /// rows have seen different amounts of committed text, so each proposal first catches every active row up in one
 /// forward whose block is right-aligned per row (the root always in the last column, shorter rows padded with invalid
 /// slots on the left — the same trick as the target's prompt padding), then drafts one token per forward for all
-/// rows (on the CPU each row's argmax read in place; on a device one small host copy of the argmaxes per draft forward). After verification a row keeps
+/// rows (each row's argmax through <see cref="HostRows"/>: read in place on the CPU, one small copy elsewhere). After verification a row keeps
 /// the draft keys of its accepted drafts and invalidates the rest, so accepted tokens are never recomputed.
 /// </summary>
 public sealed class BatchedDraftChainProposer : IDisposable
@@ -22,7 +21,9 @@ public sealed class BatchedDraftChainProposer : IDisposable
     private readonly int _batch, _length, _maxLength;
     private readonly int[] _seen;          // committed tokens of each row in the draft cache
     private readonly bool[] _active;       // rows drafted for this step
-    private readonly Tensor _draftsHost;   // [batch, length] int64 on the CPU: this step's chains
+    private readonly long[] _drafts;       // [batch, length]: this step's chains
+    private readonly long[] _picks;        // [batch]: one draft forward's argmaxes
+    private readonly HostRows _rows = new();
     private int _firstDraftSlot;           // slot of the first forwarded draft token this step
 
     /// <param name="skip">Layers the draft skips: with the target as the draft this is self-speculation (Zhang et al. 2023).</param>
@@ -37,7 +38,8 @@ public sealed class BatchedDraftChainProposer : IDisposable
         _cache = new RaggedKVCache(draft, batch, maxLength, maxLength);
         _seen = new int[batch];
         _active = new bool[batch];
-        _draftsHost = zeros(batch, draftLength, ScalarType.Int64);
+        _drafts = new long[batch * draftLength];
+        _picks = new long[batch];
     }
 
     public int DraftForwards { get; private set; }
@@ -79,7 +81,7 @@ public sealed class BatchedDraftChainProposer : IDisposable
             }
             if (_active[b]) _seen[b] = context.Length(b);
         }
-        var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes); // [batch, length]
+        var drafts = _drafts; // [batch, length]
         DraftForwards++;
         using (var output = _cache.Forward(_draft, block, _skip)) PickDrafts(output.Logits, block - 1, 0);
         _firstDraftSlot = _cache.Length;
@@ -101,19 +103,11 @@ public sealed class BatchedDraftChainProposer : IDisposable
             for (int j = 0; j < _length; j++) chain[b, j + 1] = (int)drafts[b * _length + j];
     }
 
-    // Every row's argmax at logits row `row` becomes its draft j. On the CPU the (strided, borrowed) logits are read in
-    // place, with no tensor op; elsewhere an argmax on the device and one small copy to the host.
+    // Every row's argmax at logits row `row` becomes its draft j.
     private void PickDrafts(Tensor logits /* [batch, n, vocab] */, int row, int j)
     {
-        if (HostLogits.Readable(logits))
-        {
-            var drafts = MemoryMarshal.Cast<byte, long>(_draftsHost.bytes);
-            var rows = HostLogits.Of(logits);
-            for (int b = 0; b < _batch; b++) drafts[b * _length + j] = NodeSampler.IndexOfMax(rows.Row(b, row));
-            return;
-        }
-        using var scope = NewDisposeScope();
-        _draftsHost.narrow(1, j, 1).copy_(logits.narrow(1, row, 1).argmax(-1)); // [batch, 1]
+        _rows.ArgmaxAt(logits, row, _picks);
+        for (int b = 0; b < _batch; b++) _drafts[b * _length + j] = _picks[b];
     }
 
     /// <summary>Keeps each row's accepted drafts' keys (all but the new root), invalidates the rejected ones.</summary>
@@ -139,6 +133,6 @@ public sealed class BatchedDraftChainProposer : IDisposable
     public void Dispose()
     {
         _cache.Dispose();
-        _draftsHost.Dispose();
+        _rows.Dispose();
     }
 }

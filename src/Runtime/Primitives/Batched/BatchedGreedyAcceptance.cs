@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,23 +10,16 @@ namespace Pardec.Runtime.Primitives.Batched;
 /// </summary>
 public sealed class BatchedGreedyAcceptance : IDisposable
 {
-    private readonly Tensor _picksHost; // [batch, width] int64 on the CPU
+    private readonly long[] _picks;              // [batch, width]: the target's argmax at every chain position
+    private readonly HostRows _rows = new();     // where the logits are read (in place on the CPU)
 
-    public BatchedGreedyAcceptance(int batch, int draftLength) => _picksHost = zeros(batch, draftLength + 1, ScalarType.Int64);
+    public BatchedGreedyAcceptance(int batch, int draftLength) => _picks = new long[batch * (draftLength + 1)];
 
     public void Accept(BatchedChain chain, Tensor logits /* [batch, width, vocab] */, BatchedStepOutcome outcome)
     {
         int width = chain.Width;
-        var picks = MemoryMarshal.Cast<byte, long>(_picksHost.bytes);
-        if (HostLogits.Readable(logits))
-        {
-            // On the CPU: the argmax of each row read in place (no op, no handle).
-            var rows = HostLogits.Of(logits);
-            for (int b = 0; b < chain.Batch; b++)
-                for (int j = 0; j < width; j++) picks[b * width + j] = NodeSampler.IndexOfMax(rows.Row(b, j));
-        }
-        else
-            using (NewDisposeScope()) _picksHost.copy_(logits.argmax(-1)); // [batch, width]: the step's one host sync
+        var picks = _picks.AsSpan();
+        _rows.ArgmaxAll(logits, picks); // in place on the CPU (no op, no handle); elsewhere the step's one host sync
         for (int b = 0; b < chain.Batch; b++)
         {
             int a = 0;
@@ -36,5 +28,5 @@ public sealed class BatchedGreedyAcceptance : IDisposable
         }
     }
 
-    public void Dispose() => _picksHost.Dispose();
+    public void Dispose() => _rows.Dispose();
 }

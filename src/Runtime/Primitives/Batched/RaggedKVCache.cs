@@ -16,19 +16,16 @@ namespace Pardec.Runtime.Primitives.Batched;
 public sealed class RaggedKVCache : IDisposable
 {
     private readonly int _batch, _maxWidth;
-    private readonly Tensor _validHost, _valid;          // [batch, maxLength] bool: host truth, device copy
-    private readonly Tensor _tokensHost, _positionsHost; // [batch * maxWidth] int64 staging, viewed as [batch, n]
-    private readonly Tensor _tokens, _positions;         // [batch * maxWidth] int64 on the device
-    private readonly Tensor _causal;                     // [maxLength, maxLength] bool lower-triangular
-    private readonly Tensor _diagonal;                   // [maxLength, maxLength] bool identity
-    private readonly Tensor _mask;                       // [batch, 1, maxWidth, maxLength] bool
-    // On the CPU a forward of up to OutputRows tokens makes no tensor: the staging buffers are the model's inputs (each
-    // width's [batch, n] views made once), the mask rows are written on the host at full width (the model cuts them),
-    // and the logits land in preallocated outputs. Wider forwards (a prompt) take the tensor path.
+    private readonly Tensor _validHost;                  // [batch, maxLength] bool: which slots each row holds
+    // One forward for every device: the inputs are written on the host (the staged tokens and positions, and the mask
+    // rows at full width — the model cuts them) and moved to the model's device in one copy each where there is one;
+    // each width's [batch, n] views are made once, and a forward of up to OutputRows tokens lands in preallocated
+    // outputs, so on the CPU it makes no tensor. Wider forwards (a prompt) return their own logits.
+    private readonly StagedTensor _tokens, _positions;   // [batch * maxWidth] int64, viewed as [batch, n]
+    private readonly StagedTensor _mask;                 // [batch, 1, maxWidth, maxLength] bool
     private const int OutputRows = 64;
-    private readonly bool _onHost;
-    private readonly ForwardOutputs? _outputs;
-    private readonly Tensor?[]? _tokenViews, _positionViews, _maskRows;
+    private readonly ForwardOutputs _outputs;
+    private readonly Tensor?[] _tokenViews, _positionViews, _maskRows;
 
     public RaggedKVCache(ICausalLM model, int batch, int maxLength, int maxWidth)
     {
@@ -37,23 +34,13 @@ public sealed class RaggedKVCache : IDisposable
         Cache = model.CreateCache(batch, maxLength);
         var device = model.Device;
         _validHost = zeros(batch, maxLength, ScalarType.Bool);
-        _valid = zeros(batch, maxLength, ScalarType.Bool, device);
-        _tokensHost = zeros(batch * (long)maxWidth, ScalarType.Int64);
-        _positionsHost = zeros(batch * (long)maxWidth, ScalarType.Int64);
-        _tokens = zeros(batch * (long)maxWidth, ScalarType.Int64, device);
-        _positions = zeros(batch * (long)maxWidth, ScalarType.Int64, device);
-        // tril_() returns a new handle: the scope disposes the intermediate (else it waits for the finaliser).
-        using (NewDisposeScope()) _causal = ones(maxLength, maxLength, ScalarType.Bool, device).tril_().DetachFromDisposeScope();
-        _diagonal = eye(maxLength, maxLength, ScalarType.Bool, device);
-        _mask = zeros(new long[] { batch, 1, maxWidth, maxLength }, ScalarType.Bool, device);
-        _onHost = device.type == DeviceType.CPU;
-        if (_onHost)
-        {
-            _outputs = new ForwardOutputs(model, batch, Math.Min(maxWidth, OutputRows));
-            _tokenViews = new Tensor?[_outputs.Capacity + 1];
-            _positionViews = new Tensor?[_outputs.Capacity + 1];
-            _maskRows = new Tensor?[_outputs.Capacity + 1];
-        }
+        _tokens = new StagedTensor([batch * (long)maxWidth], ScalarType.Int64, device);
+        _positions = new StagedTensor([batch * (long)maxWidth], ScalarType.Int64, device);
+        _mask = new StagedTensor([batch, 1, maxWidth, maxLength], ScalarType.Bool, device);
+        _outputs = new ForwardOutputs(model, batch, Math.Min(maxWidth, OutputRows));
+        _tokenViews = new Tensor?[maxWidth + 1];
+        _positionViews = new Tensor?[maxWidth + 1];
+        _maskRows = new Tensor?[maxWidth + 1];
     }
 
     public KVCache Cache { get; }
@@ -64,10 +51,10 @@ public sealed class RaggedKVCache : IDisposable
     public Span<bool> Valid => MemoryMarshal.Cast<byte, bool>(_validHost.bytes);
 
     /// <summary>Host staging for the next forward's tokens, row-major <c>[batch, n]</c> in its first batch·n entries.</summary>
-    public Span<long> StagedTokens => MemoryMarshal.Cast<byte, long>(_tokensHost.bytes);
+    public Span<long> StagedTokens => _tokens.Span<long>();
 
     /// <summary>Host staging for the next forward's positions, laid out like <see cref="StagedTokens"/>.</summary>
-    public Span<long> StagedPositions => MemoryMarshal.Cast<byte, long>(_positionsHost.bytes);
+    public Span<long> StagedPositions => _positions.Span<long>();
 
     public void Reset()
     {
@@ -78,48 +65,37 @@ public sealed class RaggedKVCache : IDisposable
     /// <summary>
     /// Forwards the staged <c>[batch, n]</c> tokens at slots <c>[Length, Length + n)</c>. Query i of row b attends to
     /// the row's valid slots before it and to itself (the diagonal keeps padding queries from attending to nothing,
-    /// which would make NaNs that then leak through the values). Returns logits <c>[batch, n, vocab]</c>: on the CPU
-    /// (up to 64 tokens) borrowed views of this cache's outputs, valid until its next forward, which may be strided
-    /// (read them with <see cref="HostLogits.Of"/>).
+    /// which would make NaNs that then leak through the values). Returns logits <c>[batch, n, vocab]</c>: up to 64
+    /// tokens, borrowed views of this cache's outputs, valid until its next forward, which may be strided (read them
+    /// with <see cref="HostLogits.Of"/> on the CPU).
     /// </summary>
     public ModelOutput Forward(ICausalLM model, int n, LayerSkip? skip = null)
     {
         if (n > _maxWidth) throw new ArgumentOutOfRangeException(nameof(n), n, $"at most {_maxWidth} tokens per forward");
         int length = Cache.Length;
         int total = length + n;
-        if (_onHost && n <= _outputs!.Capacity)
-        {
-            int maxLength = Cache.MaxLength;
-            var validHost = Valid;
-            var maskHost = MemoryMarshal.Cast<byte, bool>(_mask.bytes);
-            for (int b = 0; b < _batch; b++)
-                for (int i = 0; i < n; i++)
-                {
-                    // Query i of row b: the row's valid slots before it, and itself.
-                    int self = length + i;
-                    var row = maskHost.Slice((b * _maxWidth + i) * maxLength, total);
-                    validHost.Slice(b * maxLength, self).CopyTo(row);
-                    row[self] = true;
-                    row[(self + 1)..].Clear();
-                }
-            var tokenView = _tokenViews![n] ??= BatchView(_tokensHost, n);
-            var positionView = _positionViews![n] ??= BatchView(_positionsHost, n);
-            var rows = _maskRows![n] ??= _mask.narrow(2, 0, n).DetachFromDisposeScope();
-            return model.ForwardInto(tokenView, positionView, rows, Cache, _outputs, returnHidden: false, skip: skip);
-        }
-        using var scope = NewDisposeScope();
-        var valid = _valid.narrow(1, 0, total);                                   // [batch, total]
-        valid.copy_(_validHost.narrow(1, 0, total));
-        var tokens = _tokens.narrow(0, 0, _batch * n).view(_batch, n);            // [batch, n]
-        tokens.copy_(_tokensHost.narrow(0, 0, _batch * n).view(_batch, n));
-        var positions = _positions.narrow(0, 0, _batch * n).view(_batch, n);      // [batch, n]
-        positions.copy_(_positionsHost.narrow(0, 0, _batch * n).view(_batch, n));
-        var mask = _mask.narrow(2, 0, n).narrow(3, 0, total);                     // [batch, 1, n, total]
-        mask.copy_(valid.view(_batch, 1, 1, total).expand(_batch, 1, n, total));
-        mask.logical_and_(_causal.narrow(0, length, n).narrow(1, 0, total));      // offset-causal [n, total]
-        mask.logical_or_(_diagonal.narrow(0, length, n).narrow(1, 0, total));     // query i sees slot length + i
-        var output = model.Forward(tokens, positions, mask, Cache, returnHidden: false, skip: skip);
-        return new ModelOutput(output.Logits.MoveToOuterDisposeScope(), null);
+        int maxLength = Cache.MaxLength;
+        var validHost = Valid;
+        var maskHost = _mask.Span<bool>();
+        for (int b = 0; b < _batch; b++)
+            for (int i = 0; i < n; i++)
+            {
+                // Query i of row b: the row's valid slots before it, and itself.
+                int self = length + i;
+                var row = maskHost.Slice((b * _maxWidth + i) * maxLength, total);
+                validHost.Slice(b * maxLength, self).CopyTo(row);
+                row[self] = true;
+                row[(self + 1)..].Clear();
+            }
+        _tokens.Upload(_batch * (long)n);
+        _positions.Upload(_batch * (long)n);
+        _mask.Upload(((_batch - 1) * (long)_maxWidth + n) * maxLength); // every row's first n mask rows
+        var tokenView = _tokenViews[n] ??= BatchView(_tokens.Device, n);
+        var positionView = _positionViews[n] ??= BatchView(_positions.Device, n);
+        var rows = _maskRows[n] ??= _mask.Device.narrow(2, 0, n).DetachFromDisposeScope();
+        return n <= _outputs.Capacity
+            ? model.ForwardInto(tokenView, positionView, rows, Cache, _outputs, returnHidden: false, skip: skip)
+            : model.Forward(tokenView, positionView, rows, Cache, returnHidden: false, skip: skip);
     }
 
     // The first batch·n entries of a staging buffer as [batch, n] (a kept view; the intermediate handle is freed).
@@ -131,10 +107,9 @@ public sealed class RaggedKVCache : IDisposable
 
     public void Dispose()
     {
-        foreach (var view in (_tokenViews ?? []).Concat(_positionViews ?? []).Concat(_maskRows ?? [])) view?.Dispose();
-        _outputs?.Dispose();
+        foreach (var view in _tokenViews.Concat(_positionViews).Concat(_maskRows)) view?.Dispose();
+        _outputs.Dispose();
         Cache.Dispose();
-        _validHost.Dispose(); _valid.Dispose(); _tokensHost.Dispose(); _positionsHost.Dispose();
-        _tokens.Dispose(); _positions.Dispose(); _causal.Dispose(); _diagonal.Dispose(); _mask.Dispose();
+        _validHost.Dispose(); _tokens.Dispose(); _positions.Dispose(); _mask.Dispose();
     }
 }

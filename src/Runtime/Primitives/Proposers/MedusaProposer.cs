@@ -12,10 +12,11 @@ namespace Pardec.Runtime.Primitives.Proposers;
 /// rank of which head each node takes. No extra model forward: the heads are one small matmul per head.
 /// </summary>
 /// <remarks>
-/// On the CPU, with the heads' own LM heads or a target that lends its LM head weight
-/// (<see cref="ICausalLM.OutputWeight"/>), every head runs in one compiled TorchScript call that writes the heads'
-/// logits into a preallocated buffer, and each head's top tokens are selected on the host: a step makes no tensor.
-/// Elsewhere the heads run as eager modules with the target's <see cref="ICausalLM.LogitsFromHidden"/>.
+/// With the heads' own LM heads or a target that lends its LM head weight (<see cref="ICausalLM.OutputWeight"/>), every
+/// head runs in one compiled TorchScript call that writes the heads' logits into a preallocated buffer on their device,
+/// and each head's top tokens are selected over host rows (<see cref="HostRows"/>: in place on the CPU, where a step
+/// makes no tensor; one copy elsewhere). Otherwise — or with <see cref="CompiledEnabled"/> off, the reference the
+/// compiled call is tested against — the heads run as eager modules with the target's <see cref="ICausalLM.LogitsFromHidden"/>.
 /// </remarks>
 public sealed class MedusaProposer : IProposer
 {
@@ -32,6 +33,7 @@ public sealed class MedusaProposer : IProposer
     private readonly Tensor[]? _blockWeights, _blockBiases, _headWeights;
     private readonly Tensor? _sharedHead, _headLogits, _noSharedHead;
     private readonly float[]? _rankScores;
+    private readonly HostRows _rows = new();
 
     /// <param name="heads">The Medusa heads.</param>
     /// <param name="target">The target, whose LM head the heads use when they share it (<see cref="MedusaHeads.SharedLmHead"/>).</param>
@@ -58,7 +60,7 @@ public sealed class MedusaProposer : IProposer
 
         var first = heads.Parameters(0);
         var shared = heads.SharedLmHead ? target!.OutputWeight : null;
-        if (first.Weight.device_type == DeviceType.CPU && (!heads.SharedLmHead || shared is { device_type: DeviceType.CPU }))
+        if (!heads.SharedLmHead || shared is not null)
         {
             _blockWeights = new Tensor[heads.Count];
             _blockBiases = new Tensor[heads.Count];
@@ -71,9 +73,10 @@ public sealed class MedusaProposer : IProposer
                 if (!heads.SharedLmHead) _headWeights[k] = head!;
             }
             int vocab = (int)(shared ?? _headWeights[0]).size(0);
-            _noSharedHead = shared is null ? zeros(0).DetachFromDisposeScope() : null;
+            var device = first.Weight.device;
+            _noSharedHead = shared is null ? zeros(0, device: device).DetachFromDisposeScope() : null;
             _sharedHead = shared ?? _noSharedHead;
-            _headLogits = zeros(heads.Count, vocab).DetachFromDisposeScope();
+            _headLogits = zeros(heads.Count, vocab, device: device).DetachFromDisposeScope();
             _rankScores = new float[_maxRank];
         }
     }
@@ -102,7 +105,7 @@ public sealed class MedusaProposer : IProposer
         var hidden = context.RootHidden;
         if (hidden is null) return; // the first step has no verified hidden state yet: a plain step
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (CompiledEnabled && _headLogits is not null && hidden.device_type == DeviceType.CPU) RankCompiled(hidden);
+        if (CompiledEnabled && _headLogits is not null) RankCompiled(hidden);
         else RankEager(hidden);
         _heads.RecordCall(started);
         _mapped[0] = 0;
@@ -120,8 +123,7 @@ public sealed class MedusaProposer : IProposer
         using var scope = NewDisposeScope();
         var logits = _heads.Logits(hidden.unsqueeze(0), _lmHead).squeeze(0);        // [heads, vocab]
         var ranked = logits.topk(_maxRank, dim: -1).indexes.to(ScalarType.Int64);    // [heads, maxRank]
-        if (ranked.device_type != DeviceType.CPU) ranked = ranked.cpu();
-        MemoryMarshal.Cast<byte, long>(ranked.contiguous().bytes).CopyTo(_ranked);
+        MemoryMarshal.Cast<byte, long>(ranked.cpu().contiguous().bytes).CopyTo(_ranked);
     }
 
     // Every head in one compiled call into _headLogits, then each head's top ranks on the host.
@@ -149,7 +151,7 @@ public sealed class MedusaProposer : IProposer
         GC.KeepAlive(hidden);
 
         int vocab = (int)_headLogits!.size(1);
-        var rows = MemoryMarshal.Cast<byte, float>(_headLogits.bytes);
+        var rows = _rows.Read(_headLogits);
         for (int k = 0; k < count; k++)
             HostTopK.Select(rows.Slice(k * vocab, vocab), _ranked.AsSpan(k * _maxRank, _maxRank), _rankScores);
     }
@@ -176,5 +178,6 @@ def heads_into(hidden: Tensor, block_weights: List[Tensor], block_biases: List[T
     {
         _headLogits?.Dispose();
         _noSharedHead?.Dispose();
+        _rows.Dispose();
     }
 }
