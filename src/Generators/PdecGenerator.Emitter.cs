@@ -401,7 +401,7 @@ public sealed partial class PdecGenerator
         const string M = Rt + ".Masked";
         var fold = new CausalEmission.Folder(plan);
         string blockSize = fold.Fold(plan.Canvas.BlockSize, "32");
-        string maxBlock = step.Block is AdaptiveBlock ab ? fold.Fold(ab.Max) : blockSize;
+        string maxBlock = step.Block is AdaptiveBlockPlan ab ? fold.Fold(ab.Max) : blockSize;
         string cache = M + ".MaskedCacheMode." + (plan.Canvas.Cache switch { CacheMode.Prefix => "Prefix", CacheMode.Dual => "Dual", _ => "None" });
         var fields = new List<string>();
         var inits = new List<string>();
@@ -421,7 +421,7 @@ public sealed partial class PdecGenerator
             if (instance.Role == Dsl.Primitives.PrimitiveRole.Constraint) constraint = f; // sets the request's constraint before the decode starts
         }
         if (select is null) throw new System.NotSupportedException("the step has no commit rule instance");
-        if (step.Block is AdaptiveBlock block)
+        if (step.Block is AdaptiveBlockPlan block)
         {
             fields.Add(M + ".AdaptiveBlock _block");
             inits.Add("_block = new " + M + ".AdaptiveBlock(" + fold.Fold(block.Min) + ", " + fold.Fold(block.Max) + ", _session.EosToken, " + fold.Fold(block.Delimiter, "0.3d") + ");");
@@ -429,7 +429,7 @@ public sealed partial class PdecGenerator
         string? eot = null, maxTokens = "null";
         foreach (var stop in plan.Stops)
         {
-            if (stop is EotStop e) { fields.Add(M + ".EotStop _eot"); inits.Add("_eot = new " + M + ".EotStop(" + fold.Fold(e.Threshold) + ");"); eot = "_eot"; }
+            if (stop is EotStopPlan e) { fields.Add(M + ".EotStop _eot"); inits.Add("_eot = new " + M + ".EotStop(" + fold.Fold(e.Threshold) + ");"); eot = "_eot"; }
             if (stop is MaxTokensStop { Limit: { } limit }) maxTokens = fold.Fold(limit);
         }
         bool stopOnEos = plan.Stops.IsEmpty || plan.Stops.Any(x => x is EosStop);
@@ -466,7 +466,7 @@ public sealed partial class PdecGenerator
         w.Line("if (cancellationToken.IsCancellationRequested) { s.Stop(" + Dec + ".StopReason.Cancelled); break; }");
         w.Line("s.BeginStep();");
         w.Line("if (!s.HasPredictions) s.Predict();");
-        if (step.Block is AdaptiveBlock) w.Line("if (s.AtBlockStart) _block.Apply(s);");
+        if (step.Block is AdaptiveBlockPlan) w.Line("if (s.AtBlockStart) _block.Apply(s);");
         if (eot is not null)
         {
             w.Line("if (_eot.ShouldStop(s)) s.CommitEndOfText();");

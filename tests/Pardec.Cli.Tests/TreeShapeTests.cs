@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Pardec.Cli.Commands;
 using Pardec.Dsl;
 using Pardec.Dsl.Plan;
-using PlanDraftTree = Pardec.Dsl.Plan.DraftTreeProposer;
+using PlanDraftTree = Pardec.Dsl.Plan.DraftTreeProposerPlan;
 using Pardec.Runtime.Loading;
 using Pardec.Runtime.Primitives.Proposers;
 using TorchSharp;

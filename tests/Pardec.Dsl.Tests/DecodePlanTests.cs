@@ -103,7 +103,7 @@ public class DecodePlanTests
         Assert.Equal(
             new ProposerPlan[]
             {
-                new JacobiProposer(new ParamRef("window"), null),
+                new JacobiProposerPlan(new ParamRef("window"), null),
                 new PoolMatchProposer("pool", new ParamRef("guesses")),
             },
             step.Proposers.ToArray());

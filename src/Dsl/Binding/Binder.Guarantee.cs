@@ -56,13 +56,13 @@ public sealed partial class Binder
         {
             // An approximate cache under draft-and-verify has its own error (PDEC1033), which says the same.
             CacheSyntax? syntax = _strategy.Syntax.Members.OfType<CacheSyntax>().FirstOrDefault();
-            if (syntax is not null && step.Commit is not DraftVerifyCommit)
+            if (syntax is not null && step.Commit is not DraftVerifyCommitPlan)
             {
                 Report(needed, syntax.Span, "cache " + cache.Written, Alternatives(PrimitiveCatalog.CacheModes.Where(c => c.Written != "kv"), needed, c => "'cache " + c.Written + "'"));
             }
         }
 
-        if (step.Block is AdaptiveBlock && step.Syntax.Statements.OfType<BlockSyntax>().FirstOrDefault() is { } block && (PrimitiveCatalog.AdaptiveBlock.Preserves & needed) == 0)
+        if (step.Block is AdaptiveBlockPlan && step.Syntax.Statements.OfType<BlockSyntax>().FirstOrDefault() is { } block && (PrimitiveCatalog.AdaptiveBlock.Preserves & needed) == 0)
         {
             Report(needed, block.Span, PrimitiveCatalog.AdaptiveBlock.Written, "fixed blocks (no 'block' statement)");
         }

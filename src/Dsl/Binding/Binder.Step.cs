@@ -471,7 +471,7 @@ public sealed partial class Binder
                     return;
                 }
 
-                step.Block = new AdaptiveBlock(min, max, ExprArg(args, "delimiter"));
+                step.Block = new AdaptiveBlockPlan(min, max, ExprArg(args, "delimiter"));
             }
 
             return;
@@ -548,7 +548,7 @@ public sealed partial class Binder
                     Expr? threshold = condition is ComparisonExpressionSyntax comparison
                         ? BindNumber(comparison.Right, PrimitiveCatalog.Eot.Parameters[0], "eot")
                         : ExprArg(BindArguments(condition, PrimitiveCatalog.Eot), "threshold");
-                    plan = threshold is null ? null : new EotStop(threshold);
+                    plan = threshold is null ? null : new EotStopPlan(threshold);
                     break;
                 }
 
@@ -593,7 +593,7 @@ public sealed partial class Binder
         }
         else
         {
-            if (step.Commit is DraftVerifyCommit && _strategy.Canvas!.Cache != CacheMode.None)
+            if (step.Commit is DraftVerifyCommitPlan && _strategy.Canvas!.Cache != CacheMode.None)
             {
                 Report(DiagnosticDescriptors.DraftVerifyNeedsExactCache, step.CommitSyntax!.Rule.Span, _strategy.Name, _strategy.Canvas.Cache.ToString().ToLowerInvariant());
             }

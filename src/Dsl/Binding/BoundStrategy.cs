@@ -161,7 +161,7 @@ public sealed class BoundStrategy
                 step.Accept ?? new GreedyAccept(),
                 step.Updates.ToEquatableArray(),
                 PrimitiveResolver.Resolve(this, step))
-            : new MaskedStepPlan(step.Predict, step.Commit ?? new OneCommit(), step.Block, step.Updates.ToEquatableArray(), PrimitiveResolver.ResolveMasked(this, step));
+            : new MaskedStepPlan(step.Predict, step.Commit ?? new OneCommitPlan(), step.Block, step.Updates.ToEquatableArray(), PrimitiveResolver.ResolveMasked(this, step));
 
         return new DecodePlan(
             Name,

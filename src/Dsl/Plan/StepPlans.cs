@@ -79,7 +79,7 @@ public sealed record RoleBinding(string Role, string Model)
 /// A draft-model token tree: dynamic (<see cref="Depth"/> x <see cref="TopK"/> best nodes) or a static
 /// <see cref="Tree"/> shape (Chen et al., "Sequoia: Scalable, Robust, and Hardware-aware Speculative Decoding").
 /// </summary>
-public sealed record DraftTreeProposer(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree, Expr? Budget = null) : ProposerPlan
+public sealed record DraftTreeProposerPlan(string Model, Expr? Depth, Expr? TopK, TokenTreeShape? Tree, Expr? Budget = null) : ProposerPlan
 {
     public override ProposalShape Shape => ProposalShape.Tree;
 
@@ -109,7 +109,7 @@ public sealed record HeadsProposer(string Model, TokenTreeShape? Tree) : Propose
 /// branch of lookahead decoding (Fu et al.): its trajectory feeds the pool n-grams of the pool's size.
 /// <see cref="Blocks"/> &gt; 1 gives the hybrid Gauss-Seidel-Jacobi schedule (blocks in sequence, Jacobi inside a block).
 /// </summary>
-public sealed record JacobiProposer(Expr Window, Expr? Blocks) : ProposerPlan
+public sealed record JacobiProposerPlan(Expr Window, Expr? Blocks) : ProposerPlan
 {
     public override ProposalShape Shape => ProposalShape.Chain;
 
@@ -223,7 +223,7 @@ public abstract record CommitPlan
 }
 
 /// <summary>One token per step, the most confident — the sequential reference the others are compared to.</summary>
-public sealed record OneCommit : CommitPlan
+public sealed record OneCommitPlan : CommitPlan
 {
     public override bool IsLossless => true;
 
@@ -231,7 +231,7 @@ public sealed record OneCommit : CommitPlan
 }
 
 /// <summary>The k most confident positions (LLaDA low-confidence remasking).</summary>
-public sealed record TopKCommit(Expr K) : CommitPlan
+public sealed record TopKCommitPlan(Expr K) : CommitPlan
 {
     public override bool IsLossless => false;
 
@@ -239,7 +239,7 @@ public sealed record TopKCommit(Expr K) : CommitPlan
 }
 
 /// <summary>Every position whose confidence reaches the threshold (Fast-dLLM), at least <see cref="AtLeast"/>.</summary>
-public sealed record ConfidenceCommit(Expr Threshold, Expr? AtLeast) : CommitPlan
+public sealed record ConfidenceCommitPlan(Expr Threshold, Expr? AtLeast) : CommitPlan
 {
     public override bool IsLossless => false;
 
@@ -247,7 +247,7 @@ public sealed record ConfidenceCommit(Expr Threshold, Expr? AtLeast) : CommitPla
 }
 
 /// <summary>Fast-dLLM's factor rule: commit the largest n with (n + 1)(1 - c_n) &lt; f, c sorted descending.</summary>
-public sealed record FactorCommit(Expr Factor, Expr? AtLeast) : CommitPlan
+public sealed record FactorCommitPlan(Expr Factor, Expr? AtLeast) : CommitPlan
 {
     public override bool IsLossless => false;
 
@@ -255,7 +255,7 @@ public sealed record FactorCommit(Expr Factor, Expr? AtLeast) : CommitPlan
 }
 
 /// <summary>Positions whose top-1 minus top-2 probability reaches the margin (early commit, "Diffusion Language Models Know the Answer Before Decoding").</summary>
-public sealed record MarginCommit(Expr Margin, Expr? AtLeast) : CommitPlan
+public sealed record MarginCommitPlan(Expr Margin, Expr? AtLeast) : CommitPlan
 {
     public override bool IsLossless => false;
 
@@ -263,7 +263,7 @@ public sealed record MarginCommit(Expr Margin, Expr? AtLeast) : CommitPlan
 }
 
 /// <summary>Positions whose accumulated trace credit reaches the threshold (CreditDecoding).</summary>
-public sealed record CreditCommit(string State, Expr Threshold, Expr? AtLeast) : CommitPlan
+public sealed record CreditCommitPlan(string State, Expr Threshold, Expr? AtLeast) : CommitPlan
 {
     public override bool IsLossless => false;
 
@@ -274,7 +274,7 @@ public sealed record CreditCommit(string State, Expr Threshold, Expr? AtLeast) :
 /// Local determinism propagation ("Accelerating Diffusion LLM Inference via Local Determinism Propagation"):
 /// positions within <see cref="Radius"/> of an anchor whose confidence reaches <see cref="Anchor"/> are committed together.
 /// </summary>
-public sealed record LocalCommit(Expr Anchor, Expr Radius, Expr? AtLeast) : CommitPlan
+public sealed record LocalCommitPlan(Expr Anchor, Expr Radius, Expr? AtLeast) : CommitPlan
 {
     public override bool IsLossless => false;
 
@@ -286,7 +286,7 @@ public sealed record LocalCommit(Expr Anchor, Expr Radius, Expr? AtLeast) : Comm
 /// Draft all masked positions, then keep the longest prefix that one-token-per-step decoding would also
 /// produce ("Free Draft-and-Verification: Toward Lossless Parallel Decoding for Diffusion Large Language Models").
 /// </summary>
-public sealed record DraftVerifyCommit : CommitPlan
+public sealed record DraftVerifyCommitPlan : CommitPlan
 {
     public override bool IsLossless => true;
 
@@ -299,7 +299,7 @@ public abstract record BlockPlan;
 /// Semantic-aware adaptive block size ("AdaBlock-dLLM"): the block ends at the first predicted delimiter whose
 /// confidence reaches <see cref="Delimiter"/>, clamped to [Min, Max].
 /// </summary>
-public sealed record AdaptiveBlock(Expr Min, Expr Max, Expr? Delimiter) : BlockPlan
+public sealed record AdaptiveBlockPlan(Expr Min, Expr Max, Expr? Delimiter) : BlockPlan
 {
     public override string ToString() => $"adaptive({DecodePlan.Args(("min", Min), ("max", Max), ("delimiter", Delimiter))})";
 }

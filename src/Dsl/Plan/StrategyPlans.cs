@@ -169,7 +169,7 @@ public sealed record StopStringsStop : StopPlan
 /// End-of-text prediction on a masked canvas: stop once the predicted probability that the rest is
 /// padding/EOS reaches the threshold (EoTP in "Learning to Parallel: Accelerating Diffusion Large Language Models via Adaptive Parallel Decoding").
 /// </summary>
-public sealed record EotStop(Expr Threshold) : StopPlan
+public sealed record EotStopPlan(Expr Threshold) : StopPlan
 {
     public override string ToString() => $"eot({Threshold})";
 }

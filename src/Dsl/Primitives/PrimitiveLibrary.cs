@@ -157,7 +157,7 @@ public sealed class PrimitiveLibrary
                     Ctor("draft", Param("model")), Ctor("maxLength", Engine(EngineValue.MaxLength)), Ctor("depth", Param("depth")), Ctor("topK", Param("topk")), Ctor("budget", Param("budget")),
                 }, ProposalShape.Tree, WidthRule.Product("depth", "topk"), Requires: new[] { "depth", "topk" }, CountsDraftForwards: true),
             },
-            Proposal: a => new DraftTreeProposer(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"), a.Expr("budget")), Preserves: Preserves.Both),
+            Proposal: a => new DraftTreeProposerPlan(a.Name("model"), a.Expr("depth"), a.Expr("topk"), a.Tree("shape"), a.Expr("budget")), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "heads", PrimitiveRole.Proposer, "Medusa heads: one token per head as a chain (Stern et al.) or a static tree of top-k choices (Cai et al.)", Causal,
             new[]
@@ -192,7 +192,7 @@ public sealed class PrimitiveLibrary
                 new PrimitiveForm(Proposers + "JacobiProposer", new[] { Ctor("window", Param("window")) }, Width: WidthRule.Of("window")),
             },
             Rules: new[] { ParameterRule.MultipleOf("window", "blocks", "so the window cuts into equal blocks") },
-            Proposal: a => new JacobiProposer(a.Expr("window")!, a.Expr("blocks")), Preserves: Preserves.Both),
+            Proposal: a => new JacobiProposerPlan(a.Expr("window")!, a.Expr("blocks")), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "lookup", PrimitiveRole.Proposer, "prompt lookup: copy what followed the longest earlier match of the context's tail (Saxena; Yang et al., LLMA)", Causal,
             new[]
@@ -332,27 +332,27 @@ public sealed class PrimitiveLibrary
             "one", PrimitiveRole.Commit, "one token per step, the most confident (the sequential reference)", Masked,
             new ParameterSignature[0],
             new[] { new PrimitiveForm(Commits + "OneCommit", new ConstructorArgument[0]) },
-            Commit: _ => new OneCommit(), Preserves: Preserves.Both),
+            Commit: _ => new OneCommitPlan(), Preserves: Preserves.Both),
         new PrimitiveDescriptor(
             "top", PrimitiveRole.Commit, "the k most confident positions (LLaDA low-confidence remasking)", Masked,
             new[] { new ParameterSignature("k", ArgKind.Int, Required: true, Description: "positions committed per step", Min: 1) },
             new[] { new PrimitiveForm(Commits + "TopKCommit", new[] { Ctor("k", Param("k")) }) },
-            Commit: a => new TopKCommit(a.Expr("k")!), Written: "top k", Preserves: Preserves.None),
+            Commit: a => new TopKCommitPlan(a.Expr("k")!), Written: "top k", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "confidence", PrimitiveRole.Commit, "every position whose confidence reaches the threshold (Fast-dLLM)", Masked,
             new[] { Float("threshold", "confidence to commit", 0, 1, required: true), AtLeast() },
             new[] { new PrimitiveForm(Commits + "ConfidenceCommit", new[] { Ctor("threshold", Param("threshold")), Ctor("atLeast", Param("at_least")) }) },
-            Commit: a => new ConfidenceCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "confidence >= t", Preserves: Preserves.None),
+            Commit: a => new ConfidenceCommitPlan(a.Expr("threshold")!, a.Expr("at_least")), Written: "confidence >= t", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "factor", PrimitiveRole.Commit, "Fast-dLLM's factor rule: the largest n with (n + 1)(1 - c_n) < f", Masked,
             new[] { new ParameterSignature("f", ArgKind.Float, Required: true, Positional: true, Description: "the factor f", Min: 0, ExclusiveMin: true), AtLeast() },
             new[] { new PrimitiveForm(Commits + "FactorCommit", new[] { Ctor("factor", Param("f")), Ctor("atLeast", Param("at_least")) }) },
-            Commit: a => new FactorCommit(a.Expr("f")!, a.Expr("at_least")), Written: "factor(f)", Preserves: Preserves.None),
+            Commit: a => new FactorCommitPlan(a.Expr("f")!, a.Expr("at_least")), Written: "factor(f)", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "margin", PrimitiveRole.Commit, "positions whose top-1 minus top-2 probability reaches the margin", Masked,
             new[] { Float("threshold", "top-1 minus top-2 probability", 0, 1, required: true), AtLeast() },
             new[] { new PrimitiveForm(Commits + "MarginCommit", new[] { Ctor("margin", Param("threshold")), Ctor("atLeast", Param("at_least")) }) },
-            Commit: a => new MarginCommit(a.Expr("threshold")!, a.Expr("at_least")), Written: "margin >= m", Preserves: Preserves.None),
+            Commit: a => new MarginCommitPlan(a.Expr("threshold")!, a.Expr("at_least")), Written: "margin >= m", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "credit", PrimitiveRole.Commit, "positions whose accumulated trace credit reaches the threshold (CreditDecoding)", Masked,
             new[]
@@ -367,7 +367,7 @@ public sealed class PrimitiveLibrary
                     Ctor("state", StateInstance("state")), Ctor("threshold", Param("threshold")), Ctor("atLeast", Param("at_least")),
                 }, SelectsOnSession: true),
             },
-            Commit: a => new CreditCommit(a.Name("state"), a.Expr("threshold")!, a.Expr("at_least")), Written: "credit(state) >= t", Preserves: Preserves.None),
+            Commit: a => new CreditCommitPlan(a.Name("state"), a.Expr("threshold")!, a.Expr("at_least")), Written: "credit(state) >= t", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "local", PrimitiveRole.Commit, "local determinism propagation: positions near a confident anchor commit together", Masked,
             new[]
@@ -379,7 +379,7 @@ public sealed class PrimitiveLibrary
             {
                 new PrimitiveForm(Commits + "LocalCommit", new[] { Ctor("anchor", Param("anchor")), Ctor("radius", Param("radius")), Ctor("atLeast", Param("at_least")) }),
             },
-            Commit: a => new LocalCommit(a.Expr("anchor")!, a.Expr("radius")!, a.Expr("at_least")), Written: "local(anchor: a, radius: r)", Preserves: Preserves.None),
+            Commit: a => new LocalCommitPlan(a.Expr("anchor")!, a.Expr("radius")!, a.Expr("at_least")), Written: "local(anchor: a, radius: r)", Preserves: Preserves.None),
         new PrimitiveDescriptor(
             "draft_verify", PrimitiveRole.Commit, "draft every masked position, keep what one-by-one decoding would also produce (lossless)", Masked,
             new ParameterSignature[0],
@@ -390,7 +390,7 @@ public sealed class PrimitiveLibrary
                     Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("drafts", Constant(Literal.Int(DraftVerifyDrafts))),
                 }, SelectsOnSession: true, Disposable: true),
             },
-            Commit: _ => new DraftVerifyCommit(), Preserves: Preserves.Lossless),
+            Commit: _ => new DraftVerifyCommitPlan(), Preserves: Preserves.Lossless),
     };
 
     // ---- constraints: what the output must match (docs/language.md, "constrain") ----

@@ -98,7 +98,7 @@ internal sealed class JinjaInterpreter
         {
             case NameSyntax name: scope.Set(name.Name, value); break;
             case ListSyntax { IsTuple: true } tuple: Unpack(tuple, value, scope, "set"); break;
-            case MemberSyntax member:
+            case MemberAccessSyntax member:
             {
                 if (Evaluate(member.Object, scope) is not JinjaNamespace ns)
                     throw new JinjaRuntimeError("cannot assign an attribute of something that is not a namespace (use ns = namespace(...))");
@@ -259,7 +259,7 @@ internal sealed class JinjaInterpreter
         CallBlockSyntax c => Mentions(c.Call, name) || Mentions(c.Body, name),
         ListSyntax l => Mentions(l.Items, name),
         DictSyntax d => d.Items.Any(p => Mentions(p.Key, name) || Mentions(p.Value, name)),
-        MemberSyntax m => Mentions(m.Object, name) || (m.Computed && Mentions(m.Property, name)),
+        MemberAccessSyntax m => Mentions(m.Object, name) || (m.Computed && Mentions(m.Property, name)),
         SliceSyntax s => Mentions(s.Start, name) || Mentions(s.Stop, name) || Mentions(s.Step, name),
         CallSyntax c => Mentions(c.Callee, name) || Mentions(c.Arguments, name),
         KeywordArgumentSyntax k => Mentions(k.Value, name),
@@ -284,7 +284,7 @@ internal sealed class JinjaInterpreter
                 NameSyntax name => scope.Lookup(name.Name),
                 ListSyntax list => new JinjaList(list.Items.Select(item => Evaluate(item, scope))),
                 DictSyntax dict => EvaluateDict(dict, scope),
-                MemberSyntax member => EvaluateMember(member, scope),
+                MemberAccessSyntax member => EvaluateMember(member, scope),
                 CallSyntax call => EvaluateCall(call, scope),
                 BinarySyntax binary => EvaluateBinary(binary, scope),
                 UnarySyntax unary => EvaluateUnary(unary, scope),
@@ -358,7 +358,7 @@ internal sealed class JinjaInterpreter
         string what = call.Callee switch
         {
             NameSyntax n => $"'{n.Name}'",
-            MemberSyntax { Computed: false, Property: NameSyntax p } => $"'{p.Name}'",
+            MemberAccessSyntax { Computed: false, Property: NameSyntax p } => $"'{p.Name}'",
             _ => "the expression",
         };
         throw new JinjaRuntimeError(callee is JinjaUndefined
@@ -366,7 +366,7 @@ internal sealed class JinjaInterpreter
             : $"{what} is a {JinjaValue.TypeName(callee)}, not a function");
     }
 
-    private object? EvaluateMember(MemberSyntax member, JinjaScope scope)
+    private object? EvaluateMember(MemberAccessSyntax member, JinjaScope scope)
     {
         var target = Evaluate(member.Object, scope);
         object? property;

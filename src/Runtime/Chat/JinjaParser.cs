@@ -460,14 +460,14 @@ internal sealed class JinjaParser
             {
                 var property = ParseSubscript(op);
                 Expect(JinjaTokenKind.CloseSquareBracket, "']'");
-                target = new MemberSyntax(op.Position, target, property, Computed: true);
+                target = new MemberAccessSyntax(op.Position, target, property, Computed: true);
             }
             else
             {
                 var property = ParsePrimary();
                 if (property is not (NameSyntax or LiteralSyntax { Value: long }))
                     throw Error("expected a name or an integer after '.'", op);
-                target = new MemberSyntax(op.Position, target, property, Computed: false);
+                target = new MemberAccessSyntax(op.Position, target, property, Computed: false);
             }
         }
         return target;

@@ -25,7 +25,7 @@ internal sealed record ListSyntax(int Position, IReadOnlyList<JinjaNode> Items, 
 internal sealed record DictSyntax(int Position, IReadOnlyList<(JinjaNode Key, JinjaNode Value)> Items) : JinjaNode(Position);
 internal sealed record NameSyntax(int Position, string Name) : JinjaNode(Position);
 /// <param name="Computed">True for <c>a[b]</c>, false for <c>a.b</c> (then Property is a name or an integer literal).</param>
-internal sealed record MemberSyntax(int Position, JinjaNode Object, JinjaNode Property, bool Computed) : JinjaNode(Position);
+internal sealed record MemberAccessSyntax(int Position, JinjaNode Object, JinjaNode Property, bool Computed) : JinjaNode(Position);
 internal sealed record SliceSyntax(int Position, JinjaNode? Start, JinjaNode? Stop, JinjaNode? Step) : JinjaNode(Position);
 internal sealed record CallSyntax(int Position, JinjaNode Callee, IReadOnlyList<JinjaNode> Arguments) : JinjaNode(Position);
 internal sealed record KeywordArgumentSyntax(int Position, string Name, JinjaNode Value) : JinjaNode(Position);

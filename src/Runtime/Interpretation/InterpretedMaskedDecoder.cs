@@ -4,7 +4,6 @@ using Pardec.Runtime.Decoding;
 using Pardec.Runtime.Masked;
 using Pardec.Runtime.Masked.Commit;
 using TorchSharp;
-using AdaptiveBlockPlan = Pardec.Dsl.Plan.AdaptiveBlock;
 using RuntimeAdaptiveBlock = Pardec.Runtime.Masked.AdaptiveBlock;
 using RuntimeEotStop = Pardec.Runtime.Masked.EotStop;
 
@@ -41,7 +40,7 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
             _block = new RuntimeAdaptiveBlock(values.Int(adaptive.Min), values.Int(adaptive.Max), _session.EosToken, values.Float(adaptive.Delimiter, 0.3));
         foreach (var stop in plan.Stops)
         {
-            if (stop is Dsl.Plan.EotStop eot) _eot = new RuntimeEotStop(values.Evaluate(eot.Threshold));
+            if (stop is EotStopPlan eot) _eot = new RuntimeEotStop(values.Evaluate(eot.Threshold));
             if (stop is MaxTokensStop { Limit: { } limit }) _maxTokens = values.Int(limit);
         }
         _stopOnEos = plan.Stops.IsEmpty || plan.Stops.Any(s => s is EosStop);
