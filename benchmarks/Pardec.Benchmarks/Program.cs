@@ -13,6 +13,7 @@ public static class Program
         // Macro benchmarks of whole decodes have their own harness (ratios measured in one run); the rest is BenchmarkDotNet.
         if (args.Length > 0 && args[0] == "strategies") return StrategyBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "diffusion") return DiffusionBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "diffusion-curves") return DiffusionCurves.Run(args[1..]);
         if (args.Length > 0 && args[0] == "forward-sweep") return ForwardSweep.Run(args[1..]);
         if (args.Length > 0 && args[0] == "pad-export") return PeerExport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "seeded-checkpoint") return SeededCheckpointCommand.Run(args[1..]);
