@@ -64,6 +64,33 @@ public sealed class CostAwareLengthTests
     }
 
     [Fact]
+    public void With_a_clock_a_new_decode_starts_from_what_the_last_one_accepted()
+    {
+        // A predictable text, then a new decode whose first draft is rejected: the last decode's acceptance, carried at
+        // half weight, keeps it drafting (with the flat prior of 0.5 the same rejection left 0.33: plain steps).
+        var clock = new ScriptedClock();
+        var state = new CostAwareLength(VerifyCostPrior.Float32, 0, 8, clock);
+        for (int i = 0; i < 40; i++) Step(state, clock, PriorTimes(VerifyCostPrior.Float32), k => k);
+        state.Reset();
+        Assert.True(state.Acceptance > 0.9, $"acceptance {state.Acceptance:F2} after a fully accepted decode");
+        Assert.True(state.Current >= 6, $"a new decode after a predictable one drafts {state.Current}");
+        Step(state, clock, PriorTimes(VerifyCostPrior.Float32), _ => 0);
+        Assert.True(state.Current > 0, "one rejection at the start of a decode sent it to plain steps");
+    }
+
+    [Fact]
+    public void Without_a_clock_a_new_decode_forgets_the_last_ones_acceptance()
+    {
+        var state = new CostAwareLength(VerifyCostPrior.Float32, 0, 8, null);
+        int first = state.Current;
+        for (int i = 0; i < 40; i++) state.Update(state.Current, state.Current);
+        Assert.NotEqual(first, state.Current);
+        state.Reset();
+        Assert.Equal(first, state.Current);
+        Assert.Equal(0.5, state.Acceptance, 12);
+    }
+
+    [Fact]
     public void Measured_step_times_overrule_the_prior()
     {
         // The bf16 prior says 5 tokens cost ~1.06x one, but on this "machine" every token costs a whole forward: with

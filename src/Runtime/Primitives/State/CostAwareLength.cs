@@ -24,7 +24,7 @@ namespace Pardec.Runtime.Primitives.State;
 /// plain steps a short draft is tried again and the state notices when the text turns predictable. Whatever it
 /// chooses, greedy verification keeps a lossless strategy exact: the state changes how much is proposed, never what
 /// is accepted. Step times persist across decodes (they describe the model on this machine), so a decoder's first
-/// decode is its warm-up; acceptance starts afresh with each text. Allocation-free: arrays sized once, one timestamp per step.
+/// decode is its warm-up; acceptance carries into the next decode at half weight (see <see cref="Reset"/>). Allocation-free: arrays sized once, one timestamp per step.
 /// </summary>
 public sealed class CostAwareLength : ILengthState
 {
@@ -35,6 +35,7 @@ public sealed class CostAwareLength : ILengthState
     private const double PriorAccepted = 1, PriorRejected = 1; // acceptance 0.5 before anything is observed
     private const double MeasuredWeight = 0.05;   // a choice's time counts as measured while its decayed weight is above this
     private const double AnchorWeight = 0.25;     // the smallest choice is re-timed once its weight fell below this (~280 steps)
+    private const double CarryOver = 0.5;         // with a clock: the weight the last decode's acceptance keeps in the next
 
     private readonly double[] _cost;                     // [max + 1]: prior cost of verifying k candidates (k + 1 tokens) vs one token
     private readonly double[] _tokenSum, _tokenWeight;   // per choice: decayed sums of committed tokens per step, and of steps
@@ -92,16 +93,25 @@ public sealed class CostAwareLength : ILengthState
         (_tokenWeight[choice], _secondWeight[choice] > 0 ? _secondSum[choice] / _secondWeight[choice] : double.NaN);
 
     /// <summary>
-    /// Before a decode: a new text, so what was accepted on the last one is forgotten (acceptance and tokens per step start
-    /// from the prior again); the step times are kept, since they describe the model on this machine, not the text. The
-    /// time since the last step is not a step. Without a clock a decode's choices then depend on its own text alone.
+    /// Before a decode: a new text, but usually one like the last (a decoder serves one application). With a clock, what
+    /// the last decode accepted carries into this one at <see cref="CarryOver"/> of its weight — a prior that this text
+    /// soon confirms or overturns — so one early rejection does not send a predictable text into a long run of plain
+    /// steps (with a flat prior of 0.5, a single rejection made it 0.33 and the state waited ~30 steps to probe again).
+    /// Without a clock the acceptance and tokens per step start from the flat prior, so a decode's choices depend on its
+    /// own text alone (what engine-for-engine and seeded comparisons need). Step times are always kept: they describe the
+    /// model on this machine, not the text. The time since the last step is not a step.
     /// </summary>
     public void Reset()
     {
         _stamp = 0;
-        _accepted = _rejected = 0;
-        Array.Clear(_tokenSum);
-        Array.Clear(_tokenWeight);
+        double keep = _measures ? CarryOver : 0;
+        _accepted *= keep;
+        _rejected *= keep;
+        for (int k = 0; k <= Max; k++)
+        {
+            _tokenSum[k] *= keep;
+            _tokenWeight[k] *= keep;
+        }
         Current = Choose();
     }
 
