@@ -56,6 +56,51 @@ public sealed class HandComposedLoopTests
         }
     }
 
+    /// <summary>
+    /// A length state sees a step as a chain: the accepted path, plus the rejected candidate after it only where the
+    /// path stopped at a rejection. A tree whose greedy path runs to a leaf was fully accepted, however many sibling
+    /// branches it also verified; a chain keeps its old account (its length if all accepted, else accepted + 1).
+    /// </summary>
+    [Fact]
+    public void A_length_state_sees_the_accepted_path_of_a_tree_not_its_sibling_branches()
+    {
+        using var _ = torch.no_grad();
+        using var target = TinyModels.Create(seed: 1);
+        int[] prompt = Prompts[0];
+        var greedy = Reference(target, prompt, 3);
+        int wrong = (greedy[1] + 1) % (int)target.Config.VocabSize, wrongFirst = (greedy[0] + 1) % (int)target.Config.VocabSize;
+        using var session = new CausalSession(target, 256, 8);
+        session.Start(prompt, new Pardec.Runtime.Decoding.GenerationOptions { MaxNewTokens = 64 });
+        int Step(Action<CandidateTree, int> propose)
+        {
+            session.BeginStep();
+            propose(session.Tree, session.Tree.Token(0));
+            using (var verified = session.Verify(returnHidden: false))
+            {
+                GreedyAcceptance.Accept(session.Tree, verified.Logits, session.Sampler, session.Outcome);
+                session.Commit(verified);
+            }
+            return session.ProposedLastStep;
+        }
+        // Step 1: the greedy pair as a branch ending in a leaf, beside a wrong first token and a wrong second token.
+        int proposed = Step((tree, _) =>
+        {
+            tree.AddChild(0, wrongFirst);
+            int first = tree.AddChild(0, greedy[0]);
+            tree.AddChild(first, wrong);
+            tree.AddChild(first, greedy[1]);
+        });
+        Assert.Equal(2, session.Outcome.AcceptedCount);
+        Assert.Equal(2, proposed); // all accepted, although the tree verified 4 candidates
+        // Step 2: a chain rejected at its second candidate: accepted + 1.
+        var next = Reference(target, [.. prompt, .. session.Context.Generated.ToArray()], 2);
+        proposed = Step((tree, _) => tree.AddChain(0, [next[0], (next[1] + 1) % (int)target.Config.VocabSize, next[1]]));
+        Assert.Equal(1, session.Outcome.AcceptedCount);
+        Assert.Equal(2, proposed);
+        // Step 3: nothing proposed.
+        Assert.Equal(0, Step((_, _) => { }));
+    }
+
     [Fact]
     public void Prompt_lookup_jacobi_and_ngram_pool_together_equal_greedy()
     {

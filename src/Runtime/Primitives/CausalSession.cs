@@ -107,8 +107,16 @@ public sealed class CausalSession : IDisposable
         else Tree.Reset(Context.Root);
     }
 
-    /// <summary>Candidates (the root excluded) verified by the last step.</summary>
-    public int ProposedLastStep => Tree.Count - 1;
+    /// <summary>
+    /// What the last step says about per-token acceptance, as a chain: the candidates accepted along the accepted path,
+    /// plus the one rejected after them when the path stopped at a rejection (its last node had children and none was
+    /// accepted); 0 when nothing was proposed. A chain's value is its length when every candidate was accepted and
+    /// accepted + 1 otherwise, so chain strategies' length states see what they always saw. A tree's other branches are
+    /// alternatives to the accepted path, not continuations of it: counting every node as proposed (as this did) made
+    /// a tree whose best path reached a leaf look rejected on every step, and a length state shrink its budget.
+    /// </summary>
+    public int ProposedLastStep =>
+        Tree.FirstChild(Outcome.LastNode) == CandidateTree.NoNode ? Outcome.AcceptedCount : Outcome.AcceptedCount + 1;
 
     /// <summary>
     /// One target forward over the tree. Returns logits <c>[nodes, vocab]</c> and hidden <c>[nodes, hidden]</c>, borrowed

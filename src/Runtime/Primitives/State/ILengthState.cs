@@ -12,7 +12,8 @@ public interface ILengthState
     /// <summary>Called before each decode.</summary>
     void Reset();
 
-    /// <param name="proposed">Candidate tokens verified this step (the root excluded).</param>
+    /// <param name="proposed">The step's candidates seen as a chain: those accepted, plus the first rejected one if the
+    /// accepted path stopped at a rejection (a chain's length when all were accepted); 0 when nothing was proposed.</param>
     /// <param name="accepted">Candidate tokens accepted this step.</param>
     void Update(int proposed, int accepted);
 }
