@@ -27,13 +27,18 @@ public static class PeerExport
                                      reference.<N>.json per value
           --prompts K                prompts from models/eval/prompts.<domain>.jsonl (default 3)
           --keep-bos                 truncate prompts as `strategies --keep-bos` does
+          --prompt-set in|ood        the prompts of `strategies --prompt-set` (ood: benchmarks/prompts/english-ood.jsonl);
+                                     ood writes reference.<N>.ood.json
+          --reference-only           keep the exported directory as it is (its GGUF conversions stay current) and
+                                     write only the references
         """;
 
     public static int Run(string[] args)
     {
         string domain = "english", @out = "";
         int padLayers = 0, padMlp = 0, promptCount = 3;
-        bool keepBos = false;
+        bool keepBos = false, referenceOnly = false;
+        string promptSet = "in";
         int[] maxTokensList = [48];
         for (int i = 0; i < args.Length; i++)
         {
@@ -47,6 +52,8 @@ public static class PeerExport
                 case "--prompts": promptCount = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--out": @out = Next(); break;
                 case "--keep-bos": keepBos = true; break;
+                case "--prompt-set": promptSet = Next(); break;
+                case "--reference-only": referenceOnly = true; break;
                 default: Console.WriteLine(Usage); return 2;
             }
         }
@@ -57,6 +64,7 @@ public static class PeerExport
         string source = Path.Combine(root, "models", domain, "target");
         using var shipped = PretrainedModel.Load(source, CPU, ScalarType.Float32, requireTokenizer: true);
         var tokenizer = shipped.Tokenizer!;
+        if (!referenceOnly || !File.Exists(Path.Combine(@out, "model.safetensors")))
         using (var padded = PaddedModel.Pad(shipped.Model, padLayers, Math.Max(padMlp, shipped.Config.IntermediateSize)))
         {
             PretrainedModel.Save(padded, @out, ScalarType.Float32, source);
@@ -64,7 +72,13 @@ public static class PeerExport
         }
 
         using var exported = PretrainedModel.Load(@out, CPU, ScalarType.Float32, requireTokenizer: true);
-        var texts = File.ReadLines(Path.Combine(root, "models", "eval", $"prompts.{domain}.jsonl"))
+        string promptFile = promptSet switch
+        {
+            "in" => Path.Combine(root, "models", "eval", $"prompts.{domain}.jsonl"),
+            "ood" when domain == "english" => Path.Combine(root, "benchmarks", "prompts", "english-ood.jsonl"),
+            _ => throw new ArgumentException($"--prompt-set {promptSet}: expected in, or ood for english"),
+        };
+        var texts = File.ReadLines(promptFile)
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("prompt").GetString()!).Take(promptCount).ToArray();
         var greedy = GeneratedStrategies.All.Single(s => s.Name == "Greedy");
         bool allIdentical = true;
@@ -92,7 +106,7 @@ public static class PeerExport
 
             var reference = new
             {
-                domain, maxTokens, padLayers, padMlp, keepBos, parameters = PaddedModel.Parameters(exported.Model), identicalToShipped = identical,
+                domain, promptSet, maxTokens, padLayers, padMlp, keepBos, parameters = PaddedModel.Parameters(exported.Model), identicalToShipped = identical,
                 prompts = prompts.Select((p, i) => new
                 {
                     text = texts[i], truncated = p.Length < tokenizer.Encode(texts[i], addBos: true).Length,
@@ -101,7 +115,7 @@ public static class PeerExport
                     greedyIdsBf16 = fromShippedBf16[i], greedyTextBf16 = tokenizer.Decode(fromShippedBf16[i]),
                 }),
             };
-            File.WriteAllText(Path.Combine(@out, $"reference.{maxTokens}.json"), JsonSerializer.Serialize(reference, new JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(@out, $"reference.{maxTokens}{(promptSet == "ood" ? ".ood" : "")}.json"), JsonSerializer.Serialize(reference, new JsonSerializerOptions { WriteIndented = true }));
         }
         return allIdentical ? 0 : 1;
     }

@@ -18,6 +18,15 @@ public static class Program
         if (args.Length > 0 && args[0] == "pad-export") return PeerExport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "seeded-checkpoint") return SeededCheckpointCommand.Run(args[1..]);
         if (args.Length > 0 && args[0] == "quantized-decode") return QuantizedDecodeBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "linear-kernels") return LinearKernelBenchmark.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "bandwidth")
+        {
+            // One line of JSON: this machine's one-thread read bandwidth now (the side-by-side run's denominator).
+            TorchSharp.torch.set_num_threads(1);
+            var (managed, viaTorch) = QuantizedDecodeBenchmark.ReadBandwidth();
+            Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { tensorPrimitivesSum = managed, torchSum = viaTorch, used = Math.Max(managed, viaTorch) }));
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "serve-load") return ServeLoadBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "grammar-masks") return GrammarMaskBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "constrained") return ConstrainedBenchmark.Run(args[1..]);

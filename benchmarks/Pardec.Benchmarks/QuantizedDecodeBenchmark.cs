@@ -63,7 +63,7 @@ internal static class QuantizedDecodeBenchmark
     private sealed record Row(string Format, double WeightGB, double TokensPerSecond, double StreamedGBs, double Fraction);
 
     // Best of 5 sequential reads of 1 GiB, one thread: a managed vectorised sum and libtorch's own reduction.
-    private static (double Managed, double Torch) ReadBandwidth()
+    internal static (double Managed, double Torch) ReadBandwidth()
     {
         const int n = 1 << 28; // 256 Mi floats = 1 GiB
         var data = GC.AllocateUninitializedArray<float>(n);
@@ -91,7 +91,7 @@ internal static class QuantizedDecodeBenchmark
 
     // Bytes a decode step reads: every linear's weight (and scales), the norms, and the head (the tied embedding, or its
     // quantized copy); the embedding lookup reads one row and is left out.
-    private static double WeightBytes(CausalLMBase model)
+    internal static double WeightBytes(CausalLMBase model)
     {
         double bytes = 0;
         foreach (var (name, p) in model.named_parameters())

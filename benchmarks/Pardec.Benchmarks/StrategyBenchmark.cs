@@ -40,6 +40,11 @@ public static class StrategyBenchmark
           --draft-dtype f32|bf16     the draft model's dtype if not --dtype (a tiny draft's forward is op overhead, and
                                      f32 ops are cheaper per call than bf16 ones; the draft's precision cannot change a
                                      lossless strategy's output)
+          --target-gguf FILE         the target from a GGUF file instead (weights as stored: Q8_0 -> int8, Q4_0 -> int4,
+                                     F32 -> f32; --dtype is then the activations), e.g. the exact file llama.cpp runs in
+                                     benchmarks/peer; the tokenizer and the draft still come from models/<domain>
+          --row-invariant            the target's f32 linears on Pardec's row-count-invariant CPU kernel
+                                     (CausalLMBase.RowInvariantLinears: eager modules, explicit attention)
           --eager                    run the models' eager modules instead of the compiled (TorchScript) forward
           --ar-between               run AR between every two strategies too; speedups are over each strategy's neighbours
           --param S.name=value       override a declared param of strategy S (repeatable), e.g. --param Lookahead.window=3 (then S runs on the interpreter)
@@ -60,7 +65,13 @@ public static class StrategyBenchmark
         var tokenizer = loaded.Tokenizer!;
         CausalLMBase target = loaded.Model;
         CausalLMBase? padded = null;
-        if (o.PadLayers > 0 || o.PadMlp > 0)
+        if (o.TargetGguf is not null)
+        {
+            if (o.PadLayers > 0 || o.PadMlp > 0) throw new ArgumentException("--target-gguf and --pad-layers/--pad-mlp: the file is the target");
+            padded = PretrainedModel.LoadGguf(o.TargetGguf, CPU, o.DType).Model;
+            target = padded;
+        }
+        else if (o.PadLayers > 0 || o.PadMlp > 0)
         {
             padded = PaddedModel.Pad(loaded.Model, o.PadLayers, Math.Max(o.PadMlp, loaded.Config.IntermediateSize));
             target = padded;
@@ -68,6 +79,7 @@ public static class StrategyBenchmark
         using var draftModel = Directory.Exists(Path.Combine(family, "draft")) ? PretrainedModel.Load(Path.Combine(family, "draft"), CPU, o.DraftDType ?? o.DType) : null;
         using var heads = Directory.Exists(Path.Combine(family, "medusa"))
             ? MedusaHeads.Load(Path.Combine(family, "medusa"), loaded.Config, CPU, o.DType) : null;
+        if (o.RowInvariant) target.RowInvariantLinears = true;
         if (o.Eager) { target.CompiledForwardEnabled = false; if (draftModel is not null) draftModel.Model.CompiledForwardEnabled = false; }
         var timedTarget = new TimedModel(target);
         var timedDraft = draftModel is null ? null : new TimedModel(draftModel.Model);
@@ -94,7 +106,7 @@ public static class StrategyBenchmark
         var rows = new List<Row>();
         int[][]? reference = null;
         Row? baseline = null;
-        Console.WriteLine($"target: {o.Domain} {(padded is null ? "shipped" : "padded")} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), {AutoDType.Name(o.DType)}, load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"target: {o.Domain} {TargetKind(o)} {target.Quantization.Name} ({PaddedModel.Parameters(target) / 1e6:F1}M parameters), {prompts.Length} prompts x {o.MaxTokens} tokens, {o.Threads} thread(s), {AutoDType.Name(o.DType)}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         // The AR baseline runs first and again last; speedups are over the mean of the two, and the drift between them
         // (a shared machine's load changing during the run) is reported beside the table.
         // With --ar-between the AR baseline also runs between every two strategies, and each strategy's speedup is over
@@ -182,6 +194,8 @@ public static class StrategyBenchmark
         return 0;
     }
 
+    private static string TargetKind(Options o) => o.TargetGguf is not null ? "gguf" : o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped";
+
     // The prompt set: held-out text of the models' own domain, or out-of-domain prose (English only).
     private static string PromptFile(Options o, string root) => o.PromptSet switch
     {
@@ -204,18 +218,19 @@ public static class StrategyBenchmark
     private static void Write(Options o, List<Row> rows, CausalLMBase target, string[] args)
     {
         Directory.CreateDirectory(o.Out);
-        string name = $"strategies-{o.Domain}-{(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")}{(o.DType == ScalarType.Float32 ? "" : "-" + AutoDType.Name(o.DType))}{(o.PromptSet == "ood" ? "-ood" : "")}";
+        string name = $"strategies-{o.Domain}-{TargetKind(o)}{(o.TargetGguf is null ? "" : "-" + target.Quantization.Name)}{(o.DType == ScalarType.Float32 ? "" : "-" + AutoDType.Name(o.DType))}{(o.PromptSet == "ood" ? "-ood" : "")}";
         var command = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- strategies " + string.Join(' ', args);
         var json = new
         {
             command, date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), load = File.ReadAllText("/proc/loadavg").Trim(), cpu = Machine.Cpu,
-            threads = o.Threads, dtype = AutoDType.Name(o.DType), domain = o.Domain, promptSet = o.PromptSet, promptFile = Path.GetRelativePath(RepoRoot(), PromptFile(o, RepoRoot())), parameters = PaddedModel.Parameters(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
+            threads = o.Threads, dtype = AutoDType.Name(o.DType), domain = o.Domain, promptSet = o.PromptSet, promptFile = Path.GetRelativePath(RepoRoot(), PromptFile(o, RepoRoot())), parameters = PaddedModel.Parameters(target),
+            targetGguf = o.TargetGguf, weights = target.Quantization.Name, weightBytesPerToken = QuantizedDecodeBenchmark.WeightBytes(target), maxTokens = o.MaxTokens, prompts = o.Prompts, rows,
         };
         File.WriteAllText(Path.Combine(o.Out, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         var md = new StringBuilder();
-        md.AppendLine($"# Strategy benchmark: {o.Domain}, {(o.PadLayers > 0 || o.PadMlp > 0 ? "padded" : "shipped")} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
+        md.AppendLine($"# Strategy benchmark: {o.Domain}, {TargetKind(o)} target ({PaddedModel.Parameters(target) / 1e6:F1}M parameters)");
         md.AppendLine();
-        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {AutoDType.Name(o.DType)}{(o.Eager ? ", eager modules" : "")}, load average at start `{json.load}`; CPU: {Machine.Cpu}).");
+        md.AppendLine($"Command: `{command}` ({json.date}, {o.Threads} torch thread(s), {AutoDType.Name(o.DType)}{(o.Eager ? ", eager modules" : "")}{(o.RowInvariant ? ", target linears on RowInvariantLinear" : "")}, load average at start `{json.load}`; CPU: {Machine.Cpu}).");
         md.AppendLine($"{o.Prompts} {(o.PromptSet == "ood" ? "out-of-domain" : "held-out")} prompts from `{Path.GetRelativePath(RepoRoot(), PromptFile(o, RepoRoot()))}`, {o.MaxTokens} greedy tokens each (EOS ignored), every strategy in the same process; " +
             (o.ArBetween
                 ? $"AR also ran between every two strategies, and each strategy's speedup is over the mean of the AR runs just before and after it (the AR rows shown are the first and last; load drift: {rows[0].TokensPerSecond:F1} vs {rows[^1].TokensPerSecond:F1} tok/s)."
@@ -296,7 +311,7 @@ public static class StrategyBenchmark
         public double HostPercent => 100 * HostSeconds / Math.Max(WallSeconds, 1e-9);
     }
 
-    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null, bool Eager = false, string PromptSet = "in", string? PdecFile = null)
+    private sealed record Options(string Domain, int PadLayers, int PadMlp, int MaxTokens, int Prompts, HashSet<string>? Strategies, int Threads, string Out, bool KeepBos = false, ScalarType DType = ScalarType.Float32, bool ArBetween = false, ScalarType? DraftDType = null, bool Eager = false, string PromptSet = "in", string? PdecFile = null, string? TargetGguf = null, bool RowInvariant = false)
     {
         /// <summary>Parameter overrides per strategy (<c>--param Lookahead.window=3</c>), validated by the strategy's own factory.</summary>
         public Dictionary<string, Dictionary<string, string>> Params { get; init; } = new();
@@ -332,6 +347,8 @@ public static class StrategyBenchmark
                     case "--draft-dtype": o = o with { DraftDType = ParseDType(Next()) }; break;
                     case "--ar-between": o = o with { ArBetween = true }; break;
                     case "--eager": o = o with { Eager = true }; break;
+                    case "--target-gguf": o = o with { TargetGguf = Next() }; break;
+                    case "--row-invariant": o = o with { RowInvariant = true }; break;
                     default: return null;
                 }
             }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches and builds the peer engine (llama.cpp, C++, CPU) that benchmarks/peer/run-side-by-side.sh measures
+# Fetches and builds the peer engine (and llama-quantize, which makes the Q4_0 file of the quantized comparison) (llama.cpp, C++, CPU) that benchmarks/peer/run-side-by-side.sh measures
 # Pardec against. Idempotent: each step is skipped when its output already exists.
 #
 #   benchmarks/peer/build-llama-cpp.sh [PEER_DIR]     (default: ${PEER_DIR:-$HOME/.cache/pardec-peer}; SKIP_BUILD=1: source only)
@@ -13,7 +13,7 @@ set -euo pipefail
 NODE_LLAMA_CPP_VERSION="${NODE_LLAMA_CPP_VERSION:-3.21.1}"
 PEER_DIR="${1:-${PEER_DIR:-$HOME/.cache/pardec-peer}}"
 JOBS="${JOBS:-2}"
-TARGETS=(llama-completion llama-speculative llama-speculative-simple llama-lookahead llama-lookup)
+TARGETS=(llama-completion llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-quantize)
 
 mkdir -p "$PEER_DIR"
 cd "$PEER_DIR"

@@ -12,6 +12,10 @@
 #   english-padded.f16.gguf  extra: what llama.cpp would normally run
 #   english-padded.bf16.gguf the bf16 comparison (DTYPE=bf16 run-side-by-side.sh): the trained weights exactly
 #   english-draft.bf16.gguf  its draft
+#   english-padded.q8_0.gguf the Q8_0 comparison (DTYPE=q8_0): convert_hf_to_gguf.py --outtype q8_0 (norms stay F32)
+#   english-padded.q4_0.gguf the Q4_0 comparison (DTYPE=q4_0): llama-quantize --pure of the f32 file, so every matrix,
+#                            the embedding and the head included, is Q4_0 (without --pure the head becomes Q6_K, a type
+#                            Pardec's GGUF loader does not read)
 #   english-target.f32.gguf  the shipped 5M target (bf16 weights widened to f32, as Pardec loads them)
 #   english-draft.f32.gguf   the shipped 0.89M draft
 set -euo pipefail
@@ -38,8 +42,17 @@ for n in "${max_tokens[@]}"; do
   grep -q '"keepBos": true' "$padded/reference.$n.json" 2>/dev/null || need_export=1
   grep -q '"greedyTextBf16"' "$padded/reference.$n.json" 2>/dev/null || need_export=1
 done
+for n in "${max_tokens[@]}"; do
+  [[ "${PROMPT_SET:-in}" != ood || "$padded/reference.$n.ood.json" -nt "$REPO/models/english/target/model.safetensors" ]] || need_ood=1
+done
 if ((need_export)); then
   OMP_NUM_THREADS=1 dotnet run -c Release --project "$REPO/benchmarks/Pardec.Benchmarks" -- pad-export \
+    --domain english --pad-layers "$PAD_LAYERS" --pad-mlp "$PAD_MLP" --max-tokens "$MAX_TOKENS_LIST" --prompts "$PROMPTS" --keep-bos --out "$padded"
+fi
+
+# The out-of-domain references (PROMPT_SET=ood): the same directory, only the references.
+if ((${need_ood:-0})); then
+  OMP_NUM_THREADS=1 dotnet run -c Release --project "$REPO/benchmarks/Pardec.Benchmarks" -- pad-export --reference-only --prompt-set ood \
     --domain english --pad-layers "$PAD_LAYERS" --pad-mlp "$PAD_MLP" --max-tokens "$MAX_TOKENS_LIST" --prompts "$PROMPTS" --keep-bos --out "$padded"
 fi
 
@@ -54,6 +67,16 @@ convert() { # hf_dir outtype out.gguf
 convert "$padded" f32 "$MODELS/english-padded.f32.gguf"
 convert "$padded" f16 "$MODELS/english-padded.f16.gguf"
 convert "$padded" bf16 "$MODELS/english-padded.bf16.gguf"
+convert "$padded" q8_0 "$MODELS/english-padded.q8_0.gguf"
+if [[ "$MODELS/english-padded.q4_0.gguf" -nt "$MODELS/english-padded.f32.gguf" ]]; then echo "up to date: $MODELS/english-padded.q4_0.gguf"
+else
+  "$LLAMA_CPP/build/bin/llama-quantize" --pure "$MODELS/english-padded.f32.gguf" "$MODELS/english-padded.q4_0.gguf.tmp" Q4_0 \
+    > "$MODELS/english-padded.q4_0.gguf.log" 2>&1 || { echo "llama-quantize failed, see $MODELS/english-padded.q4_0.gguf.log" >&2; exit 1; }
+  mv "$MODELS/english-padded.q4_0.gguf.tmp" "$MODELS/english-padded.q4_0.gguf"; echo "wrote $MODELS/english-padded.q4_0.gguf"
+fi
+# Pardec reads a GGUF's tokenizer from its metadata for byte-level BPE only; for this SentencePiece vocabulary it takes
+# the tokenizer.model beside the file (the strategy benchmark encodes with the shipped one anyway).
+cp "$padded/tokenizer.model" "$MODELS/tokenizer.model"
 convert "$REPO/models/english/target" f32 "$MODELS/english-target.f32.gguf"
 convert "$REPO/models/english/draft" f32 "$MODELS/english-draft.f32.gguf"
 convert "$REPO/models/english/draft" bf16 "$MODELS/english-draft.bf16.gguf"

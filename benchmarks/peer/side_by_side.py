@@ -44,6 +44,7 @@ class Peer:
         self.reference = reference
         self.env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         self.checks = []
+        self.own_plain = {}
 
     def common(self, model):
         # One thread for everything (decode, batch/prompt, draft); greedy; EOS ignored as Pardec's benchmark does;
@@ -101,7 +102,12 @@ class Peer:
                 row["steps"] += int(dec.group(1)) - (int(acc.group(1)) if acc else 0)
                 generated = out[out.find(prompt) + len(prompt):] if prompt in out else out
             generated = generated.replace("\r", "")
-            ref = p["greedyText"] if self.a.dtype == "f32" else p["greedyTextBf16"]
+            if self.a.dtype in QUANTIZED:
+                # Quantized weights: Q8_0/Q4_0 and Pardec's int8/int4 kernels round differently, so llama.cpp's runs are
+                # checked against its own first plain run (and Pardec's strategies against Pardec's own greedy).
+                ref = self.own_plain.setdefault(i, generated)
+            else:
+                ref = p["greedyText"] if self.a.dtype == "f32" else p["greedyTextBf16"]
             same = generated.startswith(ref) or ref.startswith(generated.rstrip("\n")) and len(generated.strip()) > 0
             row["identical"] &= bool(same)
             row["outputs"].append(generated[: len(ref) + 40])
@@ -123,6 +129,26 @@ class Peer:
                                 first_difference=next((k for k, (x, y) in enumerate(zip(ids, ours)) if x != y), None)))
 
 
+QUANTIZED = ("q8_0", "q4_0")
+PARDEC_WEIGHTS = {"f32": "f32", "bf16": "bf16", "q8_0": "int8", "q4_0": "int4"}
+
+
+def gguf_weight_bytes(path):
+    """Bytes a decode step reads from a GGUF file: every tensor but the token embedding (one row a token), unless the
+    file has no separate output matrix (a tied head reads the whole embedding)."""
+    code = ("import gguf, sys, json\nr = gguf.GGUFReader(sys.argv[1])\nnames = {t.name for t in r.tensors}\n"
+            "print(sum(int(t.n_bytes) for t in r.tensors if t.name != 'token_embd.weight' or 'output.weight' not in names))")
+    out = sh(["/usr/bin/python3", "-c", code, str(path)], env=dict(os.environ, PYTHONPATH=str(path.parents[1] / "llama.cpp" / "gguf-py")))
+    return int(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def bandwidth():
+    """This machine's one-thread read bandwidth now (Pardec.Benchmarks bandwidth: best of 5 reads of 1 GiB)."""
+    cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(REPO / "benchmarks/Pardec.Benchmarks"), "--", "bandwidth"]
+    r = subprocess.run(cmd, text=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def run_peer(a, reference):
     peer = Peer(a, reference)
     T, D = f"english-padded.{a.dtype}.gguf", f"english-draft.{a.draft_dtype or a.dtype}.gguf"
@@ -137,6 +163,12 @@ def run_peer(a, reference):
                 super().append(dict(peer.run("plain (between)", "llama-completion", [], T, "plain", "a neighbour for the speedups"), between=True))
 
     rows = Rows()
+    if a.quick:
+        # --quick: only the primary rows (the summary table's), each family's configuration that matches Pardec's.
+        run = peer.run
+        peer.run = lambda *args, **kw: run(*args, **kw) if kw.get("primary") else None
+        append = rows.append
+        rows.append = lambda row: append(row) if row is not None else None
     print(f"llama.cpp, {a.max_tokens} tokens, load {loadavg()}", flush=True)
     list.append(rows, dict(peer.run("plain (llama-completion)", "llama-completion", [], T, "plain", "", primary=True), between=True))
     rows.append(peer.run("plain (llama-lookup, draft 0)", "llama-lookup", ["--spec-draft-n-max", "0"], T, "plain",
@@ -175,11 +207,14 @@ def run_peer(a, reference):
 def run_pardec(a):
     out = Path(a.work) / f"pardec-{a.max_tokens}"
     out.mkdir(parents=True, exist_ok=True)
-    args = ["strategies", "--domain", "english", "--pad-layers", "12", "--pad-mlp", "8192", "--max-tokens", str(a.max_tokens),
+    target = (["--pad-layers", "12", "--pad-mlp", "8192"] if a.dtype not in QUANTIZED
+              else ["--target-gguf", str(Path(a.peer_dir) / "models" / f"english-padded.{a.dtype}.gguf")])
+    args = ["strategies", "--domain", "english"] + target + ["--max-tokens", str(a.max_tokens),
             "--prompts", str(a.prompts), "--strategies", "SpeculativeGreedy,SpeculativeAdaptive,SequoiaTree,PromptLookup,AdaptiveNgram,Lookahead",
-            "--threads", "1", "--dtype", a.dtype, "--keep-bos", "--out", str(out)]
+            "--threads", "1", "--dtype", a.dtype if a.dtype not in QUANTIZED else a.pardec_activations, "--keep-bos", "--out", str(out), "--prompt-set", a.prompt_set]
     if a.draft_dtype:
         args += ["--draft-dtype", a.draft_dtype]
+    args += a.pardec_args.split()
     if a.plain_between:
         args += ["--ar-between"]
     cmd = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(REPO / "benchmarks/Pardec.Benchmarks"), "--"] + args
@@ -189,7 +224,7 @@ def run_pardec(a):
     print(r.stdout, flush=True)
     if r.returncode != 0:
         raise SystemExit("Pardec benchmark failed")
-    result = json.loads((out / ("strategies-english-padded" + ("" if a.dtype == "f32" else "-" + a.dtype) + ".json")).read_text())
+    result = json.loads(max(out.glob("strategies-english-*.json"), key=lambda f: f.stat().st_mtime).read_text())
     result["command_line"] = "dotnet run -c Release --project benchmarks/Pardec.Benchmarks -- " + " ".join(args)
     return result
 
@@ -197,6 +232,10 @@ def run_pardec(a):
 FAMILIES = [("speculative (draft model)", "speculative", ["SpeculativeGreedy", "SpeculativeAdaptive", "SequoiaTree"]),
             ("prompt lookup", "prompt lookup", ["PromptLookup", "AdaptiveNgram"]),
             ("lookahead", "lookahead", ["Lookahead"])]
+
+
+def pct(x):
+    return "" if x is None else f"{100 * x:.0f} %"
 
 
 def f(x, p=1):
@@ -228,23 +267,42 @@ def speedups(peer_rows, pardec):
         r["DecodeTimeSpeedup"] = r["TokensPerSecond"] / (r.get("ArNeighbourTokensPerSecond") or g_dec)
 
 
-def merge(rounds):
+def bandwidth_fractions(peer_rows, pardec, peer_bytes):
+    """One round: the fraction of this round's read bandwidth each row's target forwards streamed, weight bytes per forward
+    x forwards per second / bandwidth (the draft's reads left out). llama.cpp: a forward per step (tokens - accepted);
+    Pardec: its target forwards per token (prefill excluded)."""
+    bw = (pardec.get("bandwidth") or {}).get("used")
+    for r in peer_rows:
+        r["bandwidth_fraction"] = peer_bytes * r["tok_s"] / r["tokens_per_step"] / (bw * 1e9) if bw and peer_bytes else None
+    for r in pardec["rows"]:
+        r["BandwidthFraction"] = (pardec["weightBytesPerToken"] * r["EndToEndTokensPerSecond"] * r["TargetForwardsPerToken"] / (bw * 1e9)
+                                  if bw and pardec.get("weightBytesPerToken") else None)
+
+
+def median_or_none(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def merge(rounds, meta):
     """Medians over rounds (rows are in the same order every round); the per-round values are kept beside them."""
     for peer_rows, pardec in rounds:
         speedups(peer_rows, pardec)
+        bandwidth_fractions(peer_rows, pardec, meta.get("peer_weight_bytes"))
     peer = []
     for k, first in enumerate(rounds[0][0]):
         rows = [rd[0][k] for rd in rounds]
         m = dict(first, tok_s=statistics.median(r["tok_s"] for r in rows), speedup=statistics.median(r["speedup"] for r in rows),
                  tok_s_rounds=[r["tok_s"] for r in rows], speedup_rounds=[r["speedup"] for r in rows],
-                 identical=all(r["identical"] for r in rows))
+                 identical=all(r["identical"] for r in rows), bandwidth_fraction=median_or_none(r.get("bandwidth_fraction") for r in rows))
         if "forward_tok_s" in first:
             m["forward_tok_s"] = statistics.median(r["forward_tok_s"] for r in rows)
         peer.append(m)
-    pardec = dict(rounds[0][1], rows=[], loads=[rd[1]["load"] for rd in rounds], command_line=rounds[0][1]["command_line"])
+    pardec = dict(rounds[0][1], rows=[], loads=[rd[1]["load"] for rd in rounds], command_line=rounds[0][1]["command_line"],
+                  bandwidth_rounds=[rd[1].get("bandwidth") for rd in rounds])
     for k, first in enumerate(rounds[0][1]["rows"]):
         rows = [rd[1]["rows"][k] for rd in rounds]
-        m = dict(first, IdenticalToAr=all(r["IdenticalToAr"] for r in rows))
+        m = dict(first, IdenticalToAr=all(r["IdenticalToAr"] for r in rows), BandwidthFraction=median_or_none(r.get("BandwidthFraction") for r in rows))
         for key in ("EndToEndTokensPerSecond", "EndToEndSpeedup", "TokensPerSecond", "DecodeTimeSpeedup"):
             m[key] = statistics.median(r[key] for r in rows)
             m[key + "Rounds"] = [r[key] for r in rows]
@@ -260,7 +318,7 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     prow = {r["Strategy"]: r for r in prs}
 
     def pcell(r):
-        return dict(strategy=r["Strategy"], tok_s=r["EndToEndTokensPerSecond"], speedup=r["EndToEndSpeedup"],
+        return dict(strategy=r["Strategy"], tok_s=r["EndToEndTokensPerSecond"], speedup=r["EndToEndSpeedup"], bandwidth_fraction=r.get("BandwidthFraction"),
                     decode_time_speedup=r["DecodeTimeSpeedup"], tokens_per_step=r["TokensPerStep"], identical=r["IdenticalToAr"])
 
     table = [dict(family="plain (first / last run)", peer=[r for r in peer_plain], pardec=[pcell(r) for r in greedy])]
@@ -281,8 +339,8 @@ def write(a, reference, peer_rows, checks, pardec, meta):
               f"`{meta['load_end']}` at the end. Absolute tok/s move with the load; each engine's speedups are ratios inside its own "
               f"block of a round, whose plain decode ran first and again last.")
     md.append("")
-    md.append("| strategy family | llama.cpp | tok/s | speedup over llama.cpp plain | tokens/step (accept rate) | Pardec | tok/s | speedup over Pardec AR | tokens/step |")
-    md.append("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+    md.append("| strategy family | llama.cpp | tok/s | speedup over llama.cpp plain | tokens/step (accept rate) | bandwidth | Pardec | tok/s | speedup over Pardec AR | tokens/step | bandwidth |")
+    md.append("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for t in table:
         for k in range(max(len(t["peer"]), len(t["pardec"]))):
             pr = t["peer"][k] if k < len(t["peer"]) else None
@@ -292,9 +350,9 @@ def write(a, reference, peer_rows, checks, pardec, meta):
                 t["family"] if k == 0 else "",
                 f"`{pr['tool']}` {pr['name'].split(', ', 1)[1] if ', ' in pr['name'] else ''}".strip() if pr else "",
                 f(pr["tok_s"]) if pr else "", f"{pr['speedup']:.2f}x" if pr else "",
-                (f(pr["tokens_per_step"], 2) + acc) if pr else "",
+                (f(pr["tokens_per_step"], 2) + acc) if pr else "", pct(pr.get("bandwidth_fraction")) if pr else "",
                 pd["strategy"] if pd else "", f(pd["tok_s"]) if pd else "", f"{pd['speedup']:.2f}x" if pd else "",
-                f(pd["tokens_per_step"], 2) if pd else ""]) + " |")
+                f(pd["tokens_per_step"], 2) if pd else "", pct(pd.get("bandwidth_fraction")) if pd else ""]) + " |")
     md.append("")
     md.append("What is compared:")
     md.append("")
@@ -306,8 +364,16 @@ def write(a, reference, peer_rows, checks, pardec, meta):
               f"`convert_hf_to_gguf.py --outtype {a.dtype}`. Draft: the shipped English draft ({meta['peer_params'][D]:,} "
               f"parameters), {a.draft_dtype or a.dtype} on both sides." + (" The shipped weights are bfloat16, so both files hold exactly the trained "
               f"weights; Pardec runs bf16 attention explicitly (matmul, float32 softmax, matmul) so its verification forwards are "
-              f"bit-identical to one-token decoding." if a.dtype == "bf16" else ""))
-    md.append(f"* **Prompts**: the first {a.prompts} of `models/eval/prompts.english.jsonl`, {a.max_tokens} greedy tokens each, EOS ignored. "
+              f"bit-identical to one-token decoding." if a.dtype == "bf16" else "")
+              + (f" **Quantized**: llama.cpp runs `english-padded.{a.dtype}.gguf` "
+                 + ("(`convert_hf_to_gguf.py --outtype q8_0`)" if a.dtype == "q8_0" else "(`llama-quantize --pure` of the f32 file: every matrix Q4_0, head and embedding included)")
+                 + f" and Pardec loads the same file with `--target-gguf` ("
+                 + ("Q8_0 blocks of 32 requantized to int8 per output channel, `_weight_int8pack_mm`" if a.dtype == "q8_0"
+                    else "Q4_0 blocks mapped exactly onto int4 group 32, `_weight_int4pack_mm_for_cpu`")
+                 + f"; activations {a.pardec_activations}, which libtorch's quantized kernels are vectorised for). The two sides' greedy "
+                 f"texts may differ (different rounding): each engine's rows are checked against its own plain decode. The draft is f32 on both sides."
+                 if a.dtype in QUANTIZED else ""))
+    md.append(f"* **Prompts**: the first {a.prompts} of `{'benchmarks/prompts/english-ood.jsonl` (out-of-domain prose the models never saw: Jane Austen)' if a.prompt_set == 'ood' else 'models/eval/prompts.english.jsonl`'}, {a.max_tokens} greedy tokens each, EOS ignored. "
               f"Prompt token ids: " + "; ".join(f"prompt {c['prompt']}: {c['peer']} (llama.cpp) vs {c['ours']} (Pardec), "
               f"{'identical' if c['identical'] else 'first difference at ' + str(c['first_difference'])}" for c in checks[: a.prompts])
               + " (llama-completion `--verbose-prompt`)."
@@ -327,8 +393,14 @@ def write(a, reference, peer_rows, checks, pardec, meta):
               f"(`decoded N tokens in T seconds`); llama-completion (plain) does not, so it is llama_perf's total time - prompt eval time "
               f"for n_eval + 1 tokens. Pardec: wall time of `Generate` - its prefill time. Cross-checks: llama.cpp plain per forward "
               f"(n_eval / (eval + sampling time)) {f(peer_plain[0]['forward_tok_s'])} / {f(peer_plain[-1]['forward_tok_s'])} tok/s; "
-              f"`llama-lookup --spec-draft-n-max 0` (plain, timed by the tools' clock) {f(next(r['tok_s'] for r in peer_rows if r['name'].startswith('plain (llama-lookup')))} tok/s; "
+              f"`llama-lookup --spec-draft-n-max 0` (plain, timed by the tools' clock) {f(next((r['tok_s'] for r in peer_rows if r['name'].startswith('plain (llama-lookup')), None))} tok/s; "
               f"Pardec's own benchmark figure (tokens / `Stats.DecodeTime`) in the Pardec table below.")
+    bws = [b["used"] for b in pardec.get("bandwidth_rounds") or [] if b]
+    md.append(f"* **bandwidth** = weight bytes a target forward reads x target forwards per second / the round's one-thread read bandwidth "
+              f"({', '.join(f'{b:.1f}' for b in bws)} GB/s: `Pardec.Benchmarks bandwidth`, best of 5 reads of 1 GiB by torch.sum and TensorPrimitives.Sum). "
+              f"Bytes per forward: llama.cpp {meta.get('peer_weight_bytes') or 0:,} (every tensor of the GGUF but the token embedding), Pardec "
+              f"{int(pardec.get('weightBytesPerToken') or 0):,} (parameters and quantized buffers but the embedding). A strategy's figure counts its target's "
+              f"forwards (one per step), not the draft's.")
     md.append("* **tokens/step** = tokens / target verification steps = accepted draft tokens per step + 1 (llama.cpp: steps = tokens - n_accept). "
               "**accept rate** = n_accept / n_drafted, as llama.cpp prints it (lookahead prints no n_drafted).")
     md.append("* Parameters: llama.cpp speculative draft length 4 = Pardec SpeculativeGreedy's gamma 4 (Pardec SpeculativeAdaptive: "
@@ -376,13 +448,15 @@ def write(a, reference, peer_rows, checks, pardec, meta):
     md.append(pardec["command_line"].replace(str(Path(a.work)), "$WORK"))
     md.append("```")
     md.append("")
-    name = ("peer-llama-cpp" if a.max_tokens == 48 else f"peer-llama-cpp-{a.max_tokens}") + ("" if a.dtype == "f32" else f"-{a.dtype}") + (f"-draft-{a.draft_dtype}" if a.draft_dtype and a.draft_dtype != a.dtype else "")
+    name = (("peer-llama-cpp" if a.max_tokens == 48 else f"peer-llama-cpp-{a.max_tokens}") + ("" if a.dtype == "f32" else f"-{a.dtype}")
+            + (f"-draft-{a.draft_dtype}" if a.draft_dtype and a.draft_dtype != a.dtype and a.dtype not in QUANTIZED else "")
+            + ("-ood" if a.prompt_set == "ood" else "") + ("-row-invariant" if "--row-invariant" in a.pardec_args else ""))
     outdir = Path(a.out)
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / f"{name}.md").write_text("\n".join(md))
     js = dict(meta=meta, max_tokens=a.max_tokens, prompts=a.prompts, threads=1, dtype=a.dtype, parameters_padded=reference["parameters"],
               prompt_token_checks=checks, table=[dict(family=t["family"], llama_cpp=[dict(name=r["name"], tok_s=r["tok_s"], speedup=r["speedup"],
-              tokens_per_step=r["tokens_per_step"], accept_rate=r["accept_rate"]) for r in t["peer"]], pardec=t["pardec"]) for t in table],
+              tokens_per_step=r["tokens_per_step"], accept_rate=r["accept_rate"], bandwidth_fraction=r.get("bandwidth_fraction")) for r in t["peer"]], pardec=t["pardec"]) for t in table],
               peer=peer_rows, pardec=pardec)
     (outdir / f"{name}.json").write_text(json.dumps(js, indent=2))
     print("\n".join(md[:4 + sum(max(len(t['peer']), len(t['pardec'])) for t in table) + 2]))
@@ -406,14 +480,27 @@ def main():
     ap.add_argument("--f16", action="store_true", help="also run the f16 padded target (extra rows)")
     ap.add_argument("--shipped", action="store_true", help="also run the shipped 5M target (extra rows)")
     ap.add_argument("--rounds", type=int, default=3, help="llama.cpp block then Pardec block, this many times; medians reported")
-    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="weights of the padded target and the draft on both engines")
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "q8_0", "q4_0"],
+                    help="weights of the padded target (and the draft, for f32/bf16) on both engines; q8_0/q4_0: llama.cpp runs that "
+                         "GGUF and Pardec loads the same file (int8 / int4 weights, --pardec-activations), the draft is f32")
+    ap.add_argument("--pardec-activations", choices=["f32", "bf16"],
+                    default="bf16" if "avx512_bf16" in Path("/proc/cpuinfo").read_text() else "f32",
+                    help="Pardec's activations with q8_0/q4_0 weights (default bf16 where the CPU has AVX512_BF16: libtorch's "
+                         "int8/int4 kernels are vectorised for bf16 activations only)")
+    ap.add_argument("--prompt-set", default="in", choices=["in", "ood"],
+                    help="in: models/eval/prompts.english.jsonl; ood: benchmarks/prompts/english-ood.jsonl (out-of-domain prose)")
+    ap.add_argument("--pardec-args", default="", help="more options for Pardec's strategies benchmark, e.g. --row-invariant")
+    ap.add_argument("--quick", action="store_true", help="llama.cpp's primary configurations only (the summary table's rows)")
     ap.add_argument("--draft-dtype", choices=["f32", "bf16"], help="the draft's weights on both engines, if not --dtype")
     ap.add_argument("--plain-between", action="store_true",
                     help="plain decoding between every two configurations on both engines; speedups over the neighbouring plain runs")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the last run's saved measurements")
     a = ap.parse_args()
+    if a.dtype in QUANTIZED and not a.draft_dtype:
+        a.draft_dtype = "f32"
 
-    reference = json.loads((Path(a.peer_dir) / "models" / "english-padded" / f"reference.{a.max_tokens}.json").read_text())
+    suffix = ".ood" if a.prompt_set == "ood" else ""
+    reference = json.loads((Path(a.peer_dir) / "models" / "english-padded" / f"reference.{a.max_tokens}{suffix}.json").read_text())
     reference["prompts"] = reference["prompts"][: a.prompts]
     for p in reference["prompts"]:
         # llama.cpp takes text and adds BOS itself (and SentencePiece's leading space): give it the prompt text, or for a
@@ -429,7 +516,8 @@ def main():
     meta["peer_system_info"] = next((l.split("system_info: ", 1)[1].strip(" |") for l in info.stderr.splitlines() if "system_info" in l), "")
     meta["peer_params"] = gguf_parameters(a.peer_dir, [f"english-padded.{a.dtype}.gguf", f"english-draft.{a.draft_dtype or a.dtype}.gguf", "english-target.f32.gguf"])
 
-    saved = Path(a.work) / f"measurements-{a.max_tokens}-{a.dtype}{'-draft-' + a.draft_dtype if a.draft_dtype else ''}.json"
+    meta["peer_weight_bytes"] = gguf_weight_bytes(Path(a.peer_dir) / "models" / f"english-padded.{a.dtype}.gguf")
+    saved = Path(a.work) / f"measurements-{a.max_tokens}-{a.dtype}{'-draft-' + a.draft_dtype if a.draft_dtype else ''}-{a.prompt_set}{'-row-invariant' if '--row-invariant' in a.pardec_args else ''}.json"
     if a.report_only:
         m = json.loads(saved.read_text())
         meta, rounds, checks = m["meta"], m["rounds"], m["checks"]
@@ -437,11 +525,15 @@ def main():
         rounds = []
         for i in range(a.rounds):
             print(f"round {i + 1} of {a.rounds}", flush=True)
+            bw = bandwidth()
+            print(f"  read bandwidth, 1 thread: {bw['used']:.1f} GB/s", flush=True)
             peer_rows, checks = run_peer(a, reference)
-            rounds.append((peer_rows, run_pardec(a)))
+            pardec = run_pardec(a)
+            pardec["bandwidth"] = bw
+            rounds.append((peer_rows, pardec))
         meta["load_end"] = loadavg()
         saved.write_text(json.dumps(dict(meta=meta, rounds=rounds, checks=checks)))
-    peer_rows, pardec = merge(rounds)
+    peer_rows, pardec = merge(rounds, meta)
     meta["rounds"] = len(rounds)
     write(a, reference, peer_rows, checks, pardec, meta)
 

@@ -68,7 +68,11 @@ public sealed class PretrainedModel : IDisposable
         var weights = GgufWeights.Open(path, quantization, dtype);
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         // The file's own vocabulary first (GgufTokenizer: byte-level BPE), else tokenizer files beside it.
-        var tokenizer = GgufTokenizer.Read(weights.File, weights.Config) ?? TextTokenizer.FromDirectory(directory, weights.Config);
+        // A vocabulary the metadata reader does not handle yet (SentencePiece 'llama') is taken from tokenizer files beside
+        // the file, as its error message tells the user to do; only without them is that error raised.
+        TextTokenizer? tokenizer;
+        try { tokenizer = GgufTokenizer.Read(weights.File, weights.Config) ?? TextTokenizer.FromDirectory(directory, weights.Config); }
+        catch (ModelLoadException) when (TextTokenizer.FromDirectory(directory, weights.Config) is { } beside) { tokenizer = beside; }
         if (tokenizer is null && requireTokenizer)
             throw new ModelLoadException(path, "tokenizer.ggml.tokens", "no tokenizer: the file has no tokenizer metadata and its directory no tokenizer.json / tokenizer.model");
         var model = Build(weights, weights.Config, device, dtype, progress, quantization: null);

@@ -135,7 +135,24 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     /// row the same way whatever the row count), gives bit-identical logits for a token whether it is decoded alone, in
     /// a chain or in a token tree (<c>BatchInvariantForwardTests</c>); it costs about 5-10% of a forward here.
     /// </summary>
-    public bool UsesExplicitAttention => Device.type == DeviceType.CPU && DType is ScalarType.BFloat16 or ScalarType.Float16;
+    /// <remarks>With <see cref="RowInvariantLinears"/> in float32 the explicit path is taken too, for the same reason.</remarks>
+    public bool UsesExplicitAttention => Device.type == DeviceType.CPU && (DType is ScalarType.BFloat16 or ScalarType.Float16 || UsesRowInvariantLinears);
+
+    /// <summary>
+    /// Float32 linear layers on the CPU run Pardec's own kernel (<see cref="Kernels.RowInvariantLinear"/>) instead of
+    /// libtorch's <c>linear</c>, with explicit attention: a token's logits are then the same bits whether it is decoded
+    /// alone or verified in a chain (<c>RowInvariantForwardTests</c>), as they are in bf16, and a few-row verification
+    /// forward streams each weight once. Off by default. Architectures that do not route their linears through the
+    /// kernel (only the Llama family does) ignore it; so do other dtypes and devices (CUDA keeps torch's kernels) and
+    /// forwards under autograd. The model's eager modules run (the compiled TorchScript forward calls torch's linear).
+    /// </summary>
+    public bool RowInvariantLinears { get; set; }
+
+    /// <summary><see cref="RowInvariantLinears"/> applies to this model now: float32, CPU, gradients off.</summary>
+    protected bool UsesRowInvariantLinears => RowInvariantLinears && SupportsRowInvariantLinears && Device.type == DeviceType.CPU && DType == ScalarType.Float32 && !torch.is_grad_enabled();
+
+    /// <summary>The architecture routes its float linears through <see cref="Kernels.RowInvariantLinear"/>.</summary>
+    protected virtual bool SupportsRowInvariantLinears => false;
 
     /// <summary>
     /// Whether this forward runs as one compiled call (see <see cref="LlamaForCausalLM"/>); false runs the eager modules.
@@ -195,7 +212,9 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
     /// <returns><c>[batch, n, heads * headDim]</c></returns>
     /// <param name="mask">bool (true = attend) for the fused kernel, or additive float32 (0 / -inf) for the explicit path
     /// (<see cref="UsesExplicitAttention"/>); <c>[batch or 1, 1, n, total]</c>.</param>
-    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, int layer, KVCache? cache, Tensor mask)
+    /// <param name="rowInvariant">float32 on the CPU: both products on Pardec's row-invariant kernels
+    /// (<see cref="Kernels.RowInvariantAttention"/>, <see cref="RowInvariantLinears"/>).</param>
+    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, int layer, KVCache? cache, Tensor mask, bool rowInvariant = false)
     {
         if (cache is not null) (k, v) = cache.Append(layer, k, v); // [batch, kvHeads, L + n, headDim]
         long batch = q.shape[0], heads = q.shape[1], n = q.shape[2], headDim = q.shape[3];
@@ -204,7 +223,7 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
         Tensor o; // [batch, heads, n, headDim]
         if (kvHeads == heads)
         {
-            o = Attention(q, k, v, mask);
+            o = Attention(q, k, v, mask, rowInvariant);
         }
         else
         {
@@ -214,15 +233,16 @@ public abstract class CausalLMBase : nn.Module, ICausalLM
             long group = heads / kvHeads, total = k.shape[2], maskBatch = mask.shape[0];
             var folded = q.reshape(batch, kvHeads, group * n, headDim);                                    // [batch, kvHeads, group * n, headDim]
             var foldedMask = mask.unsqueeze(2).expand(maskBatch, 1, group, n, total).reshape(maskBatch, 1, group * n, total);
-            o = Attention(folded, k, v, foldedMask).reshape(batch, heads, n, headDim);
+            o = Attention(folded, k, v, foldedMask, rowInvariant).reshape(batch, heads, n, headDim);
         }
         return o.transpose(1, 2).reshape(batch, n, heads * headDim);
     }
 
     // softmax(q k^T / sqrt(d) + mask) v: fused for a bool mask, explicit (scores and softmax in float32) for an additive one.
-    private static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor mask)
+    private static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor mask, bool rowInvariant)
     {
         if (mask.dtype == ScalarType.Bool) return nn.functional.scaled_dot_product_attention(q, k, v, mask);
+        if (rowInvariant && Kernels.RowInvariantAttention.Applies(q, k, mask)) return Kernels.RowInvariantAttention.Forward(q, k, v, mask, Scalars.InverseSquareRoot(q.shape[3]));
         var scores = torch.matmul(q, k.transpose(2, 3)).to_type(ScalarType.Float32); // [batch, heads, n, total]
         scores.mul_(Scalars.InverseSquareRoot(q.shape[3])).add_(mask, Scalars.One);    // explicit alpha: see Scalars
         return torch.matmul(scores.softmax(-1).to_type(q.dtype), v);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Pardec.Runtime.Kernels;
 using Pardec.Runtime.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -84,7 +85,9 @@ public sealed class LlamaForCausalLM : CausalLMBase
     private readonly Tensor _scriptConstants;   // float64: see ScriptedLlamaForward.Constant
 
     /// <summary>The compiled forward (<see cref="ScriptedLlamaForward"/>) runs every layout here, gradients off.</summary>
-    protected override bool CompiledForwardApplies => CompiledForwardEnabled && !torch.is_grad_enabled();
+    protected override bool CompiledForwardApplies => CompiledForwardEnabled && !torch.is_grad_enabled() && !UsesRowInvariantLinears;
+
+    protected override bool SupportsRowInvariantLinears => true;
 
     protected override unsafe void ForwardCompiled(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, bool returnHidden,
                                                    LayerSkip? skip, ForwardOutputs? into, out Tensor? logits, out Tensor? hidden)
@@ -172,11 +175,18 @@ public sealed class LlamaForCausalLM : CausalLMBase
     public override Tensor? OutputWeight => _lmHead is QuantizedLinear ? null : _scriptWeights[2];
 
     protected override Tensor ForwardHidden(Tensor tokens, Tensor positions, Tensor attentionMask, KVCache? cache, LayerSkip? skip) =>
-        _model.Forward(tokens, positions, attentionMask, cache, skip);
+        _model.Forward(tokens, positions, attentionMask, cache, skip, UsesRowInvariantLinears);
 
     protected override Tensor ProjectToVocab(Tensor hidden)
     {
-        var logits = _lmHead is not null ? _lmHead.forward(hidden) : nn.functional.linear(hidden, _model.EmbedTokens.weight!);
+        bool rowInvariant = UsesRowInvariantLinears;
+        Tensor logits;
+        if (_lmHead is not null) logits = Projection.Forward(_lmHead, hidden, rowInvariant);
+        else
+        {
+            var embedding = _scriptWeights[2]; // the tied embedding: the handle the model holds (the module's getter makes a new one per call)
+            logits = rowInvariant && RowInvariantLinear.Applies(hidden, embedding) ? RowInvariantLinear.Forward(hidden, embedding) : nn.functional.linear(hidden, _model.EmbedTokens.weight!);
+        }
         // Soft-capping, as transformers: logits / cap, tanh, * cap, in the model dtype.
         return _softcap is null ? logits : (logits / _softcap).tanh_() * _softcap;
     }
@@ -231,7 +241,7 @@ public sealed class LlamaForCausalLM : CausalLMBase
         public RmsNorm Norm => _norm;
         public ModuleStack<DecoderLayer> Layers => _layers;
 
-        public Tensor Forward(Tensor tokens, Tensor positions, Tensor mask, KVCache? cache, LayerSkip? skip)
+        public Tensor Forward(Tensor tokens, Tensor positions, Tensor mask, KVCache? cache, LayerSkip? skip, bool rowInvariant)
         {
             var h = EmbedTokens.forward(tokens); // [batch, n, hidden]
             if (EmbedScale is not null) h = h * EmbedScale;
@@ -243,8 +253,8 @@ public sealed class LlamaForCausalLM : CausalLMBase
                 if (IsSkipped(skip, i)) continue;
                 bool sliding = _config.IsSlidingLayer(i);
                 h = sliding
-                    ? _layers[i].Forward(h, cosLocal, sinLocal, windowMask, cache)
-                    : _layers[i].Forward(h, cos, sin, mask, cache);
+                    ? _layers[i].Forward(h, cosLocal, sinLocal, windowMask, cache, rowInvariant)
+                    : _layers[i].Forward(h, cos, sin, mask, cache, rowInvariant);
             }
             return _norm.forward(h);
         }
@@ -302,17 +312,17 @@ public sealed class LlamaForCausalLM : CausalLMBase
             weights.AddRange(slots);
         }
 
-        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache, bool rowInvariant)
         {
             // explicit alpha on every add: see Scalars
             if (_preFeedforwardNorm is null)
             {
-                var h = x.add(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache), Scalars.One);
-                return h.add(_mlp.forward(_postAttentionNorm.forward(h)), Scalars.One);
+                var h = x.add(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache, rowInvariant), Scalars.One);
+                return h.add(_mlp.Forward(_postAttentionNorm.forward(h), rowInvariant), Scalars.One);
             }
             // Gemma: norm(sublayer(norm(x))) on both sublayers.
-            var g = x.add(_postAttentionNorm.forward(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache)), Scalars.One);
-            return g.add(_postFeedforwardNorm!.forward(_mlp.forward(_preFeedforwardNorm.forward(g))), Scalars.One);
+            var g = x.add(_postAttentionNorm.forward(_attention.Forward(_inputNorm.forward(x), cos, sin, mask, cache, rowInvariant)), Scalars.One);
+            return g.add(_postFeedforwardNorm!.forward(_mlp.Forward(_preFeedforwardNorm.forward(g), rowInvariant)), Scalars.One);
         }
     }
 
@@ -362,17 +372,17 @@ public sealed class LlamaForCausalLM : CausalLMBase
             }
         }
 
-        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache, bool rowInvariant)
         {
             long batch = x.shape[0], n = x.shape[1];
-            var q = _q.forward(x).view(batch, n, _heads, _headDim);                    // [batch, n, heads, headDim]
-            var k = _k.forward(x).view(batch, n, _kvHeads, _headDim);                  // [batch, n, kvHeads, headDim]
-            var v = _v.forward(x).view(batch, n, _kvHeads, _headDim).transpose(1, 2);  // [batch, kvHeads, n, headDim]
+            var q = Projection.Forward(_q, x, rowInvariant).view(batch, n, _heads, _headDim);                    // [batch, n, heads, headDim]
+            var k = Projection.Forward(_k, x, rowInvariant).view(batch, n, _kvHeads, _headDim);                  // [batch, n, kvHeads, headDim]
+            var v = Projection.Forward(_v, x, rowInvariant).view(batch, n, _kvHeads, _headDim).transpose(1, 2);  // [batch, kvHeads, n, headDim]
             if (_qNorm is not null) { q = _qNorm.forward(q); k = _kNorm!.forward(k); }
             q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);                   // [batch, heads, n, headDim]
             k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);                   // [batch, kvHeads, n, headDim]
             if (_queryMultiplier is not null) q = q.mul(_queryMultiplier);
-            return _o.forward(Attend(q, k, v, _layer, cache, mask)); // [batch, n, hidden]
+            return Projection.Forward(_o, Attend(q, k, v, _layer, cache, mask, rowInvariant), rowInvariant); // [batch, n, hidden]
         }
 
         protected override void Dispose(bool disposing)
@@ -409,11 +419,16 @@ public sealed class LlamaForCausalLM : CausalLMBase
         }
 
         // SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x)); Gemma's GeGLU uses GELU (tanh approximation) instead.
-        public override Tensor forward(Tensor x)
+        public override Tensor forward(Tensor x) => Forward(x, rowInvariant: false);
+
+        public Tensor Forward(Tensor x, bool rowInvariant)
         {
-            var g = _gate.forward(x);
+            var g = Projection.Forward(_gate, x, rowInvariant);
+            var u = Projection.Forward(_up, x, rowInvariant);
+            if (rowInvariant && !_geluTanh && RowInvariantActivations.Applies(g, u))
+                return Projection.Forward(_down, RowInvariantActivations.SiluTimes(g, u), rowInvariant);
             g = _geluTanh ? nn.functional.gelu(g, GELU.Approximate.tanh) : nn.functional.silu(g);
-            return _down.forward(g * _up.forward(x));
+            return Projection.Forward(_down, g * u, rowInvariant);
         }
     }
 }
@@ -425,6 +440,11 @@ internal static class Projection
         format.Kind == WeightKind.Float
             ? nn.Linear(inFeatures, outFeatures, hasBias: hasBias, device: device, dtype: dtype)
             : new QuantizedLinear(inFeatures, outFeatures, hasBias, format, device, dtype);
+
+    /// <summary>The layer's forward; with <paramref name="rowInvariant"/> a float32 CPU <c>nn.Linear</c> runs
+    /// <see cref="RowInvariantLinear"/> instead (see <see cref="CausalLMBase.RowInvariantLinears"/>).</summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> m, Tensor x, bool rowInvariant) =>
+        rowInvariant && m is Linear l && RowInvariantLinear.Applies(x, l.weight!) ? RowInvariantLinear.Forward(x, l.weight!, l.bias) : m.forward(x);
 
     public static Tensor Weight(nn.Module<Tensor, Tensor> m) => m switch
     {
