@@ -361,7 +361,7 @@ def write(a, reference, peer_rows, checks, pardec, meta):
               f"the cost of {reference['parameters']:,} parameters (llama.cpp's GGUF: {meta['peer_params'][T]:,} "
               f"parameters). **{a.dtype} on both sides.** Exported by `Pardec.Benchmarks pad-export` (which checks the exported directory "
               f"reproduces the shipped target's greedy tokens: {reference['identicalToShipped']}), converted by llama.cpp's "
-              f"`convert_hf_to_gguf.py --outtype {a.dtype}`. Draft: the shipped English draft ({meta['peer_params'][D]:,} "
+              f"`convert_hf_to_gguf.py --outtype {'f32` + `llama-quantize --pure' if a.dtype == 'q4_0' else a.dtype}`. Draft: the shipped English draft ({meta['peer_params'][D]:,} "
               f"parameters), {a.draft_dtype or a.dtype} on both sides." + (" The shipped weights are bfloat16, so both files hold exactly the trained "
               f"weights; Pardec runs bf16 attention explicitly (matmul, float32 softmax, matmul) so its verification forwards are "
               f"bit-identical to one-token decoding." if a.dtype == "bf16" else "")
