@@ -85,7 +85,7 @@ public enum MaskedCacheMode
 /// counts once), <see cref="CanvasForwards"/> (rows forwarded: the honest cost), tokens per step
 /// (<see cref="CommitHistory"/>), prefill (first forward) and decode time.</para>
 /// </remarks>
-public sealed class MaskedSession : IDisposable
+public sealed partial class MaskedSession : IDisposable
 {
     private readonly ICausalLM _model;
     private readonly KVCache? _cache;
@@ -158,6 +158,8 @@ public sealed class MaskedSession : IDisposable
         _eosToken = model.Config.EosTokenIds[0];
         Selection = new MaskedSelection(MaxBlockSize);
         Sampler = new NodeSampler(1, device);
+        DenoiserBlock = model.Config.DenoiserBlock;
+        if (DenoiserBlock is int denoiserBlock) _blockCausalMask = BlockCausalMask(denoiserBlock, cache);
     }
 
     public ICausalLM Model => _model;
@@ -283,7 +285,7 @@ public sealed class MaskedSession : IDisposable
         _maskedRemaining = generationLength;
         BlockIndex = 0;
         BlockStart = PromptLength;
-        BlockEnd = Math.Min(PromptLength + DefaultBlockSize, End);
+        BlockEnd = NextBlockEnd(BlockStart);
         StepsInBlock = 0;
         Forwards = TokensCommitted = LastCommitted = 0;
         _core.Restart();
@@ -316,7 +318,7 @@ public sealed class MaskedSession : IDisposable
         {
             BlockIndex++;
             BlockStart = BlockEnd;
-            BlockEnd = Math.Min(BlockStart + DefaultBlockSize, End);
+            BlockEnd = NextBlockEnd(BlockStart);
             StepsInBlock = 0;
             _needsRefresh = true;
         }
@@ -347,7 +349,11 @@ public sealed class MaskedSession : IDisposable
         ModelOutput output;
         Tensor logits; // [1, span, vocab]: the rows predicting canvas positions [spanStart, spanEnd)
         int spanStart = s, spanEnd = end;
-        if (_cache is null)
+        if (DenoiserBlock is not null)
+        {
+            (output, logits, spanEnd) = ForwardBlockCausal(s, e); // causal across the model's blocks: see MaskedSession.BlockCausal.cs
+        }
+        else if (_cache is null)
         {
             output = Forward(0, end, null);
             logits = output.Logits.narrow(1, r, end - s);
@@ -674,6 +680,7 @@ public sealed class MaskedSession : IDisposable
         _cache?.Dispose();
         _canvas.Dispose(); _positions.Dispose(); _true.Dispose(); _statsHost.Dispose(); _blockLogits.Dispose(); _maskIndex.Dispose();
         _logitsHost.Dispose();
+        _blockCausalMask?.Dispose();
         Sampler.Dispose();
     }
 }

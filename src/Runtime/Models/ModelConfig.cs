@@ -27,7 +27,8 @@ public sealed record ModelConfig
     /// <summary>
     /// The HF <c>model_type</c>: <c>llama</c>, <c>qwen2</c>, <c>qwen3</c>, <c>mistral</c>, <c>gemma3_text</c>, <c>gpt2</c>, or the
     /// masked-diffusion LMs <c>llada</c> (LLaDA's own field names; weights through <see cref="LLaDAModelLM"/>) and
-    /// <c>Dream</c> (the Qwen2 layout, bidirectional, <see cref="ShiftedLogits"/>).
+    /// <c>Dream</c> (the Qwen2 layout, bidirectional, <see cref="ShiftedLogits"/>), and the block-diffusion LM
+    /// <c>Fast_dLLM_Qwen</c> (Fast-dLLM v2: the Qwen2 layout, block-causal with <see cref="DenoiserBlock"/> = <c>bd_size</c>, shifted).
     /// </summary>
     public required string ModelType { get; init; }
     public required int VocabSize { get; init; }
@@ -58,6 +59,16 @@ public sealed record ModelConfig
     /// masked canvas reads position p's prediction from row p − 1 when this is set.
     /// </summary>
     public bool ShiftedLogits { get; init; }
+    /// <summary>
+    /// The block of a block-causal denoiser, null for a fully bidirectional one (or a causal LM). Fast-dLLM v2
+    /// (<c>Fast_dLLM_Qwen</c>, config field <c>bd_size</c>) attends causally across blocks of this many positions, counted
+    /// from position 0, and bidirectionally inside a block: the query at position q sees the key at k iff
+    /// <c>k / block &lt;= q / block</c> (its modeling.py, <c>eval_block_diff_mask</c>). So a finished block's keys and values
+    /// never change again, and a cache of finished blocks is exact.
+    /// </summary>
+    public int? DenoiserBlock { get; init; }
+    /// <summary>The config.json this config was read from (<see cref="Load"/>), for errors that name the model; null otherwise.</summary>
+    public string? SourcePath { get; init; }
     /// <summary>RoPE frequency scaling (<c>rope_scaling</c> / <c>rope_parameters</c>: llama3, linear, yarn); null for plain RoPE.</summary>
     public RopeScaling? RopeScaling { get; init; }
     /// <summary>Per-head RMSNorm of queries and keys before RoPE (Qwen3 and Gemma 3 <c>q_norm</c>/<c>k_norm</c>).</summary>
@@ -85,7 +96,16 @@ public sealed record ModelConfig
     /// <summary>Bias on q/k/v (Qwen2, or Llama's <c>attention_bias</c>).</summary>
     public bool QkvBias => AttentionBias;
     /// <summary>Bias on o_proj: Llama's <c>attention_bias</c> covers it, Qwen2's (and Dream's) q/k/v bias does not.</summary>
-    public bool OutputBias => AttentionBias && ModelType is not ("qwen2" or "Dream");
+    public bool OutputBias => AttentionBias && !IsQwen2Layout;
+    /// <summary>The Qwen2 tensor layout (q/k/v bias, no o_proj bias): Qwen2, and the denoisers adapted from Qwen2.5 (Dream, Fast-dLLM v2).</summary>
+    public bool IsQwen2Layout => ModelType is "qwen2" or "Dream" or FastDllmQwen;
+    /// <summary>Fast-dLLM v2's <c>model_type</c> (<c>Fast_dLLM_QwenConfig</c> in Efficient-Large-Model/Fast_dLLM_v2_7B).</summary>
+    public const string FastDllmQwen = "Fast_dLLM_Qwen";
+    /// <summary>
+    /// Fast-dLLM v2's mask token <c>|&lt;MASK&gt;|</c>: its config.json has no <c>mask_token_id</c>; the published modeling.py
+    /// passes <c>mask_id=151665</c> to forward and generate by default, which this follows when the config is silent.
+    /// </summary>
+    public const int FastDllmMaskTokenId = 151665;
     /// <summary>Whether layer <paramref name="layer"/> attends through the sliding window.</summary>
     public bool IsSlidingLayer(int layer) => SlidingWindow is not null && (SlidingLayers.Count == 0 || SlidingLayers[layer]);
     /// <summary>Whether any layer attends through the sliding window.</summary>
@@ -95,14 +115,14 @@ public sealed record ModelConfig
 
     public ModelArchitecture Architecture => ModelType == "gpt2" ? ModelArchitecture.Gpt2 : ModelArchitecture.Llama;
 
-    private static readonly string[] SupportedTypes = ["llama", "qwen2", "qwen3", "mistral", "gemma3_text", "gpt2", "llada", "Dream"];
+    private static readonly string[] SupportedTypes = ["llama", "qwen2", "qwen3", "mistral", "gemma3_text", "gpt2", "llada", "Dream", FastDllmQwen];
 
     /// <summary>Reads <c>config.json</c>; every problem is a <see cref="ModelLoadException"/> naming the file and the field.</summary>
     public static ModelConfig Load(string path)
     {
         if (!File.Exists(path))
             throw new ModelLoadException(path, null, "file not found");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(File.ReadAllText(path), path) with { SourcePath = path };
     }
 
     /// <summary>Parses the text of a <c>config.json</c>; <paramref name="source"/> names it in errors.</summary>
@@ -210,7 +230,7 @@ public sealed record ModelConfig
         // (older configs: every layer but each sliding_window_pattern-th).
         int? window = r.OptionalInt("sliding_window");
         IReadOnlyList<bool> slidingLayers = [];
-        if (type is "qwen2" or "qwen3" or "Dream")
+        if (type is "qwen2" or "qwen3" or "Dream" or FastDllmQwen)
         {
             if (r.OptionalBool("use_sliding_window") == true)
             {
@@ -263,14 +283,16 @@ public sealed record ModelConfig
             MaxPositionEmbeddings = r.OptionalInt("max_position_embeddings") ?? 2048,
             // Gemma and Qwen3 configs default to tied embeddings (transformers' config classes), the others do not.
             TieWordEmbeddings = r.OptionalBool("tie_word_embeddings") ?? (gemma || type == "qwen3"),
-            AttentionBias = type is "qwen2" or "Dream" || (r.OptionalBool("attention_bias") ?? false),
+            AttentionBias = type is "qwen2" or "Dream" or FastDllmQwen || (r.OptionalBool("attention_bias") ?? false),
             MlpBias = r.OptionalBool("mlp_bias") ?? false,
             BosTokenId = r.OptionalInt("bos_token_id"),
             EosTokenIds = r.IntOrList("eos_token_id"),
-            MaskTokenId = r.OptionalInt("mask_token_id"),
-            // Dream is shifted by construction; any other decoder may say so with llama.cpp's name for it (e.g. a causal
-            // model adapted into a denoiser the way Dream was, keeping its next-token head).
-            ShiftedLogits = type == "Dream" || (r.OptionalBool("shift_logits") ?? false),
+            MaskTokenId = r.OptionalInt("mask_token_id") ?? (type == FastDllmQwen ? FastDllmMaskTokenId : null),
+            // Dream is shifted by construction, and so is Fast-dLLM v2 (its "token shift": generate() reads position j's
+            // logits from row j - 1); any other decoder may say so with llama.cpp's name for it (e.g. a causal model
+            // adapted into a denoiser the way Dream was, keeping its next-token head).
+            ShiftedLogits = type is "Dream" or FastDllmQwen || (r.OptionalBool("shift_logits") ?? false),
+            DenoiserBlock = type == FastDllmQwen ? BlockSize(r, source) : null,
             RopeScaling = scaling,
             QkNorm = type is "qwen3" or "gemma3_text",
             SlidingWindow = window,
@@ -286,6 +308,14 @@ public sealed record ModelConfig
     // LLaDA's own names (GSAI-ML/LLaDA-8B-*'s configuration_llada.py, an OLMo-style ModelConfig): d_model, n_layers,
     // n_heads, n_kv_heads, mlp_hidden_size, max_sequence_length, weight_tying. Only the Llama block LLaDA ships is
     // supported (block_type llama: RMSNorm, SwiGLU, RoPE, no biases); anything else is refused by field.
+    // Fast-dLLM v2's bd_size (Fast_dLLM_QwenConfig defaults it to 32).
+    private static int BlockSize(FieldReader r, string source)
+    {
+        int block = r.OptionalInt("bd_size") ?? 32;
+        if (block <= 0) throw new ModelLoadException(source, "bd_size", $"must be positive, got {block}");
+        return block;
+    }
+
     private static ModelConfig ParseLLaDA(FieldReader r, string source)
     {
         int hidden = r.Int("d_model");
@@ -398,7 +428,8 @@ public sealed record ModelConfig
                 string arch = ModelType switch
                 {
                     "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", "mistral" => "MistralForCausalLM",
-                    "gemma3_text" => "Gemma3ForCausalLM", "Dream" => "DreamModel", _ => "LlamaForCausalLM",
+                    "gemma3_text" => "Gemma3ForCausalLM", "Dream" => "DreamModel", FastDllmQwen => "Fast_dLLM_QwenForCausalLM",
+                    _ => "LlamaForCausalLM",
                 };
                 w.WriteStartArray("architectures"); w.WriteStringValue(arch); w.WriteEndArray();
                 w.WriteString("model_type", ModelType);
@@ -416,14 +447,15 @@ public sealed record ModelConfig
                 if (RopeScaling is { } scaling) { w.WritePropertyName("rope_scaling"); scaling.WriteTo(w); }
                 w.WriteNumber("max_position_embeddings", MaxPositionEmbeddings);
                 w.WriteBoolean("tie_word_embeddings", TieWordEmbeddings);
-                if (ModelType is not ("qwen2" or "Dream")) w.WriteBoolean("attention_bias", AttentionBias);
+                if (!IsQwen2Layout) w.WriteBoolean("attention_bias", AttentionBias);
+                if (DenoiserBlock is int bd) w.WriteNumber("bd_size", bd);
                 w.WriteBoolean("mlp_bias", MlpBias);
                 if (QueryPreAttnScalar is double q) w.WriteNumber("query_pre_attn_scalar", q);
                 if (FinalLogitSoftcapping is double cap) w.WriteNumber("final_logit_softcapping", cap);
                 if (SlidingWindow is int window)
                 {
                     w.WriteNumber("sliding_window", window);
-                    if (ModelType is "qwen2" or "qwen3" or "Dream")
+                    if (ModelType is "qwen2" or "qwen3" or "Dream" or FastDllmQwen)
                     {
                         w.WriteBoolean("use_sliding_window", true);
                         int from = SlidingLayers.Count == 0 ? 0 : SlidingLayers.ToList().IndexOf(true);
@@ -446,7 +478,7 @@ public sealed record ModelConfig
                 w.WriteEndArray();
             }
             if (MaskTokenId is int mask) w.WriteNumber("mask_token_id", mask);
-            if (ShiftedLogits && ModelType is not ("Dream" or "llada")) w.WriteBoolean("shift_logits", true);
+            if (ShiftedLogits && ModelType is not ("Dream" or "llada" or FastDllmQwen)) w.WriteBoolean("shift_logits", true);
             w.WriteString("torch_dtype", torchDtype ?? "float32");
             w.WriteEndObject();
         }

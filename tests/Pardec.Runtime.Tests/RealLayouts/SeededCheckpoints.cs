@@ -117,7 +117,7 @@ public static class SeededCheckpoints
     }
 
     /// <summary>The tensors of a published checkpoint of <c>config.model_type</c>, named and shaped as its safetensors
-    /// hold them (HF transformers' modeling_{llama,mistral,qwen2,qwen3,gemma3}.py, Dream's modeling_dream.py — the Qwen2
+    /// hold them (HF transformers' modeling_{llama,mistral,qwen2,qwen3,gemma3}.py, Dream's modeling_dream.py and Fast-dLLM v2's modeling.py — the Qwen2
     /// names — and LLaDA's modeling_llada.py, <see cref="LLaDATensors"/>; rotary inv_freq buffers are not
     /// persistent, and a tied lm_head is absent from the file).</summary>
     public static List<TensorSpec> Tensors(JsonObject config, Init init)
@@ -130,12 +130,12 @@ public static class SeededCheckpoints
         long headDim = config["head_dim"] is JsonNode hd && hd.GetValueKind() == JsonValueKind.Number ? hd.GetValue<long>() : hidden / heads;
         bool tied = (bool?)config["tie_word_embeddings"] ?? type == "gemma3_text"; // Gemma3TextConfig defaults to tied
         bool gemma = type == "gemma3_text";
-        bool qwen2 = type is "qwen2" or "Dream"; // Dream-v0 is the Qwen2.5 layout
+        bool qwen2 = type is "qwen2" or "Dream" or "Fast_dLLM_Qwen"; // Dream-v0 and Fast-dLLM v2 are the Qwen2.5 layout
         bool qkvBias = qwen2 || ((bool?)config["attention_bias"] ?? false);
         bool oBias = !qwen2 && ((bool?)config["attention_bias"] ?? false);
         bool mlpBias = (bool?)config["mlp_bias"] ?? false;
         bool qkNorm = type is "qwen3" or "gemma3_text";
-        if (type is not ("llama" or "mistral" or "qwen2" or "qwen3" or "gemma3_text" or "Dream"))
+        if (type is not ("llama" or "mistral" or "qwen2" or "qwen3" or "gemma3_text" or "Dream" or "Fast_dLLM_Qwen"))
             throw new ArgumentException($"no seeded layout for model_type '{type}'");
 
         double normMean = gemma ? 0.0 : 1.0;
