@@ -67,6 +67,8 @@ public static class DiffusionBenchmark
 
         var strategies = GeneratedStrategies.All
             .Where(s => PdecCompiler.Compile(s.Plan).Plans[0].Canvas.Kind == CanvasKind.Masked)
+            // A strategy runs only on the kind of denoiser it declares (block-causal ones need a block-causal model).
+            .Where(s => PdecCompiler.Compile(s.Plan).Plans[0].Models.Any(m => m.Denoiser?.BlockCausal is not null) == (diffusion.Config.DenoiserBlock is not null))
             .Where(s => o.Strategies is null || o.Strategies.Contains(s.Name) || s.Name == Baseline)
             .OrderBy(s => s.Name == Baseline ? 0 : 1).ThenBy(s => s.Name, StringComparer.Ordinal).ToList();
         if (strategies.Count == 0 || strategies[0].Name != Baseline)

@@ -447,6 +447,10 @@ public sealed partial class PdecGenerator
         w.Line("global::System.ArgumentNullException.ThrowIfNull(" + Id(step.Predict) + ");");
         if (vocabulary) w.Line("global::System.ArgumentNullException.ThrowIfNull(vocabulary);");
         w.Line("_options = options ?? new " + plan.Name + "Options();");
+        // The model must be the denoiser the strategy declares (the interpreter checks the same).
+        var denoiser = plan.Models.FirstOrDefault(m => m.Role == step.Predict)?.Denoiser;
+        w.Line(M + ".MaskedDenoiser.Check(" + Id(step.Predict) + ", StrategyName, \"" + step.Predict + "\", "
+               + (denoiser?.BlockCausal is { } denoiserBlock ? fold.Fold(denoiserBlock) : "null") + ", " + (denoiser?.Shifted is { } shifted ? fold.Fold(shifted) : "null") + ");");
         w.Line("_session = new " + M + ".MaskedSession(" + Id(step.Predict) + ", maxLength, " + blockSize + ", " + cache + ", " + maxBlock + ");");
         foreach (var i in inits) w.Line(i);
         w.Close();

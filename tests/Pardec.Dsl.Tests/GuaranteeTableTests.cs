@@ -46,6 +46,8 @@ public class GuaranteeTableTests
             Assert.Equal(YesNo(c.Preserves, Preserves.Distribution), distribution);
         }
 
+        var blockCausal = PrimitiveCatalog.BlockCausalPrefixCache;
+        Assert.Equal((YesNo(blockCausal.Preserves, Preserves.Lossless), YesNo(blockCausal.Preserves, Preserves.Distribution)), Row("cache prefix` on `masked(block_causal: n)", "cache mode"));
         Assert.Equal((YesNo(PrimitiveCatalog.AdaptiveBlock.Preserves, Preserves.Lossless), YesNo(PrimitiveCatalog.AdaptiveBlock.Preserves, Preserves.Distribution)), Row(PrimitiveCatalog.AdaptiveBlock.Written, "block rule"));
         Assert.Equal((YesNo(PrimitiveCatalog.EotStop.Preserves, Preserves.Lossless), YesNo(PrimitiveCatalog.EotStop.Preserves, Preserves.Distribution)), Row(PrimitiveCatalog.EotStop.Written, "stop condition"));
     }

@@ -34,7 +34,10 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
         public readonly CausalLMBase Draft = TinyModels.Create(seed: 12, layers: 1);
         public readonly MedusaHeads Heads;
         public readonly CausalLMBase Masked = CausalLM.CreateRandom(TinyModels.Config(layers: 2) with { MaskTokenId = 95 }, CPU, ScalarType.Float32, 14, 0.2);
+        /// <summary>A block-causal denoiser (Fast-dLLM v2's kind: blocks of 32, shifted) for the strategies that declare one.</summary>
+        public readonly CausalLMBase BlockCausal = CausalLM.CreateRandom(TinyModels.Config(layers: 2) with { MaskTokenId = 95, DenoiserBlock = 32, ShiftedLogits = true }, CPU, ScalarType.Float32, 15, 0.2);
         public readonly ModelSet Set;
+        public readonly ModelSet BlockCausalSet;
 
         public Models()
         {
@@ -46,9 +49,13 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
             }
             Heads.eval();
             Set = new ModelSet().Add("target", Target).Add("draft", Draft).Add("heads", Heads).Add("model", Masked);
+            BlockCausalSet = new ModelSet().Add("model", BlockCausal);
         }
 
-        public void Dispose() { Target.Dispose(); Draft.Dispose(); Heads.Dispose(); Masked.Dispose(); }
+        /// <summary>The models a plan runs on: the block-causal denoiser when its masked model is declared one.</summary>
+        public ModelSet For(DecodePlan plan) => plan.Models.Any(m => m.Denoiser?.BlockCausal is not null) ? BlockCausalSet : Set;
+
+        public void Dispose() { Target.Dispose(); Draft.Dispose(); Heads.Dispose(); Masked.Dispose(); BlockCausal.Dispose(); }
     }
 
     public static TheoryData<string> CausalStrategies()
@@ -76,8 +83,8 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
     {
         var strategy = GeneratedStrategies.All.Single(s => s.Name == name);
         var plan = Parse(strategy.Plan);
-        using var generated = strategy.Create(_models.Set, null, MaxLength);
-        using var interpreted = PlanInterpreter.Create(plan, _models.Set, null, MaxLength);
+        using var generated = strategy.Create(_models.For(plan), null, MaxLength);
+        using var interpreted = PlanInterpreter.Create(plan, _models.For(plan), null, MaxLength);
         var options = new List<GenerationOptions> { new() { MaxNewTokens = MaxNew } };
         if (plan.Step is MaskedStepPlan { Commit: not Dsl.Plan.DraftVerifyCommitPlan }) // draft-and-verify is defined for greedy decoding
             options.Add(new GenerationOptions { MaxNewTokens = MaxNew, Temperature = 0.8, Seed = 3 });

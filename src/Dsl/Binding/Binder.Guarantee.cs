@@ -52,7 +52,7 @@ public sealed partial class Binder
             Check(commit.Descriptor, step.CommitSyntax!.Rule, "commit " + Text(step.CommitSyntax.Rule), needed);
         }
 
-        if (_strategy.Canvas is { Kind: CanvasKind.Masked } canvas && PrimitiveCatalog.CacheMode(canvas.Cache) is { } cache && (cache.Preserves & needed) == 0)
+        if (_strategy.Canvas is { Kind: CanvasKind.Masked } canvas && PrimitiveCatalog.CacheMode(canvas.Cache, DenoiserBlock(step) is not null) is { } cache && (cache.Preserves & needed) == 0)
         {
             // An approximate cache under draft-and-verify has its own error (PDEC1033), which says the same.
             CacheSyntax? syntax = _strategy.Syntax.Members.OfType<CacheSyntax>().FirstOrDefault();

@@ -597,6 +597,8 @@ public sealed partial class Binder
             {
                 Report(DiagnosticDescriptors.DraftVerifyNeedsExactCache, step.CommitSyntax!.Rule.Span, _strategy.Name, _strategy.Canvas.Cache.ToString().ToLowerInvariant());
             }
+
+            CheckDenoiser(step);
         }
     }
 

@@ -392,9 +392,12 @@ public sealed partial class Binder
                 model = new ModelPlan(role, ModelKind.Causal);
                 break;
             case "masked":
-                BindArguments(syntax.ModelKind, new PrimitiveSignature("masked"));
-                model = new ModelPlan(role, ModelKind.Masked);
+            {
+                var args = BindArguments(syntax.ModelKind, PrimitiveCatalog.MaskedModel);
+                Expr? block = ExprArg(args, "block_causal"), shifted = ExprArg(args, "shifted");
+                model = new ModelPlan(role, ModelKind.Masked, Denoiser: block is null && shifted is null ? null : new DenoiserPlan(block, shifted));
                 break;
+            }
             case "medusa":
             {
                 var args = BindArguments(syntax.ModelKind, PrimitiveCatalog.Medusa);

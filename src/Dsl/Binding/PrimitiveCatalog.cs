@@ -80,6 +80,12 @@ public static class PrimitiveCatalog
         new ParameterSignature("target", ArgKind.Model, Required: true, Positional: true, Description: "the causal model to skip layers of", ModelKinds: Causal),
         new ParameterSignature("skip", ArgKind.LayerRange, Required: true, Description: "layers skipped, e.g. 4..7"));
 
+    /// <summary><c>masked</c> / <c>masked(block_causal: n, shifted: b)</c>: what kind of denoiser the model is.</summary>
+    public static PrimitiveSignature MaskedModel { get; } = new(
+        "masked",
+        new ParameterSignature("block_causal", ArgKind.Int, Description: "the denoiser's block: causal across blocks of this many positions, bidirectional inside one (omitted: fully bidirectional)", Min: 1),
+        new ParameterSignature("shifted", ArgKind.Bool, Description: "whether the logits at position i predict the token at i + 1 (omitted: either)"));
+
     public static IReadOnlyList<string> ModelKinds { get; } = new[] { "causal", "masked", "medusa", "self" };
 
     // ---- canvas ----
@@ -131,6 +137,17 @@ public static class PrimitiveCatalog
 
     public static ConstructGuarantee CacheMode(CacheMode mode) =>
         CacheModes[mode switch { Plan.CacheMode.Kv => 0, Plan.CacheMode.None => 1, Plan.CacheMode.Prefix => 2, _ => 3 }];
+
+    /// <summary>
+    /// The prefix cache on a block-causal denoiser (<c>masked(block_causal: n)</c>): it holds the finished model blocks
+    /// only, whose keys and values nothing later can change, so it computes what recomputing everything computes.
+    /// </summary>
+    public static ConstructGuarantee BlockCausalPrefixCache { get; } = new("prefix", Primitives.Preserves.Both,
+        "on a block_causal denoiser it holds the finished model blocks only, which attend to nothing after themselves: exact (Fast-dLLM v2's block cache)");
+
+    /// <summary>The guarantee of <paramref name="mode"/> on a masked model that is block-causal or not.</summary>
+    public static ConstructGuarantee CacheMode(CacheMode mode, bool blockCausal) =>
+        blockCausal && mode == Plan.CacheMode.Prefix ? BlockCausalPrefixCache : CacheMode(mode);
 
     /// <summary>AdaBlock's adaptive block: the block boundaries, hence what one-token-per-step decoding fills, change.</summary>
     public static ConstructGuarantee AdaptiveBlock { get; } = new("block adaptive(...)", Primitives.Preserves.None,

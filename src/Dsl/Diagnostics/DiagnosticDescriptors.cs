@@ -169,6 +169,9 @@ public static class DiagnosticDescriptors
     public static DiagnosticDescriptor RecursiveGrammar { get; } = new(
         "PDEC1055", "Recursive grammar", "The GBNF rule '{0}' is recursive ({1}): {2}", Error);
 
+    public static DiagnosticDescriptor DenoiserMismatch { get; } = new(
+        "PDEC1070", "The strategy does not fit its denoiser", "'{0}' does not fit '{1}', {2}: {3}", Error);
+
     // ---- PDEC2xxx: C# integration — reserved, owned by src/Generators. ----
 
     // ---- PDEC3xxx: info ----
@@ -186,6 +189,7 @@ public static class DiagnosticDescriptors
         DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument, NotOnBatchedCanvas, ParameterOrder,
         NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache, EngineCycle, ExclusiveArguments, EngineNotUsable,
         InvalidPattern, ConstraintFileNotFound, ConstraintOnMaskedCanvas, ConstraintRequired, UnmaskedDraftUnderConstraint, RecursiveGrammar,
+        DenoiserMismatch,
         RuntimeParamSizesBuffers,
     };
 }

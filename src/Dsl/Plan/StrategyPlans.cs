@@ -48,15 +48,29 @@ public enum ModelKind
     Self,
 }
 
-/// <summary>A model role. <see cref="Target"/> is the role a Medusa or self model is attached to.</summary>
-public sealed record ModelPlan(string Role, ModelKind Kind, string? Target = null, Expr? Heads = null, LayerRange? Skip = null)
+/// <summary>A model role. <see cref="Target"/> is the role a Medusa or self model is attached to; <see cref="Denoiser"/>
+/// what kind of denoiser a masked model is (null: fully bidirectional, its logits shifted or not).</summary>
+public sealed record ModelPlan(string Role, ModelKind Kind, string? Target = null, Expr? Heads = null, LayerRange? Skip = null, DenoiserPlan? Denoiser = null)
 {
     public override string ToString() => Role + ": " + Kind switch
     {
         ModelKind.Medusa => $"medusa({Target}, {Heads})",
         ModelKind.Self => $"self({Target}, skip: {Skip})",
+        ModelKind.Masked when Denoiser is not null => "masked(" + Denoiser + ")",
         _ => Kind.ToString().ToLowerInvariant(),
     };
+}
+
+/// <summary>
+/// What kind of denoiser a masked model is: <see cref="BlockCausal"/> set for a block-causal one (causal across blocks of
+/// that many positions from position 0, bidirectional inside a block: Fast-dLLM v2's <c>bd_size</c>), null for a fully
+/// bidirectional one (LLaDA, Dream); <see cref="Shifted"/> a bool literal when the strategy says whether the logits at
+/// position i predict the token at i + 1 (Dream, Fast-dLLM v2) or at i (LLaDA), null when either will do. The runtime
+/// checks the model's config against it when a decoder is built.
+/// </summary>
+public sealed record DenoiserPlan(Expr? BlockCausal, Expr? Shifted)
+{
+    public override string ToString() => DecodePlan.Args(("block_causal", BlockCausal), ("shifted", Shifted));
 }
 
 /// <summary>Inclusive layer range, e.g. the layers a self-speculative draft skips.</summary>

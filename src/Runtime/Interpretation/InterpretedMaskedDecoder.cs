@@ -35,6 +35,9 @@ internal sealed class InterpretedMaskedDecoder : IDecoder
         var model = models.Model(step.Predict);
         int blockSize = values.Int(plan.Canvas.BlockSize ?? Literal.Int(32));
         int maxBlock = step.Block is AdaptiveBlockPlan ab ? values.Int(ab.Max) : blockSize;
+        var denoiser = plan.Models.FirstOrDefault(m => m.Role == step.Predict)?.Denoiser;
+        MaskedDenoiser.Check(model, plan.Name, step.Predict, denoiser?.BlockCausal is { } block ? values.Int(block) : null,
+                             denoiser?.Shifted is { } shifted ? values.Evaluate(shifted) != 0 : null);
         _session = new MaskedSession(model, maxLength, blockSize, MaskedDecoding.CacheMode(plan.Canvas.Cache), maxBlock);
         if (step.Block is AdaptiveBlockPlan adaptive)
             _block = new RuntimeAdaptiveBlock(values.Int(adaptive.Min), values.Int(adaptive.Max), _session.EosToken, values.Float(adaptive.Delimiter, 0.3));
