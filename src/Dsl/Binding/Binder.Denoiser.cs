@@ -40,13 +40,13 @@ public sealed partial class Binder
                 "the suffix it keeps is never attended by a block-causal denoiser; 'cache prefix' holds the finished blocks and is exact here");
         }
 
-        if (step.Block is AdaptiveBlock && step.Syntax.Statements.OfType<BlockSyntax>().FirstOrDefault() is { } blockSyntax)
+        if (step.Block is AdaptiveBlockPlan && step.Syntax.Statements.OfType<BlockSyntax>().FirstOrDefault() is { } blockSyntax)
         {
             Report(DiagnosticDescriptors.DenoiserMismatch, blockSyntax.Span, Text(blockSyntax), role, denoiser,
                 "the model's blocks are fixed by its training; an adaptive canvas block would straddle them");
         }
 
-        if (step.Commit is DraftVerifyCommit)
+        if (step.Commit is DraftVerifyCommitPlan)
         {
             Report(DiagnosticDescriptors.DenoiserMismatch, step.CommitSyntax!.Rule.Span, "commit draft_verify", role, denoiser,
                 "its batched candidate canvases are forwarded with a bidirectional mask");
