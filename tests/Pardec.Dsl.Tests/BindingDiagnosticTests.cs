@@ -655,6 +655,58 @@ public class BindingDiagnosticTests
     }
 
     [Fact]
+    public void PDEC1033_a_verification_tree_with_an_approximate_cache()
+    {
+        Verify("""
+            strategy S
+              guarantee lossless
+              canvas masked(block: 8)
+              cache dual
+              model model: masked
+              step
+                predict model
+                commit {|PDEC1033:verify_tree(depth: 4, width: 2)|}
+              stop max_tokens
+            end
+            """);
+        Assert.Empty(Compile("strategy S\n  guarantee lossless\n  canvas masked(block: 8)\n  cache none\n  model model: masked\n  step\n    predict model\n    commit verify_tree(depth: 4, width: 2)\n  stop max_tokens\nend\n"));
+    }
+
+    [Fact]
+    public void PDEC1060_pipelined_blocks_with_the_dual_cache()
+    {
+        Verify("""
+            strategy S
+              canvas masked(block: 8)
+              cache dual
+              model model: masked
+              step
+                predict model
+                commit {|PDEC1060:pipelined(threshold: 0.9)|}, at least 1
+              stop max_tokens
+            end
+            """);
+        foreach (var cache in new[] { "none", "prefix" })
+            Assert.Empty(Compile($"strategy S\n  canvas masked(block: 8)\n  cache {cache}\n  model model: masked\n  step\n    predict model\n    commit pipelined(threshold: 0.9), at least 1\n  stop max_tokens\nend\n"));
+    }
+
+    [Fact]
+    public void PDEC1052_pipelined_blocks_under_a_declared_constraint()
+    {
+        Verify("""
+            strategy S
+              canvas masked(block: 8)
+              constrain {|PDEC1052:regex("[a-z]+")|}
+              model model: masked
+              step
+                predict model
+                commit pipelined(threshold: 0.9, add: 0.25, ahead: 2), at least 1
+              stop max_tokens
+            end
+            """);
+    }
+
+    [Fact]
     public void PDEC1026_rejection_at_temperature_zero_could_not_sample()
     {
         var text = """

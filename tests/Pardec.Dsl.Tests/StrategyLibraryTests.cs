@@ -56,9 +56,9 @@ public class StrategyLibraryTests
     {
         string[] expected =
         {
-            "adablock", "autoregressive", "batched_speculative", "credit_decoding", "dllm_draft_verify", "early_commit",
+            "adablock", "autoregressive", "batched_speculative", "credit_decoding", "d2f", "dllm_draft_verify", "early_commit",
             "eot_prediction", "fast_dllm", "fast_dllm_v2", "jacobi", "llada", "local_leap", "lookahead", "medusa", "prompt_lookup",
-            "self_speculative", "speculative", "staged_speculative", "structured", "tree_speculative",
+            "self_speculative", "speculative", "ssd", "staged_speculative", "structured", "tree_speculative",
         };
         Assert.Equal(expected, StrategyFiles.Select(Path.GetFileNameWithoutExtension).ToArray());
     }

@@ -55,7 +55,7 @@ public sealed class ConstrainedMaskedTests(ShippedDiffusion shipped, ITestOutput
     public static TheoryData<string> MaskedStrategies => new()
     {
         "Llada", "LladaOneByOne", "FastDllmThreshold", "FastDllmFactor", "EarlyCommit", "LocalLeap", "CreditDecoding",
-        "AdaBlock", "EotPrediction", "DllmDraftVerify",
+        "AdaBlock", "EotPrediction", "DllmDraftVerify", "DllmSelfSpeculative",
     };
 
     [Theory]

@@ -86,7 +86,7 @@ public sealed class EngineEquivalenceTests : IClassFixture<EngineEquivalenceTest
         using var generated = strategy.Create(_models.For(plan), null, MaxLength);
         using var interpreted = PlanInterpreter.Create(plan, _models.For(plan), null, MaxLength);
         var options = new List<GenerationOptions> { new() { MaxNewTokens = MaxNew } };
-        if (plan.Step is MaskedStepPlan { Commit: not Dsl.Plan.DraftVerifyCommitPlan }) // draft-and-verify is defined for greedy decoding
+        if (plan.Step is MaskedStepPlan { Commit: not (Dsl.Plan.DraftVerifyCommitPlan or Dsl.Plan.VerifyTreeCommitPlan) }) // the verification rules are defined for greedy decoding
             options.Add(new GenerationOptions { MaxNewTokens = MaxNew, Temperature = 0.8, Seed = 3 });
         foreach (var prompt in Prompts)
             foreach (var o in options)

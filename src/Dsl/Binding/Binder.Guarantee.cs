@@ -54,9 +54,9 @@ public sealed partial class Binder
 
         if (_strategy.Canvas is { Kind: CanvasKind.Masked } canvas && PrimitiveCatalog.CacheMode(canvas.Cache, DenoiserBlock(step) is not null) is { } cache && (cache.Preserves & needed) == 0)
         {
-            // An approximate cache under draft-and-verify has its own error (PDEC1033), which says the same.
+            // A commit rule that refuses the cache mode has its own error (PDEC1033 / PDEC1060), which says the same.
             CacheSyntax? syntax = _strategy.Syntax.Members.OfType<CacheSyntax>().FirstOrDefault();
-            if (syntax is not null && step.Commit is not DraftVerifyCommitPlan)
+            if (syntax is not null && step.CommitPrimitive?.Descriptor.Caches is null)
             {
                 Report(needed, syntax.Span, "cache " + cache.Written, Alternatives(PrimitiveCatalog.CacheModes.Where(c => c.Written != "kv"), needed, c => "'cache " + c.Written + "'"));
             }

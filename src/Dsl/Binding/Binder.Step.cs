@@ -593,9 +593,26 @@ public sealed partial class Binder
         }
         else
         {
-            if (step.Commit is DraftVerifyCommitPlan && _strategy.Canvas!.Cache != CacheMode.None)
+            if (step.CommitPrimitive is { Descriptor.CommitsBeyondBlock: true } beyond && _strategy.Constraint is not null
+                && _strategy.Syntax.Members.OfType<ConstrainSyntax>().FirstOrDefault() is { } constrain)
             {
-                Report(DiagnosticDescriptors.DraftVerifyNeedsExactCache, step.CommitSyntax!.Rule.Span, _strategy.Name, _strategy.Canvas.Cache.ToString().ToLowerInvariant());
+                Report(DiagnosticDescriptors.ConstraintOnMaskedCanvas, constrain.Constraint.Span, Text(constrain.Constraint), _strategy.Name,
+                    "'commit " + beyond.Descriptor.Name + "' commits positions after the current block, and a masked canvas follows a constraint block by block (DINGO)");
+            }
+
+            // What the commit rule's runtime type refuses at construction, from its descriptor.
+            if (step.CommitPrimitive is { Descriptor: { Caches: { } caches } descriptor } && !caches.Contains(_strategy.Canvas!.Cache))
+            {
+                string cache = _strategy.Canvas.Cache.ToString().ToLowerInvariant();
+                if ((descriptor.Preserves & Preserves.Lossless) != 0)
+                {
+                    Report(DiagnosticDescriptors.DraftVerifyNeedsExactCache, step.CommitSyntax!.Rule.Span, descriptor.Name, _strategy.Name, cache);
+                }
+                else
+                {
+                    Report(DiagnosticDescriptors.CommitRuleCache, step.CommitSyntax!.Rule.Span, descriptor.Name, _strategy.Name, cache,
+                        string.Join(", ", caches.Select(c => "'cache " + c.ToString().ToLowerInvariant() + "'")), descriptor.CachesWhy ?? "its runtime type refuses it");
+                }
             }
 
             CheckDenoiser(step);

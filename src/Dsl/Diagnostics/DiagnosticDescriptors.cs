@@ -138,7 +138,11 @@ public static class DiagnosticDescriptors
         "PDEC1032", "Rejection sampling of a tree", "'accept rejection' verifies one chain of sampled drafts, but {0} makes the proposal a tree; propose one sampled chain, or use 'accept greedy'", Error);
 
     public static DiagnosticDescriptor DraftVerifyNeedsExactCache { get; } = new(
-        "PDEC1033", "Draft-and-verify with an approximate cache", "'commit draft_verify' reproduces one-token-per-step decoding only with 'cache none', but strategy '{0}' declares 'cache {1}', which reuses stale keys and values", Error);
+        "PDEC1033", "Draft-and-verify with an approximate cache", "'commit {0}' reproduces one-token-per-step decoding only with 'cache none', but strategy '{1}' declares 'cache {2}', which reuses stale keys and values", Error);
+
+    // PDEC1056..1059 are left to the block-diffusion work that lands beside this.
+    public static DiagnosticDescriptor CommitRuleCache { get; } = new(
+        "PDEC1060", "Commit rule with a cache mode it cannot run with", "'commit {0}' in strategy '{1}' cannot run with 'cache {2}': {4}; use {3}", Error);
 
     // PDEC1034..1039 are left to the constraint work that lands beside this; staged speculation starts at 1040.
     public static DiagnosticDescriptor EngineCycle { get; } = new(
@@ -187,7 +191,7 @@ public static class DiagnosticDescriptors
         PrimitiveOnCanvas, TreeNotPrefixClosed, TreeTooWide, LookaheadBudget, MaskedWithoutStop, WrongRoleKind,
         UnknownArgument, MissingArgument, DuplicateStatement, MissingStatement, UnknownChoice, InvalidUpdateSource,
         DistributionNeedsRejection, ValueOutOfBounds, VerifyTooWide, DuplicateArgument, NotOnBatchedCanvas, ParameterOrder,
-        NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache, EngineCycle, ExclusiveArguments, EngineNotUsable,
+        NotAMultiple, RejectionNeedsChain, DraftVerifyNeedsExactCache, CommitRuleCache, EngineCycle, ExclusiveArguments, EngineNotUsable,
         InvalidPattern, ConstraintFileNotFound, ConstraintOnMaskedCanvas, ConstraintRequired, UnmaskedDraftUnderConstraint, RecursiveGrammar,
         DenoiserMismatch,
         RuntimeParamSizesBuffers,

@@ -293,6 +293,31 @@ public sealed record DraftVerifyCommitPlan : CommitPlan
     public override string ToString() => "draft_verify";
 }
 
+/// <summary>
+/// Self speculative decoding for diffusion LMs ("Self Speculative Decoding for Diffusion Large Language Models"): the
+/// model's own predictions are drafted and verified through a hierarchical tree of canvases in one batched forward,
+/// accepting exactly what one-token-per-step decoding commits. Lossless.
+/// </summary>
+public sealed record VerifyTreeCommitPlan(Expr? Depth, Expr? Width) : CommitPlan
+{
+    public override bool IsLossless => true;
+
+    public override string ToString() => "verify_tree" + (Depth is null && Width is null ? string.Empty : $"({DecodePlan.Args(("depth", Depth), ("width", Width))})");
+}
+
+/// <summary>
+/// D2F's pipelined block decoding ("Diffusion LLMs Can Do Faster-Than-AR Inference via Discrete Diffusion Forcing"):
+/// the next blocks start (confident positions only) once the block before them is <see cref="Add"/> complete, before the
+/// current block is finished. Lossy.
+/// </summary>
+public sealed record PipelinedCommitPlan(Expr Threshold, Expr? Add, Expr? Ahead, Expr? AtLeast) : CommitPlan
+{
+    public override bool IsLossless => false;
+
+    public override string ToString() =>
+        $"pipelined({DecodePlan.Args(("threshold", Threshold), ("add", Add), ("ahead", Ahead))})" + (AtLeast is null ? string.Empty : $", at least {AtLeast}");
+}
+
 public abstract record BlockPlan;
 
 /// <summary>

@@ -54,6 +54,10 @@ public enum PrimitiveRole
 /// <param name="NeedsConstraint">For proposers: proposes nothing without a constraint (jump-forward); the strategy must declare one.</param>
 /// <param name="ContextFree">For constraints: the runtime follows recursive (context-free) grammars of this kind on causal
 /// canvases; when false a recursive one is refused at build time.</param>
+/// <param name="Caches">For masked commit rules: the cache modes the runtime type runs with (null: every mode); the binder
+/// refuses the others (PDEC1033 for the lossless verification rules, PDEC1060 otherwise, with <paramref name="CachesWhy"/>).</param>
+/// <param name="CommitsBeyondBlock">For masked commit rules: commits positions after the current block (D2F's pipeline),
+/// which a constraint's block program (DINGO) does not cover, so a declared constraint is refused (PDEC1052).</param>
 public sealed record PrimitiveDescriptor(
     string Name,
     PrimitiveRole Role,
@@ -74,7 +78,10 @@ public sealed record PrimitiveDescriptor(
     string? Written = null,
     bool MasksDrafts = false,
     bool NeedsConstraint = false,
-    bool ContextFree = false)
+    bool ContextFree = false,
+    IReadOnlyList<CacheMode>? Caches = null,
+    string? CachesWhy = null,
+    bool CommitsBeyondBlock = false)
 {
     public ParameterSignature? Find(string name) => Parameters.FirstOrDefault(p => p.Name == name);
 

@@ -390,8 +390,47 @@ public sealed class PrimitiveLibrary
                     Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("drafts", Constant(Literal.Int(DraftVerifyDrafts))),
                 }, SelectsOnSession: true, Disposable: true),
             },
-            Commit: _ => new DraftVerifyCommitPlan(), Preserves: Preserves.Lossless),
+            Commit: _ => new DraftVerifyCommitPlan(), Preserves: Preserves.Lossless, Caches: ExactCacheOnly),
+        new PrimitiveDescriptor(
+            "verify_tree", PrimitiveRole.Commit, "self speculative decoding (SSD): draft from the model's own predictions, verify a hierarchical tree of canvases in one batched forward, keep what one-by-one decoding commits (lossless)", Masked,
+            new[]
+            {
+                Int("depth", "tree levels: the most commits one step accepts", max: 32, fallback: 6),
+                Int("width", "candidates per level after the first (1: a chain, as draft_verify)", max: 8, fallback: 2),
+            },
+            new[]
+            {
+                new PrimitiveForm(Commits + "VerifyTreeCommit", new[]
+                {
+                    Ctor("session", Engine(EngineValue.MaskedSession)), Ctor("depth", Param("depth")), Ctor("width", Param("width")),
+                }, SelectsOnSession: true, Disposable: true),
+            },
+            Commit: a => new VerifyTreeCommitPlan(a.Expr("depth"), a.Expr("width")), Written: "verify_tree(depth: d, width: w)", Preserves: Preserves.Lossless, Caches: ExactCacheOnly),
+        new PrimitiveDescriptor(
+            "pipelined", PrimitiveRole.Commit, "D2F pipelined blocks: confident positions of the next blocks commit once the block before them is 'add' complete, before the current block finishes", Masked,
+            new[]
+            {
+                Float("threshold", "confidence to commit, in every active block", 0, 1, required: true),
+                Float("add", "completed share of a block at which the block after it starts", 0, 1, fallback: 0.5),
+                Int("ahead", "blocks after the current one that may be active", max: 8, fallback: 1),
+                AtLeast(),
+            },
+            new[]
+            {
+                new PrimitiveForm(Commits + "PipelinedCommit", new[]
+                {
+                    Ctor("threshold", Param("threshold")), Ctor("add", Param("add")), Ctor("ahead", Param("ahead")), Ctor("atLeast", Param("at_least")),
+                }, SelectsOnSession: true),
+            },
+            Commit: a => new PipelinedCommitPlan(a.Expr("threshold")!, a.Expr("add"), a.Expr("ahead"), a.Expr("at_least")), Written: "pipelined(threshold: t)", Preserves: Preserves.None,
+            Caches: new[] { CacheMode.None, CacheMode.Prefix },
+            CachesWhy: "the next blocks need this step's predictions, which the dual cache does not compute (it forwards the current block only)",
+            CommitsBeyondBlock: true),
     };
+
+    // The lossless verification rules forward whole canvases without a cache: a cached key would be stale.
+    // (A property, not a field: Default is built by a static initialiser that runs before later fields'.)
+    private static CacheMode[] ExactCacheOnly => new[] { CacheMode.None };
 
     // ---- constraints: what the output must match (docs/language.md, "constrain") ----
     // Causal canvases only for now: the masked engine applies no constraint yet. DINGO's dynamic program over a masked

@@ -610,6 +610,7 @@ public sealed partial class MaskedSession : IDisposable
             committed++;
             if (_eos.Contains(tokens[i]) && p < firstEos) firstEos = p;
         }
+        committed += CommitAhead(canvas, ref firstEos); // pipelined rules (D2F): positions after the block
         committed += FillEos(canvas, firstEos);
         Finish(committed);
     }
