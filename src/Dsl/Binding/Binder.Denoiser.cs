@@ -46,9 +46,9 @@ public sealed partial class Binder
                 "the model's blocks are fixed by its training; an adaptive canvas block would straddle them");
         }
 
-        if (step.Commit is DraftVerifyCommitPlan)
+        if (step.Commit is DraftVerifyCommitPlan or VerifyTreeCommitPlan)
         {
-            Report(DiagnosticDescriptors.DenoiserMismatch, step.CommitSyntax!.Rule.Span, "commit draft_verify", role, denoiser,
+            Report(DiagnosticDescriptors.DenoiserMismatch, step.CommitSyntax!.Rule.Span, "commit " + Text(step.CommitSyntax.Rule), role, denoiser,
                 "its batched candidate canvases are forwarded with a bidirectional mask");
         }
     }
