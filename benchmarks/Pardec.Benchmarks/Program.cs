@@ -14,6 +14,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "strategies") return StrategyBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "diffusion") return DiffusionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "diffusion-curves") return DiffusionCurves.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "block-diffusion") return BlockDiffusionBenchmark.Run(args[1..]);
         if (args.Length > 0 && args[0] == "forward-sweep") return ForwardSweep.Run(args[1..]);
         if (args.Length > 0 && args[0] == "pad-export") return PeerExport.Run(args[1..]);
         if (args.Length > 0 && args[0] == "seeded-checkpoint") return SeededCheckpointCommand.Run(args[1..]);
