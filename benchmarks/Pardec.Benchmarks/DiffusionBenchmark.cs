@@ -164,7 +164,7 @@ public static class DiffusionBenchmark
     /// prompt ++ generation with a causal mask; the prompt's own tokens are not scored, and the generation has no EOS
     /// (the decoder's result excludes it).
     /// </summary>
-    private static (double Nll, int Count) GeneratedNll(ICausalLM causal, int[] prompt, int[] generated)
+    internal static (double Nll, int Count) GeneratedNll(ICausalLM causal, int[] prompt, int[] generated)
     {
         if (generated.Length == 0) return (0, 0);
         using var _ = no_grad();

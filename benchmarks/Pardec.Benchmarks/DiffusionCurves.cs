@@ -213,7 +213,7 @@ public static class DiffusionCurves
             row.Tokens += result.Stats.Tokens;
             row.Steps += result.Stats.Steps;
             row.CanvasForwards += result.Stats.TargetForwards;
-            var (nll, count) = GeneratedNll(causal, prompts[i].Ids, outputs[i]);
+            var (nll, count) = DiffusionBenchmark.GeneratedNll(causal, prompts[i].Ids, outputs[i]);
             row.Nll += nll;
             row.ScoredTokens += count;
         }
@@ -237,23 +237,6 @@ public static class DiffusionCurves
         row.Outputs = outputs;
         Console.WriteLine(Inv($"  {row.Label,-34} {row.TokensPerStep,6:F2} tok/step  agree {row.Agreement * 100,5:F1}%  ppl {row.Perplexity,6:F2}  {row.TokensPerSecond,7:F1} tok/s  ({row.Tokens} tokens, model {row.ModelPercent:F0}%)"));
         return row;
-    }
-
-    // Teacher-forced NLL (nats, summed) of the generated tokens given the prompt under the causal model (EOS excluded).
-    private static (double Nll, int Count) GeneratedNll(ICausalLM causal, int[] prompt, int[] generated)
-    {
-        if (generated.Length == 0) return (0, 0);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        int n = prompt.Length + generated.Length;
-        var ids = tensor(prompt.Concat(generated).Select(t => (long)t).ToArray(), ScalarType.Int64).view(1, n);
-        var positions = arange(n, ScalarType.Int64).view(1, n);
-        var mask = ones(n, n, ScalarType.Bool).tril().view(1, 1, n, n);
-        using var output = causal.Forward(ids, positions, mask, null);
-        var logits = output.Logits[0].narrow(0, prompt.Length - 1, generated.Length).to_type(ScalarType.Float32);
-        var targets = ids[0].narrow(0, prompt.Length, generated.Length);
-        var nll = nn.functional.cross_entropy(logits, targets, reduction: nn.Reduction.Sum);
-        return (nll.item<float>(), generated.Length);
     }
 
     private static void Write(Options o, string[] args, List<Row> rows, Row ar, List<string> failures,
